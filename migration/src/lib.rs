@@ -1,0 +1,26 @@
+//! Schema migrations. Append-only: a released migration is never edited.
+//!
+//! `m20261126_000001_tenants` creates the platform table; `m20261126_000002_core`
+//! the tenant-owned tables (each with `tenant_id NOT NULL`, a direct foreign key
+//! to `tenants`, composite primary and foreign keys led by `tenant_id`) and, on
+//! PostgreSQL, their row-level security policies.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_tenants;
+mod m20261126_000002_core;
+mod rls;
+
+pub use rls::{APP_TENANT_SETTING, TENANT_TABLES};
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_tenants::Migration),
+            Box::new(m20261126_000002_core::Migration),
+        ]
+    }
+}

@@ -1,0 +1,56 @@
+//! HTTP only: one module per resource, DTOs in and out, no SQL. Handlers turn
+//! a credential into a tenant handle with `AppState::tenant_db` and call the
+//! domain.
+
+pub mod api_keys;
+pub mod gate;
+pub mod health;
+pub mod projects;
+pub mod tasks;
+pub mod tenant;
+pub mod types;
+
+use poem_openapi::{ApiResponse, Tags};
+
+use crate::domain;
+use crate::error::{ApiError, ErrorCode, FieldError};
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Projects: the containers of tasks.
+    Projects,
+    /// Tasks within projects.
+    Tasks,
+    /// API keys: tenant-bound, scoped credentials for integrations.
+    ApiKeys,
+    /// The caller's tenant.
+    Tenant,
+    /// Liveness and readiness probes.
+    Health,
+}
+
+/// The operation succeeded and has nothing to return.
+#[derive(ApiResponse, Debug)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+impl From<domain::Error> for ApiError {
+    fn from(err: domain::Error) -> Self {
+        match err {
+            domain::Error::NotFound(what) => ApiError::not_found(what),
+            domain::Error::Invalid(violations) => ApiError::validation(
+                violations
+                    .into_iter()
+                    .map(|v| FieldError::new(v.field, v.code, v.message))
+                    .collect(),
+            ),
+            domain::Error::Conflict(detail) => ApiError::new(ErrorCode::Conflict, detail),
+            domain::Error::Forbidden(detail) => ApiError::new(ErrorCode::Forbidden, detail),
+            domain::Error::InvalidCursor(detail) => ApiError::new(ErrorCode::InvalidCursor, detail),
+            domain::Error::Db(err) => ApiError::from(err),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::{Example, MaybeUndefined};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::gate::json_body;
+use super::types::{Int, Text, page, patch};
+use super::{ApiTags, NoContent};
+use crate::app::AppState;
+use crate::auth::{ApiKeyAuth, Scope};
+use crate::domain::projects::{self, NewProject, Project, ProjectChanges};
+use crate::error::ApiResult;
+
+/// A project: a named container of tasks.
+#[derive(Object, Debug)]
+#[oai(rename = "Project")]
+pub struct ProjectOut {
+    /// The project's id.
+    pub id: Uuid,
+    /// The project's name, 1 to 200 characters.
+    pub name: String,
+    /// Free text up to 10,000 characters; `null` when not set.
+    #[oai(nullable)]
+    pub description: Option<String>,
+    /// When the project was created (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// When the project was last changed (RFC 3339, UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Project> for ProjectOut {
+    fn from(p: Project) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// A new project.
+#[derive(Object, Debug)]
+#[oai(rename = "ProjectIn", deny_unknown_fields, example)]
+pub struct ProjectIn {
+    /// The project's name, 1 to 200 characters.
+    pub name: Text<1, 200>,
+    /// Free text up to 10,000 characters.
+    #[oai(nullable)]
+    pub description: Option<Text<0, 10000>>,
+}
+
+impl Example for ProjectIn {
+    fn example() -> Self {
+        Self {
+            name: "Website relaunch".into(),
+            description: Some("Everything for the new site.".into()),
+        }
+    }
+}
+
+/// Changes to a project; absent fields keep their value.
+#[derive(Object, Debug)]
+#[oai(rename = "ProjectPatch", deny_unknown_fields, example)]
+pub struct ProjectPatch {
+    /// A new name, 1 to 200 characters; may not be `null`.
+    pub name: MaybeUndefined<Text<1, 200>>,
+    /// A new description up to 10,000 characters; `null` clears it.
+    #[oai(nullable)]
+    pub description: MaybeUndefined<Text<0, 10000>>,
+}
+
+impl Example for ProjectPatch {
+    fn example() -> Self {
+        Self {
+            name: MaybeUndefined::Value("Website relaunch 2027".into()),
+            description: MaybeUndefined::Null,
+        }
+    }
+}
+
+page!(ProjectPage, ProjectOut, "A page of projects.");
+
+#[derive(ApiResponse, Debug)]
+pub enum ProjectCreated {
+    /// The project was created.
+    #[oai(status = 201)]
+    Created(Json<ProjectOut>),
+}
+
+pub fn default_limit() -> Int<1, 100> {
+    Int(Some(crate::domain::DEFAULT_PAGE_SIZE))
+}
+
+pub struct ProjectsApi;
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTags::Projects")]
+impl ProjectsApi {
+    /// List projects
+    ///
+    /// The tenant's projects, oldest first (by `created_at`, then `id`).
+    /// Requires the `projects:read` scope.
+    #[oai(path = "/projects", method = "get", operation_id = "list_projects")]
+    async fn list_projects(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        /// Page size, 1 to 100.
+        #[oai(default = "default_limit")]
+        limit: Query<Int<1, 100>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<ProjectPage>> {
+        let db = state.tenant_db(&auth.0, Scope::ProjectsRead)?;
+        let page = projects::list(&db, &state.keys.cursor, limit.0.0, cursor.0.as_deref()).await?;
+        Ok(Json(ProjectPage::from_page(page)))
+    }
+
+    /// Create a project
+    ///
+    /// Requires the `projects:write` scope.
+    #[oai(
+        path = "/projects",
+        method = "post",
+        operation_id = "create_project",
+        transform = "json_body"
+    )]
+    async fn create_project(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        body: Json<ProjectIn>,
+    ) -> ApiResult<ProjectCreated> {
+        let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
+        let input = NewProject {
+            name: body.0.name.0,
+            description: body.0.description.and_then(|d| d.0),
+        };
+        let project = projects::create(&db, state.clock.now(), input).await?;
+        Ok(ProjectCreated::Created(Json(project.into())))
+    }
+
+    /// Get a project
+    ///
+    /// Requires the `projects:read` scope.
+    #[oai(path = "/projects/:id", method = "get", operation_id = "get_project")]
+    async fn get_project(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ProjectOut>> {
+        let db = state.tenant_db(&auth.0, Scope::ProjectsRead)?;
+        Ok(Json(projects::get(&db, id.0).await?.into()))
+    }
+
+    /// Update a project
+    ///
+    /// Changes the fields sent; `description: null` clears the description.
+    /// Requires the `projects:write` scope.
+    #[oai(
+        path = "/projects/:id",
+        method = "patch",
+        operation_id = "update_project",
+        transform = "json_body"
+    )]
+    async fn update_project(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<ProjectPatch>,
+    ) -> ApiResult<Json<ProjectOut>> {
+        let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
+        let changes = ProjectChanges {
+            name: patch(body.0.name, |t| t.0),
+            description: patch(body.0.description, |t| t.0),
+        };
+        Ok(Json(
+            projects::update(&db, state.clock.now(), id.0, changes)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Delete a project
+    ///
+    /// Deletes the project and all of its tasks. Requires the `projects:write` scope.
+    #[oai(
+        path = "/projects/:id",
+        method = "delete",
+        operation_id = "delete_project"
+    )]
+    async fn delete_project(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
+        projects::delete(&db, id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+}

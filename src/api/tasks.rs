@@ -1,0 +1,388 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::{Example, MaybeUndefined};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use super::gate::json_body;
+use super::projects::default_limit;
+use super::types::{Int, Text, page, patch};
+use super::{ApiTags, NoContent};
+use crate::app::AppState;
+use crate::auth::{ApiKeyAuth, Scope};
+use crate::domain::tasks::{
+    self, Direction, NewTask, SortBy, Status, Task, TaskChanges, TaskQuery,
+};
+use crate::error::ApiResult;
+
+/// Where a task stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Todo,
+    InProgress,
+    Done,
+}
+
+impl From<TaskStatus> for Status {
+    fn from(s: TaskStatus) -> Self {
+        match s {
+            TaskStatus::Todo => Status::Todo,
+            TaskStatus::InProgress => Status::InProgress,
+            TaskStatus::Done => Status::Done,
+        }
+    }
+}
+
+impl From<Status> for TaskStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Todo => TaskStatus::Todo,
+            Status::InProgress => TaskStatus::InProgress,
+            Status::Done => TaskStatus::Done,
+        }
+    }
+}
+
+/// The order of a task list.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum TaskSort {
+    CreatedAt,
+    DueDate,
+}
+
+/// Ascending or descending.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+/// A task within a project.
+#[derive(Object, Debug)]
+#[oai(rename = "Task")]
+pub struct TaskOut {
+    /// The task's id.
+    pub id: Uuid,
+    /// The project the task belongs to.
+    pub project_id: Uuid,
+    /// The task's title, 1 to 200 characters.
+    pub title: String,
+    /// Free text up to 10,000 characters; `null` when not set.
+    #[oai(nullable)]
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    /// 0 (none) to 4 (urgent).
+    pub priority: i64,
+    /// The day the task is due; `null` when it has no due date.
+    #[oai(nullable)]
+    pub due_date: Option<NaiveDate>,
+    /// When the task was created (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// When the task was last changed (RFC 3339, UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Task> for TaskOut {
+    fn from(t: Task) -> Self {
+        Self {
+            id: t.id,
+            project_id: t.project_id,
+            title: t.title,
+            description: t.description,
+            status: Status::parse(&t.status).unwrap_or(Status::Todo).into(),
+            priority: i64::from(t.priority),
+            due_date: t.due_date,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// A new task.
+#[derive(Object, Debug)]
+#[oai(rename = "TaskIn", deny_unknown_fields, example)]
+pub struct TaskIn {
+    /// The task's title, 1 to 200 characters.
+    pub title: Text<1, 200>,
+    /// Free text up to 10,000 characters.
+    #[oai(nullable)]
+    pub description: Option<Text<0, 10000>>,
+    pub status: Option<TaskStatus>,
+    /// 0 (none, the default) to 4 (urgent).
+    pub priority: Option<Int<0, 4>>,
+    /// The day the task is due.
+    #[oai(nullable)]
+    pub due_date: Option<NaiveDate>,
+}
+
+impl Example for TaskIn {
+    fn example() -> Self {
+        Self {
+            title: "Draft the landing page".into(),
+            description: Some("Hero, pricing, sign-up.".into()),
+            status: Some(TaskStatus::Todo),
+            priority: Some(Int(Some(2))),
+            due_date: NaiveDate::from_ymd_opt(2027, 3, 1),
+        }
+    }
+}
+
+/// Changes to a task; absent fields keep their value.
+#[derive(Object, Debug)]
+#[oai(rename = "TaskPatch", deny_unknown_fields, example)]
+pub struct TaskPatch {
+    /// A new title, 1 to 200 characters; may not be `null`.
+    pub title: MaybeUndefined<Text<1, 200>>,
+    /// A new description up to 10,000 characters; `null` clears it.
+    #[oai(nullable)]
+    pub description: MaybeUndefined<Text<0, 10000>>,
+    pub status: MaybeUndefined<TaskStatus>,
+    /// 0 (none) to 4 (urgent); may not be `null`.
+    pub priority: MaybeUndefined<Int<0, 4>>,
+    /// A new due date; `null` clears it.
+    #[oai(nullable)]
+    pub due_date: MaybeUndefined<NaiveDate>,
+}
+
+impl Example for TaskPatch {
+    fn example() -> Self {
+        Self {
+            title: MaybeUndefined::Undefined,
+            description: MaybeUndefined::Undefined,
+            status: MaybeUndefined::Value(TaskStatus::Done),
+            priority: MaybeUndefined::Value(Int(Some(3))),
+            due_date: MaybeUndefined::Null,
+        }
+    }
+}
+
+page!(TaskPage, TaskOut, "A page of tasks.");
+
+#[derive(ApiResponse, Debug)]
+pub enum TaskCreated {
+    /// The task was created.
+    #[oai(status = 201)]
+    Created(Json<TaskOut>),
+}
+
+fn task_changes(body: TaskPatch) -> TaskChanges {
+    TaskChanges {
+        title: patch(body.title, |t| t.0),
+        description: patch(body.description, |t| t.0),
+        status: patch(body.status, |s| Some(s.into())),
+        priority: patch(body.priority, |p| p.0),
+        due_date: patch(body.due_date, Some),
+    }
+}
+
+fn task_query(
+    status: Option<TaskStatus>,
+    due_before: Option<NaiveDate>,
+    sort: Option<TaskSort>,
+    direction: Option<SortDirection>,
+    limit: Int<1, 100>,
+    cursor: Option<String>,
+    project_id: Option<Uuid>,
+) -> TaskQuery {
+    TaskQuery {
+        project_id,
+        status: status.map(Into::into),
+        due_before,
+        sort: match sort {
+            Some(TaskSort::DueDate) => SortBy::DueDate,
+            Some(TaskSort::CreatedAt) | None => SortBy::CreatedAt,
+        },
+        direction: match direction {
+            Some(SortDirection::Desc) => Direction::Desc,
+            Some(SortDirection::Asc) | None => Direction::Asc,
+        },
+        limit: limit.0,
+        cursor,
+    }
+}
+
+pub struct TasksApi;
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTags::Tasks")]
+impl TasksApi {
+    /// List tasks
+    ///
+    /// The tenant's tasks across projects, filtered and sorted. With
+    /// `sort=due_date`, tasks without a due date come last in either
+    /// direction. Ties are broken by `id`. Requires the `tasks:read` scope.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    #[oai(path = "/tasks", method = "get", operation_id = "list_tasks")]
+    async fn list_tasks(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        /// Only tasks of this project.
+        project_id: Query<Option<Uuid>>,
+        /// Only tasks with this status.
+        status: Query<Option<TaskStatus>>,
+        /// Only tasks due before this day (tasks without a due date are excluded).
+        due_before: Query<Option<NaiveDate>>,
+        /// Sort key; default `created_at`.
+        sort: Query<Option<TaskSort>>,
+        /// Sort direction; default `asc`.
+        direction: Query<Option<SortDirection>>,
+        /// Page size, 1 to 100.
+        #[oai(default = "default_limit")]
+        limit: Query<Int<1, 100>>,
+        /// The `next_cursor` of the previous page, with the same filters and sort.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<TaskPage>> {
+        let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
+        let query = task_query(
+            status.0,
+            due_before.0,
+            sort.0,
+            direction.0,
+            limit.0,
+            cursor.0,
+            project_id.0,
+        );
+        Ok(Json(TaskPage::from_page(
+            tasks::list(&db, &state.keys.cursor, query).await?,
+        )))
+    }
+
+    /// List a project's tasks
+    ///
+    /// Like `list_tasks`, within one project; 404 when the project does not
+    /// exist. Requires the `tasks:read` scope.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    #[oai(
+        path = "/projects/:project_id/tasks",
+        method = "get",
+        operation_id = "list_project_tasks"
+    )]
+    async fn list_project_tasks(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        /// The project's id.
+        project_id: Path<Uuid>,
+        /// Only tasks with this status.
+        status: Query<Option<TaskStatus>>,
+        /// Only tasks due before this day (tasks without a due date are excluded).
+        due_before: Query<Option<NaiveDate>>,
+        /// Sort key; default `created_at`.
+        sort: Query<Option<TaskSort>>,
+        /// Sort direction; default `asc`.
+        direction: Query<Option<SortDirection>>,
+        /// Page size, 1 to 100.
+        #[oai(default = "default_limit")]
+        limit: Query<Int<1, 100>>,
+        /// The `next_cursor` of the previous page, with the same filters and sort.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<TaskPage>> {
+        let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
+        let query = task_query(
+            status.0,
+            due_before.0,
+            sort.0,
+            direction.0,
+            limit.0,
+            cursor.0,
+            None,
+        );
+        let page = tasks::list_in_project(&db, &state.keys.cursor, project_id.0, query).await?;
+        Ok(Json(TaskPage::from_page(page)))
+    }
+
+    /// Create a task
+    ///
+    /// Creates a task in the project. Requires the `tasks:write` scope.
+    #[oai(
+        path = "/projects/:project_id/tasks",
+        method = "post",
+        operation_id = "create_task",
+        transform = "json_body"
+    )]
+    async fn create_task(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        /// The project's id.
+        project_id: Path<Uuid>,
+        body: Json<TaskIn>,
+    ) -> ApiResult<TaskCreated> {
+        let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
+        let body = body.0;
+        let input = NewTask {
+            title: body.title.0,
+            description: body.description.and_then(|d| d.0),
+            status: body.status.map(Into::into),
+            priority: body.priority.and_then(|p| p.0),
+            due_date: body.due_date,
+        };
+        let task = tasks::create(&db, state.clock.now(), project_id.0, input).await?;
+        Ok(TaskCreated::Created(Json(task.into())))
+    }
+
+    /// Get a task
+    ///
+    /// Requires the `tasks:read` scope.
+    #[oai(path = "/tasks/:id", method = "get", operation_id = "get_task")]
+    async fn get_task(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<TaskOut>> {
+        let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
+        Ok(Json(tasks::get(&db, id.0).await?.into()))
+    }
+
+    /// Update a task
+    ///
+    /// Changes the fields sent; `description: null` and `due_date: null`
+    /// clear them. Requires the `tasks:write` scope.
+    #[oai(
+        path = "/tasks/:id",
+        method = "patch",
+        operation_id = "update_task",
+        transform = "json_body"
+    )]
+    async fn update_task(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        body: Json<TaskPatch>,
+    ) -> ApiResult<Json<TaskOut>> {
+        let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
+        Ok(Json(
+            tasks::update(&db, state.clock.now(), id.0, task_changes(body.0))
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Delete a task
+    ///
+    /// Requires the `tasks:write` scope.
+    #[oai(path = "/tasks/:id", method = "delete", operation_id = "delete_task")]
+    async fn delete_task(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
+        tasks::delete(&db, id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+}

@@ -1,0 +1,167 @@
+//! Input field types whose limits stand in the spec (`maxLength`, `minimum`…)
+//! but whose parsing accepts any value of the right JSON type, so that every
+//! broken limit is reported at once with a 422 while a wrong JSON type
+//! remains a 400.
+
+use std::borrow::Cow;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{
+    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
+use serde_json::Value;
+
+use crate::domain::Patch;
+
+/// A string of `MIN..=MAX` characters. `null` or absent parses to `None`
+/// (reported as `required` by the rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text<const MIN: usize, const MAX: usize>(pub Option<String>);
+
+impl<const MIN: usize, const MAX: usize> Type for Text<MIN, MAX> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            min_length: (MIN > 0).then_some(MIN),
+            max_length: Some(MAX),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> ParseFromJSON for Text<MIN, MAX> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(Self(None)),
+            Some(Value::String(s)) => Ok(Self(Some(s))),
+            Some(other) => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> ToJSON for Text<MIN, MAX> {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone().map_or(Value::Null, Value::String))
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> From<&str> for Text<MIN, MAX> {
+    fn from(s: &str) -> Self {
+        Self(Some(s.to_owned()))
+    }
+}
+
+/// An integer in `MIN..=MAX`. Any JSON integer parses; the range is checked
+/// by the rules. Also usable as a query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Int<const MIN: i64, const MAX: i64>(pub Option<i64>);
+
+impl<const MIN: i64, const MAX: i64> Type for Int<MIN, MAX> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "integer".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            minimum: Some(MIN as f64),
+            maximum: Some(MAX as f64),
+            ..MetaSchema::new_with_format("integer", "int64")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> ParseFromJSON for Int<MIN, MAX> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(Self(None)),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(|n| Self(Some(n)))
+                .ok_or_else(|| ParseError::custom("expected an integer")),
+            Some(other) => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> ParseFromParameter for Int<MIN, MAX> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        value
+            .parse::<i64>()
+            .map(|n| Self(Some(n)))
+            .map_err(|_| ParseError::custom("expected an integer"))
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> ToJSON for Int<MIN, MAX> {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.map_or(Value::Null, Value::from))
+    }
+}
+
+/// `MaybeUndefined` as the rules see it.
+pub fn patch<T, U>(
+    value: poem_openapi::types::MaybeUndefined<T>,
+    inner: impl FnOnce(T) -> Option<U>,
+) -> Patch<U> {
+    use poem_openapi::types::MaybeUndefined;
+    match value {
+        MaybeUndefined::Undefined => Patch::Absent,
+        MaybeUndefined::Null => Patch::Null,
+        MaybeUndefined::Value(v) => inner(v).map_or(Patch::Null, Patch::Value),
+    }
+}
+
+/// Declares a page type: the same `{items, next_cursor}` shape for every list.
+macro_rules! page {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(poem_openapi::Object, Debug)]
+        pub struct $name {
+            /// The rows of this page, in order.
+            pub items: Vec<$item>,
+            /// Pass as `cursor` to read the next page; `null` when no rows follow this page.
+            #[oai(nullable)]
+            pub next_cursor: Option<String>,
+        }
+
+        impl $name {
+            pub fn from_page<T>(page: $crate::domain::Page<T>) -> Self
+            where
+                $item: From<T>,
+            {
+                Self {
+                    items: page.items.into_iter().map(<$item>::from).collect(),
+                    next_cursor: page.next_cursor,
+                }
+            }
+        }
+    };
+}
+pub(crate) use page;

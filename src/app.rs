@@ -1,0 +1,193 @@
+//! Application state, the route tree and the server loop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::{CatchPanic, RequestId, ReuseId, Tracing};
+use poem::{Endpoint, EndpointExt, Route, Server};
+
+use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
+use crate::auth::{Principal, Scope};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::db::{Db, DbError, TenantDb};
+use crate::error::{ApiResult, panic_response, to_problem};
+use crate::secret::{Keys, SecretError};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub keys: Arc<Keys>,
+    pub clock: Arc<dyn Clock>,
+    pub key_usage: Arc<KeyUsage>,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// The tenant handle for `principal`, if it holds `scope` (else 403).
+    pub fn tenant_db(&self, principal: &Principal, scope: Scope) -> ApiResult<TenantDb> {
+        Ok(self.db.scoped(&principal.require(scope)?))
+    }
+
+    /// Writes the batched `last_used_at` values; failed writes are retried
+    /// on the next flush.
+    pub async fn flush_key_usage(&self) {
+        let uses = self.key_usage.drain();
+        if uses.is_empty() {
+            return;
+        }
+        if let Err(e) = self.db.platform().record_key_uses(&uses).await {
+            tracing::warn!(error = %e, keys = uses.len(), "recording API key use failed; will retry");
+            self.key_usage.restore(uses);
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn build_route(state: AppState) -> impl Endpoint {
+    let api = crate::openapi::service();
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .data(state)
+        .catch_all_error(to_problem)
+        .with(CatchPanic::new().with_handler(panic_response))
+        .with(Tracing)
+        .with(RequestId::default().reuse_id(ReuseId::Ignore))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    addr: SocketAddr,
+    state: AppState,
+}
+
+impl Application {
+    /// Migrates (unless disabled), connects as the serving role and binds `listen`
+    /// (port 0 picks a free port).
+    pub async fn build(
+        settings: &Settings,
+        listen: SocketAddr,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        let secret = crate::secret::load_or_create(settings)?;
+        if settings.auto_migrate {
+            let owner = Db::connect_owner(settings).await?;
+            owner.migrate(&settings.app_role).await?;
+            owner.close().await;
+        }
+        let db = Db::connect_app(settings).await?;
+        let state = AppState {
+            db,
+            keys: Arc::new(Keys::from_secret(&secret)),
+            clock,
+            key_usage: Arc::new(KeyUsage::default()),
+            max_body_bytes: settings.max_body_bytes,
+        };
+        let acceptor = TcpListener::bind(listen)
+            .into_acceptor()
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: listen.to_string(),
+                source,
+            })?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .unwrap_or(listen);
+        Ok(Self {
+            acceptor,
+            addr,
+            state,
+        })
+    }
+
+    pub async fn build_default(
+        settings: &Settings,
+        listen: SocketAddr,
+    ) -> Result<Self, StartError> {
+        Self::build(settings, listen, Arc::new(SystemClock)).await
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains requests (up to 10 s),
+    /// flushes batched key use and closes the pool.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let flusher = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    state.flush_key_usage().await;
+                }
+            })
+        };
+        tracing::info!(addr = %self.addr, "serving");
+        let result = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                build_route(state.clone()),
+                shutdown,
+                Some(Duration::from_secs(10)),
+            )
+            .await;
+        flusher.abort();
+        state.flush_key_usage().await;
+        state.db.clone().close().await;
+        result
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

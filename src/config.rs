@@ -1,0 +1,216 @@
+//! Configuration: embedded defaults overridden by environment variables, read
+//! in one place and validated at start with the variable's name in the error.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+/// Everything the server and the CLI read from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `TENANTRY_DATA_DIR`: where the SQLite file and the generated secret live.
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: the owner connection (migrations, CLI). Default: SQLite in the data directory.
+    pub database_url: String,
+    /// `TENANTRY_APP_DATABASE_URL`: a separate login for the serving role (PostgreSQL).
+    pub app_database_url: Option<String>,
+    /// `TENANTRY_DB_APP_ROLE`: the role requests run as on PostgreSQL.
+    pub app_role: String,
+    /// `TENANTRY_DB_MAX_CONNECTIONS`: pool size.
+    pub db_max_connections: u32,
+    /// `REDIS_URL`: optional; no feature uses it yet.
+    pub redis_url: Option<String>,
+    /// `TENANTRY_SECRET`: the server secret; generated into the data directory when unset.
+    pub secret: Option<SecretString>,
+    /// `TENANTRY_AUTO_MIGRATE`: apply pending migrations before serving or running a command.
+    pub auto_migrate: bool,
+    /// `TENANTRY_LISTEN`: the address `serve` binds when `--listen` is not given.
+    pub listen: SocketAddr,
+    /// `TENANTRY_MAX_BODY_BYTES`: the largest request body accepted.
+    pub max_body_bytes: usize,
+    /// `TENANTRY_LOG`: a tracing filter directive.
+    pub log_filter: String,
+    /// `TENANTRY_LOG_FORMAT`: `pretty` or `json`.
+    pub log_json: bool,
+}
+
+/// A configuration value that cannot be used; names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+pub const MIN_SECRET_LEN: usize = 32;
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(err(var, format!("expected true or false, got `{other}`"))),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(var: &'static str, value: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| err(var, format!("expected a positive integer, got `{value}`")))
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings from `get`, which returns a variable's value when set.
+    pub fn from_source(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let data_dir =
+            PathBuf::from(get("TENANTRY_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let database_url = match get("DATABASE_URL") {
+            Some(url) => url,
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("tenantry.db").display()
+            ),
+        };
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(err("DATABASE_URL", "expected a sqlite: or postgres:// URL"));
+        }
+        let app_database_url = get("TENANTRY_APP_DATABASE_URL");
+        if app_database_url.is_some() && database_url.starts_with("sqlite:") {
+            return Err(err(
+                "TENANTRY_APP_DATABASE_URL",
+                "only applies to PostgreSQL",
+            ));
+        }
+        let app_role = get("TENANTRY_DB_APP_ROLE").unwrap_or_else(|| "tenantry_app".to_owned());
+        if app_role.is_empty()
+            || app_role.len() > 63
+            || !app_role
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            || app_role.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(err(
+                "TENANTRY_DB_APP_ROLE",
+                "expected a lowercase identifier of at most 63 characters",
+            ));
+        }
+        let default_pool = if database_url.starts_with("sqlite:") {
+            4
+        } else {
+            16
+        };
+        let db_max_connections = match get("TENANTRY_DB_MAX_CONNECTIONS") {
+            Some(v) => parse_num("TENANTRY_DB_MAX_CONNECTIONS", &v)?,
+            None => default_pool,
+        };
+        if !(1..=1000).contains(&db_max_connections) {
+            return Err(err("TENANTRY_DB_MAX_CONNECTIONS", "expected 1..=1000"));
+        }
+        let secret = match get("TENANTRY_SECRET") {
+            Some(s) if s.len() < MIN_SECRET_LEN => {
+                return Err(err(
+                    "TENANTRY_SECRET",
+                    format!("must be at least {MIN_SECRET_LEN} bytes"),
+                ));
+            }
+            Some(s) => Some(SecretString::from(s)),
+            None => None,
+        };
+        let auto_migrate = match get("TENANTRY_AUTO_MIGRATE") {
+            Some(v) => parse_bool("TENANTRY_AUTO_MIGRATE", &v)?,
+            None => true,
+        };
+        let listen = get("TENANTRY_LISTEN")
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned())
+            .parse()
+            .map_err(|_| err("TENANTRY_LISTEN", "expected host:port, e.g. 127.0.0.1:8080"))?;
+        let max_body_bytes = match get("TENANTRY_MAX_BODY_BYTES") {
+            Some(v) => parse_num("TENANTRY_MAX_BODY_BYTES", &v)?,
+            None => DEFAULT_MAX_BODY_BYTES,
+        };
+        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
+            return Err(err("TENANTRY_MAX_BODY_BYTES", "expected 1024..=67108864"));
+        }
+        let log_json = match get("TENANTRY_LOG_FORMAT").as_deref() {
+            None | Some("pretty") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(err(
+                    "TENANTRY_LOG_FORMAT",
+                    format!("expected pretty or json, got `{other}`"),
+                ));
+            }
+        };
+        Ok(Self {
+            data_dir,
+            database_url,
+            app_database_url,
+            app_role,
+            db_max_connections,
+            redis_url: get("REDIS_URL"),
+            secret,
+            auto_migrate,
+            listen,
+            max_body_bytes,
+            log_filter: get("TENANTRY_LOG").unwrap_or_else(|| "info".to_owned()),
+            log_json,
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_source(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn no_configuration_means_sqlite_in_the_data_directory() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert!(s.is_sqlite());
+        assert!(s.database_url.contains("data/tenantry.db"));
+        assert!(s.auto_migrate);
+        assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let e = settings(&[("TENANTRY_AUTO_MIGRATE", "maybe")]).expect_err("invalid");
+        assert_eq!(e.var, "TENANTRY_AUTO_MIGRATE");
+        let e = settings(&[("TENANTRY_SECRET", "short")]).expect_err("invalid");
+        assert_eq!(e.var, "TENANTRY_SECRET");
+        let e = settings(&[("DATABASE_URL", "mysql://x")]).expect_err("invalid");
+        assert_eq!(e.var, "DATABASE_URL");
+        let e = settings(&[("TENANTRY_DB_APP_ROLE", "Robert'); DROP")]).expect_err("invalid");
+        assert_eq!(e.var, "TENANTRY_DB_APP_ROLE");
+    }
+}

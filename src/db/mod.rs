@@ -1,0 +1,235 @@
+//! The only module that holds a database connection.
+//!
+//! * [`Db`] owns the pool; its connection never leaves this module.
+//! * [`TenantDb`] (from [`Db::scoped`], which needs an [`auth::Grant`]) is the
+//!   only data handle a request gets; every query it runs is filtered by the
+//!   grant's tenant and, on PostgreSQL, runs in a transaction that sets
+//!   `app.tenant_id` for row-level security.
+//! * [`PlatformDb`] answers the few questions asked before a tenant is known
+//!   (which key has this hash, which tenant has this slug).
+
+mod platform;
+mod tenant;
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::{self, Executor};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    Statement,
+};
+
+pub use platform::{ApiKeyRecord, PlatformDb};
+pub use tenant::{TenantDb, TenantSelect, TenantTx};
+
+use crate::auth::Grant;
+use crate::config::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("refusing to serve as database role `{role}`: {reason}")]
+    UnsafeRole { role: String, reason: String },
+}
+
+/// A connection pool and the backend it talks to.
+#[derive(Debug, Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+    backend: DatabaseBackend,
+}
+
+impl Db {
+    /// Connects as the owner (`DATABASE_URL` as given): migrations and the CLI.
+    pub async fn connect_owner(settings: &Settings) -> Result<Self, DbError> {
+        Self::connect(settings, &settings.database_url, None).await
+    }
+
+    /// Connects as the serving role. On PostgreSQL that is either the login in
+    /// `TENANTRY_APP_DATABASE_URL`, or `DATABASE_URL` with `SET ROLE` to the
+    /// application role on every pooled connection. Refuses a role that is a
+    /// superuser, bypasses row-level security or owns the tables.
+    pub async fn connect_app(settings: &Settings) -> Result<Self, DbError> {
+        if settings.is_sqlite() {
+            return Self::connect(settings, &settings.database_url, None).await;
+        }
+        let db = match &settings.app_database_url {
+            Some(url) => Self::connect(settings, url, None).await?,
+            None => {
+                Self::connect(
+                    settings,
+                    &settings.database_url,
+                    Some(settings.app_role.clone()),
+                )
+                .await?
+            }
+        };
+        db.verify_app_role().await?;
+        Ok(db)
+    }
+
+    async fn connect(
+        settings: &Settings,
+        url: &str,
+        set_role: Option<String>,
+    ) -> Result<Self, DbError> {
+        if url.starts_with("sqlite:") {
+            ensure_sqlite_dir(url)?;
+        }
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(settings.db_max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .idle_timeout(Duration::from_secs(300))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        if let Some(role) = set_role {
+            let statement = format!("SET ROLE \"{role}\"");
+            opts.map_sqlx_postgres_pool_opts(move |pool| {
+                let statement = statement.clone();
+                pool.after_connect(
+                    move |conn, _meta| -> BoxFuture<'_, Result<(), sqlx::Error>> {
+                        let statement = statement.clone();
+                        Box::pin(async move {
+                            conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(statement)))
+                                .await?;
+                            Ok(())
+                        })
+                    },
+                )
+            });
+        }
+        let conn = Database::connect(opts).await?;
+        let backend = conn.get_database_backend();
+        Ok(Self { conn, backend })
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.backend
+    }
+
+    /// The tenant handle for a principal that holds a scope.
+    pub fn scoped(&self, grant: &Grant<'_>) -> TenantDb {
+        TenantDb::new(self.conn.clone(), grant.tenant_id())
+    }
+
+    pub fn platform(&self) -> PlatformDb {
+        PlatformDb::new(self.conn.clone())
+    }
+
+    /// A round trip to the database (readiness).
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.conn.ping().await
+    }
+
+    pub async fn close(self) {
+        if let Err(e) = self.conn.close().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+    }
+
+    /// Applies pending migrations and, on PostgreSQL, makes sure the
+    /// application role exists with exactly the grants it needs. Idempotent.
+    pub async fn migrate(&self, app_role: &str) -> Result<(), DbError> {
+        Migrator::up(&self.conn, None).await?;
+        if self.backend == DatabaseBackend::Postgres {
+            self.ensure_app_role(app_role).await?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_app_role(&self, role: &str) -> Result<(), DbError> {
+        // `role` was checked to be a plain lowercase identifier (config.rs).
+        #[expect(clippy::disallowed_methods, reason = "platform DDL inside the seam")]
+        self.conn
+            .execute_unprepared(&format!(
+                "DO $$ BEGIN
+                   CREATE ROLE \"{role}\" NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                 END $$;
+                 DO $$ BEGIN
+                   IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                      AND NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN
+                     EXECUTE format('GRANT %I TO %I', '{role}', current_user);
+                   END IF;
+                 END $$;
+                 GRANT USAGE ON SCHEMA public TO \"{role}\";
+                 GRANT SELECT ON tenants TO \"{role}\";
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO \"{role}\";
+                 GRANT EXECUTE ON FUNCTION tenantry_api_key_by_hash(text) TO \"{role}\";",
+                tables = migration::TENANT_TABLES.join(", "),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn verify_app_role(&self) -> Result<(), DbError> {
+        #[expect(clippy::disallowed_methods, reason = "catalog check inside the seam")]
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT current_user::text AS role, r.rolsuper, r.rolbypassrls,
+                        (SELECT count(*) FROM pg_tables t
+                          WHERE t.schemaname = 'public'
+                            AND pg_has_role(current_user, t.tableowner, 'MEMBER')) AS owned
+                   FROM pg_roles r WHERE r.rolname = current_user",
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom("current_user has no pg_roles row".into()))?;
+        let role: String = row.try_get("", "role")?;
+        let unsafe_role = |reason: &str| DbError::UnsafeRole {
+            role: role.clone(),
+            reason: reason.to_owned(),
+        };
+        if row.try_get::<bool>("", "rolsuper")? {
+            return Err(unsafe_role(
+                "it is a superuser, which bypasses row-level security",
+            ));
+        }
+        if row.try_get::<bool>("", "rolbypassrls")? {
+            return Err(unsafe_role("it has BYPASSRLS"));
+        }
+        if row.try_get::<i64>("", "owned")? > 0 {
+            return Err(unsafe_role(
+                "it owns (or is a member of the owner of) the tables",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|source| DbError::DataDir {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}

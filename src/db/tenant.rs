@@ -1,0 +1,228 @@
+//! The tenant seam. Every read is filtered by the tenant, every insert is
+//! stamped with it, every update and delete is confined to it, and on
+//! PostgreSQL every transaction carries it in `app.tenant_id` so row-level
+//! security holds the line too. Neither type here hands out a connection or
+//! a transaction.
+
+use entity::TenantScoped;
+use sea_orm::sea_query::{IntoCondition, NullOrdering};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, Order,
+    QueryFilter, QueryOrder, QuerySelect, Select, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+/// Data access for one tenant. Made only by `Db::scoped`, from a grant.
+#[derive(Debug, Clone)]
+pub struct TenantDb {
+    conn: DatabaseConnection,
+    tenant: Uuid,
+}
+
+impl TenantDb {
+    pub(super) fn new(conn: DatabaseConnection, tenant: Uuid) -> Self {
+        Self { conn, tenant }
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant
+    }
+
+    /// Starts a transaction for reads.
+    pub async fn read(&self) -> Result<TenantTx, DbErr> {
+        self.begin(false).await
+    }
+
+    /// Starts a transaction that will write (on SQLite it takes the write
+    /// lock up front, so it never fails to upgrade midway).
+    pub async fn write(&self) -> Result<TenantTx, DbErr> {
+        self.begin(true).await
+    }
+
+    async fn begin(&self, write: bool) -> Result<TenantTx, DbErr> {
+        let backend = self.conn.get_database_backend();
+        let txn = if write && backend == DatabaseBackend::Sqlite {
+            self.conn
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?
+        } else {
+            self.conn.begin().await?
+        };
+        if backend == DatabaseBackend::Postgres {
+            set_tenant(&txn, self.tenant).await?;
+        }
+        Ok(TenantTx {
+            txn,
+            tenant: self.tenant,
+        })
+    }
+}
+
+/// Sets `app.tenant_id` for the rest of the transaction (`is_local = true`,
+/// the bindable form of `SET LOCAL`; safe behind transaction-mode poolers).
+pub(super) async fn set_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
+    // A `Uuid` formats as 36 hex digits and hyphens: nothing to escape. The
+    // simple-query protocol makes this one round trip with no statement to prepare.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the seam sets the tenant for RLS"
+    )]
+    txn.execute_unprepared(&format!(
+        "SELECT set_config('{}', '{tenant}', true)",
+        migration::APP_TENANT_SETTING
+    ))
+    .await?;
+    Ok(())
+}
+
+/// A transaction confined to one tenant. Dropped without [`TenantTx::commit`]
+/// it rolls back.
+#[derive(Debug)]
+pub struct TenantTx {
+    txn: DatabaseTransaction,
+    tenant: Uuid,
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "this is the seam: every unscoped call here is scoped before it runs"
+)]
+impl TenantTx {
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant
+    }
+
+    /// A query over `E` already restricted to this tenant.
+    pub fn find<E: TenantScoped>(&self) -> TenantSelect<'_, E> {
+        TenantSelect {
+            tx: self,
+            select: E::find().filter(E::tenant_column().eq(self.tenant)),
+        }
+    }
+
+    pub async fn find_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<Option<E::Model>, DbErr> {
+        self.find::<E>().filter(E::id_column().eq(id)).one().await
+    }
+
+    /// Inserts `model` with its `tenant_id` overwritten by this tenant's.
+    pub async fn insert<E, A>(&self, mut model: A) -> Result<E::Model, DbErr>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
+        E::Model: IntoActiveModel<A>,
+    {
+        model.set(E::tenant_column(), self.tenant.into());
+        model.insert(&self.txn).await
+    }
+
+    /// Writes the set fields of `model` to this tenant's row `id`; `None` when
+    /// there is no such row. The tenant and id columns are never changed.
+    pub async fn update_by_id<E, A>(
+        &self,
+        id: Uuid,
+        mut model: A,
+    ) -> Result<Option<E::Model>, DbErr>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+    {
+        model.not_set(E::tenant_column());
+        model.not_set(E::id_column());
+        let rows = E::update_many()
+            .set(model)
+            .filter(E::tenant_column().eq(self.tenant))
+            .filter(E::id_column().eq(id))
+            .exec_with_returning(&self.txn)
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// Writes the set fields of `model` to every row of this tenant that
+    /// matches `condition`; returns how many rows changed.
+    pub async fn update_where<E, A>(
+        &self,
+        condition: impl IntoCondition,
+        mut model: A,
+    ) -> Result<u64, DbErr>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+    {
+        model.not_set(E::tenant_column());
+        model.not_set(E::id_column());
+        let result = E::update_many()
+            .set(model)
+            .filter(E::tenant_column().eq(self.tenant))
+            .filter(condition)
+            .exec(&self.txn)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    /// Deletes this tenant's row `id`; `false` when there was none.
+    pub async fn delete_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<bool, DbErr> {
+        let result = E::delete_many()
+            .filter(E::tenant_column().eq(self.tenant))
+            .filter(E::id_column().eq(id))
+            .exec(&self.txn)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// This tenant's own row.
+    pub async fn tenant(&self) -> Result<Option<entity::tenant::Model>, DbErr> {
+        entity::tenant::Entity::find_by_id(self.tenant)
+            .one(&self.txn)
+            .await
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+/// A select over one tenant's rows of `E`; run it with `all` or `one`.
+#[derive(Debug)]
+pub struct TenantSelect<'a, E: EntityTrait> {
+    tx: &'a TenantTx,
+    select: Select<E>,
+}
+
+impl<E: TenantScoped> TenantSelect<'_, E> {
+    pub fn filter(mut self, condition: impl IntoCondition) -> Self {
+        self.select = self.select.filter(condition);
+        self
+    }
+
+    pub fn order_by(mut self, column: E::Column, order: Order) -> Self {
+        self.select = self.select.order_by(column, order);
+        self
+    }
+
+    /// Orders by a nullable column with `NULL`s after every value, in either
+    /// direction (the same on SQLite and PostgreSQL).
+    pub fn order_by_nulls_last(mut self, column: E::Column, order: Order) -> Self {
+        self.select = self
+            .select
+            .order_by_with_nulls(column, order, NullOrdering::Last);
+        self
+    }
+
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.select = self.select.limit(limit);
+        self
+    }
+
+    pub async fn all(self) -> Result<Vec<E::Model>, DbErr> {
+        self.select.all(&self.tx.txn).await
+    }
+
+    pub async fn one(self) -> Result<Option<E::Model>, DbErr> {
+        self.select.one(&self.tx.txn).await
+    }
+}

@@ -1,0 +1,75 @@
+//! Tenants: created by the operator; each request reads only its own.
+
+use chrono::{DateTime, Utc};
+use entity::tenant;
+use uuid::Uuid;
+
+use super::{Error, Result, Violations};
+use crate::db::{PlatformDb, TenantDb};
+
+pub const SLUG_MIN: usize = 3;
+pub const SLUG_MAX: usize = 63;
+pub const NAME_MAX: u64 = 200;
+
+pub type Tenant = tenant::Model;
+
+/// Slugs are lowercase letters, digits and inner hyphens, 3–63 characters.
+/// Input is lowercased first, so uniqueness is case-insensitive.
+pub fn normalize_slug(v: &mut Violations, slug: &str) -> String {
+    let slug = slug.trim().to_lowercase();
+    let ok_chars = slug
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !(SLUG_MIN..=SLUG_MAX).contains(&slug.chars().count()) {
+        v.push(
+            "slug",
+            "out_of_range",
+            format!("must be {SLUG_MIN} to {SLUG_MAX} characters"),
+        );
+    } else if !ok_chars || slug.starts_with('-') || slug.ends_with('-') {
+        v.push(
+            "slug",
+            "invalid",
+            "may hold only lowercase letters, digits and inner hyphens",
+        );
+    }
+    slug
+}
+
+pub async fn create(
+    platform: &PlatformDb,
+    now: DateTime<Utc>,
+    slug: &str,
+    name: Option<&str>,
+) -> Result<Tenant> {
+    let mut v = Violations::default();
+    let slug = normalize_slug(&mut v, slug);
+    if let Some(name) = name {
+        v.text("name", name, 1, NAME_MAX);
+    }
+    v.finish()?;
+    let model = Tenant {
+        id: Uuid::now_v7(),
+        name: name.map_or_else(|| slug.clone(), str::to_owned),
+        slug: slug.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    platform.create_tenant(model).await.map_err(|e| {
+        Error::conflict_on_unique(e, format!("a tenant with slug `{slug}` already exists"))
+    })
+}
+
+pub async fn by_slug(platform: &PlatformDb, slug: &str) -> Result<Tenant> {
+    platform
+        .tenant_by_slug(&slug.trim().to_lowercase())
+        .await?
+        .ok_or(Error::NotFound("tenant"))
+}
+
+pub async fn current(db: &TenantDb) -> Result<Tenant> {
+    let tx = db.read().await?;
+    let tenant = tx.tenant().await?.ok_or(Error::NotFound("tenant"))?;
+    tx.commit().await?;
+    Ok(tenant)
+}

@@ -1,0 +1,370 @@
+//! The one error envelope (RFC 9457 `application/problem+json`) and the one
+//! table of error codes. Internal details are logged once, here, and never
+//! returned to the caller.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
+use poem_openapi::types::{ToJSON, Type};
+use poem_openapi::{ApiResponse, Object};
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error response body as defined by RFC 9457.
+#[derive(Object, Debug, Clone, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
+pub struct Problem {
+    /// A URI reference that identifies the problem type; stable across releases.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// A short, human-readable summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A human-readable explanation specific to this occurrence.
+    pub detail: String,
+    /// The machine-readable error code, the last segment of `type`.
+    pub code: String,
+    /// Every offending field, for validation errors.
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// One offending field of a request.
+#[derive(Object, Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct FieldError {
+    /// The field's name as sent in the request (JSON pointer style for nested fields).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+    /// A machine-readable reason: `required`, `too_short`, `too_long`, `out_of_range`, `invalid`, `not_null`.
+    pub code: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+            code: code.to_owned(),
+        }
+    }
+}
+
+/// The table of error codes. Each has one status, one title and one `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    RouteNotFound,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    Unauthenticated,
+    BadRequest,
+    InvalidCursor,
+    ValidationFailed,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 13] = [
+        Self::RouteNotFound,
+        Self::MethodNotAllowed,
+        Self::UnsupportedMediaType,
+        Self::PayloadTooLarge,
+        Self::Unauthenticated,
+        Self::BadRequest,
+        Self::InvalidCursor,
+        Self::ValidationFailed,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::Conflict,
+        Self::Internal,
+        Self::Unavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Unauthenticated => "unauthenticated",
+            Self::BadRequest => "bad_request",
+            Self::InvalidCursor => "invalid_cursor",
+            Self::ValidationFailed => "validation_failed",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::Internal => "internal",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::RouteNotFound | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::BadRequest | Self::InvalidCursor => StatusCode::BAD_REQUEST,
+            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::RouteNotFound => "No such route",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::PayloadTooLarge => "Request body too large",
+            Self::Unauthenticated => "Authentication required",
+            Self::BadRequest => "Malformed request",
+            Self::InvalidCursor => "Invalid cursor",
+            Self::ValidationFailed => "Validation failed",
+            Self::Forbidden => "Forbidden",
+            Self::NotFound => "Not found",
+            Self::Conflict => "Conflict",
+            Self::Internal => "Internal server error",
+            Self::Unavailable => "Service unavailable",
+        }
+    }
+
+    pub fn type_uri(self) -> String {
+        format!("urn:tenantry:problem:{}", self.as_str())
+    }
+}
+
+/// An error that leaves the API as a problem+json response.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.len() {
+            1 => "1 field is invalid".to_owned(),
+            n => format!("{n} fields are invalid"),
+        };
+        Self {
+            code: ErrorCode::ValidationFailed,
+            detail,
+            errors,
+        }
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, detail)
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, detail)
+    }
+
+    /// Logs `err` with its full chain and returns an opaque 500.
+    pub fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %err, error.debug = ?err, "internal error");
+        Self::new(
+            ErrorCode::Internal,
+            "the server failed to handle the request; it has been logged",
+        )
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: self.code.type_uri(),
+            title: self.code.title().to_owned(),
+            status: self.code.status().as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.as_str().to_owned(),
+            errors: if self.errors.is_empty() {
+                None
+            } else {
+                Some(self.errors.clone())
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.problem().to_json_string();
+        let mut resp = Response::builder()
+            .status(self.code.status())
+            .content_type(PROBLEM_JSON)
+            .body(body);
+        if self.code == ErrorCode::Unauthenticated {
+            resp.headers_mut().insert(
+                poem::http::header::WWW_AUTHENTICATE,
+                poem::http::HeaderValue::from_static("ApiKey header=\"X-API-Key\""),
+            );
+        }
+        resp
+    }
+}
+
+impl From<ApiError> for poem::Error {
+    fn from(err: ApiError) -> Self {
+        poem::Error::from_response(err.into_response())
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+/// The error statuses every operation documents.
+const DOCUMENTED: [(u16, &str); 10] = [
+    (
+        400,
+        "The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.",
+    ),
+    (
+        401,
+        "No credential, or a credential that is malformed, unknown, expired or revoked.",
+    ),
+    (403, "The credential lacks the scope this operation needs."),
+    (404, "No such resource in the caller's tenant."),
+    (409, "The request conflicts with the current state."),
+    (413, "The request body is larger than the limit."),
+    (415, "The request body is not `application/json`."),
+    (
+        422,
+        "The request parsed but breaks the rules; `errors` lists every offending field.",
+    ),
+    (
+        500,
+        "The server failed; the cause is logged, never returned.",
+    ),
+    (503, "The database is unreachable; retry later."),
+];
+
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: DOCUMENTED
+                .iter()
+                .map(|(status, description)| MetaResponse {
+                    description,
+                    status: Some(*status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: PROBLEM_JSON,
+                        schema: MetaSchemaRef::Reference(Problem::name().into_owned()),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Maps every error that did not come from a handler (routing, parsing,
+/// authentication, content type) to problem+json with the status the API's
+/// status-code rule gives it.
+pub async fn to_problem(err: poem::Error) -> Response {
+    use poem::error::{MethodNotAllowedError, NotFoundError};
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let api_error = if err.is::<NotFoundError>() {
+        ApiError::new(ErrorCode::RouteNotFound, "no route matches this path")
+    } else if err.is::<MethodNotAllowedError>() {
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "this path does not accept this method",
+        )
+    } else if err.is::<AuthorizationError>() {
+        ApiError::unauthenticated("an API key is required in the X-API-Key header")
+    } else if let Some(e) = err.downcast_ref::<ContentTypeError>() {
+        match e {
+            ContentTypeError::ExpectContentType => {
+                ApiError::bad_request("a JSON request body is required")
+            }
+            ContentTypeError::NotSupported { content_type } => ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!("expected `application/json`, got `{content_type}`"),
+            ),
+        }
+    } else if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        ApiError::bad_request(format!("the request body cannot be parsed: {}", e.reason))
+    } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        let detail = if e.name.starts_with("param") {
+            format!("a path parameter is invalid: {}", e.reason)
+        } else {
+            format!("the query parameter `{}` is invalid: {}", e.name, e.reason)
+        };
+        ApiError::bad_request(detail)
+    } else if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        ApiError::bad_request(format!("a path parameter is invalid: {}", e.reason))
+    } else {
+        let status = err.status();
+        match status.as_u16() {
+            413 => ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"),
+            400..=499 => ApiError::bad_request(err.to_string()),
+            _ => {
+                tracing::error!(error = %err, %status, "unhandled error");
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "the server failed to handle the request; it has been logged",
+                )
+            }
+        }
+    };
+    api_error.into_response()
+}
+
+/// The response for a panic in a handler.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    ApiError::new(
+        ErrorCode::Internal,
+        "the server failed to handle the request; it has been logged",
+    )
+    .into_response()
+}

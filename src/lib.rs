@@ -1,0 +1,14 @@
+//! Tenantry: a multi-tenant SaaS backend. See README.md for the architecture.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod openapi;
+pub mod secret;
+pub mod telemetry;

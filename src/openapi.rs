@@ -1,0 +1,35 @@
+//! The OpenAPI service over every API, and the spec it emits.
+
+use poem_openapi::OpenApiService;
+
+use crate::api::{
+    api_keys::ApiKeysApi, health::HealthApi, projects::ProjectsApi, tasks::TasksApi,
+    tenant::TenantApi,
+};
+
+pub type Apis = (ProjectsApi, TasksApi, ApiKeysApi, TenantApi, HealthApi);
+
+/// The API version; `info.version` in the spec.
+pub const API_VERSION: &str = "1.0.0";
+
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (ProjectsApi, TasksApi, ApiKeysApi, TenantApi, HealthApi),
+        "Tenantry API",
+        API_VERSION,
+    )
+    .description(
+        "A multi-tenant JSON API. Every `/v1` resource belongs to the tenant of the \
+             credential that calls it; another tenant's resources answer 404. Errors are \
+             `application/problem+json` (RFC 9457). Lists are cursor-paginated: \
+             `?limit=&cursor=` returns `{items, next_cursor}`.",
+    )
+    .license("Apache-2.0")
+}
+
+/// The spec as pretty JSON with a trailing newline, as committed in `openapi/`.
+pub fn spec_json() -> String {
+    let mut spec = service().spec();
+    spec.push('\n');
+    spec
+}

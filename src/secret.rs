@@ -1,0 +1,135 @@
+//! The server secret: `TENANTRY_SECRET`, or generated once into the data
+//! directory (mode 0600) so the CLI, the server and restarts agree.
+//! Purpose-specific keys are derived from it; the secret itself is never used
+//! directly as a MAC key.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use sha2::Sha256;
+
+use crate::config::{MIN_SECRET_LEN, Settings};
+
+pub const SECRET_FILE: &str = "secret";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A 32-byte key used for one purpose only.
+pub struct DerivedKey(SecretBox<[u8; 32]>);
+
+impl DerivedKey {
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.0.expose_secret())
+            .expect("HMAC accepts any key length");
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Constant-time check that `tag` is a prefix (at least 16 bytes) of the MAC of `parts`.
+    pub fn verify_truncated(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.0.expose_secret())
+            .expect("HMAC accepts any key length");
+        for part in parts {
+            mac.update(part);
+        }
+        tag.len() >= 16 && mac.verify_truncated_left(tag).is_ok()
+    }
+}
+
+impl std::fmt::Debug for DerivedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DerivedKey(..)")
+    }
+}
+
+/// The keys derived from the server secret.
+#[derive(Debug)]
+pub struct Keys {
+    /// Hashes API keys at rest.
+    pub api_key: DerivedKey,
+    /// Signs pagination cursors.
+    pub cursor: DerivedKey,
+}
+
+impl Keys {
+    pub fn from_secret(secret: &SecretString) -> Self {
+        let derive = |purpose: &str| {
+            let mut mac = <HmacSha256 as Mac>::new_from_slice(secret.expose_secret().as_bytes())
+                .expect("HMAC accepts any key length");
+            mac.update(purpose.as_bytes());
+            DerivedKey(SecretBox::new(Box::new(mac.finalize().into_bytes().into())))
+        };
+        Self {
+            api_key: derive("tenantry/api-key/v1"),
+            cursor: derive("tenantry/cursor/v1"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("cannot use the secret file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the secret file {path} holds fewer than {MIN_SECRET_LEN} bytes")]
+    TooShort { path: String },
+}
+
+/// The configured secret, or the one kept in the data directory (created on first use).
+pub fn load_or_create(settings: &Settings) -> Result<SecretString, SecretError> {
+    if let Some(secret) = &settings.secret {
+        return Ok(secret.clone());
+    }
+    let path = settings.data_dir.join(SECRET_FILE);
+    let io = |source| SecretError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&settings.data_dir).map_err(io)?;
+    match create_new(&path) {
+        Ok(secret) => return Ok(secret),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(e)),
+    }
+    let text = std::fs::read_to_string(&path).map_err(io)?;
+    let text = text.trim();
+    if text.len() < MIN_SECRET_LEN {
+        return Err(SecretError::TooShort {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(SecretString::from(text.to_owned()))
+}
+
+fn create_new(path: &Path) -> std::io::Result<SecretString> {
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    let encoded = URL_SAFE_NO_PAD.encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    // Written to a temporary name and linked into place, so a concurrent
+    // reader never sees a half-written file.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = options.open(&tmp)?;
+    file.write_all(encoded.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    linked?;
+    Ok(SecretString::from(encoded))
+}
