@@ -70,10 +70,7 @@ pub enum StartError {
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
 }
 
 /// A bound, ready-to-run server.
@@ -86,11 +83,7 @@ pub struct Application {
 impl Application {
     /// Migrates (unless disabled), connects as the serving role and binds `listen`
     /// (port 0 picks a free port).
-    pub async fn build(
-        settings: &Settings,
-        listen: SocketAddr,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, StartError> {
+    pub async fn build(settings: &Settings, listen: SocketAddr, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let secret = crate::secret::load_or_create(settings)?;
         if settings.auto_migrate {
             let owner = Db::connect_owner(settings).await?;
@@ -117,17 +110,10 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(listen);
-        Ok(Self {
-            acceptor,
-            addr,
-            state,
-        })
+        Ok(Self { acceptor, addr, state })
     }
 
-    pub async fn build_default(
-        settings: &Settings,
-        listen: SocketAddr,
-    ) -> Result<Self, StartError> {
+    pub async fn build_default(settings: &Settings, listen: SocketAddr) -> Result<Self, StartError> {
         Self::build(settings, listen, Arc::new(SystemClock)).await
     }
 
@@ -156,11 +142,7 @@ impl Application {
         };
         tracing::info!(addr = %self.addr, "serving");
         let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(
-                build_route(state.clone()),
-                shutdown,
-                Some(Duration::from_secs(10)),
-            )
+            .run_with_graceful_shutdown(build_route(state.clone()), shutdown, Some(Duration::from_secs(10)))
             .await;
         flusher.abort();
         state.flush_key_usage().await;

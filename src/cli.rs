@@ -18,11 +18,7 @@ use crate::domain::{self, api_keys, tenants};
 use crate::secret::Keys;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "tenantry",
-    version,
-    about = "Tenantry: a multi-tenant JSON API server"
-)]
+#[command(name = "tenantry", version, about = "Tenantry: a multi-tenant JSON API server")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -134,10 +130,7 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(&settings.log_filter, settings.log_json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -149,9 +142,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                CliError::Usage(_) | CliError::Domain(domain::Error::Invalid(_)) => {
-                    ExitCode::from(2)
-                }
+                CliError::Usage(_) | CliError::Domain(domain::Error::Invalid(_)) => ExitCode::from(2),
                 _ => ExitCode::FAILURE,
             }
         }
@@ -161,8 +152,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
     match command {
         Command::Serve { listen } => {
-            let app =
-                Application::build_default(settings, listen.unwrap_or(settings.listen)).await?;
+            let app = Application::build_default(settings, listen.unwrap_or(settings.listen)).await?;
             app.run_until(crate::app::shutdown_signal()).await?;
             Ok(())
         }
@@ -188,8 +178,7 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             command: TenantCommand::Create { slug, name },
         } => {
             let db = owner_db(settings).await?;
-            let tenant =
-                tenants::create(&db.platform(), SystemClock.now(), &slug, name.as_deref()).await;
+            let tenant = tenants::create(&db.platform(), SystemClock.now(), &slug, name.as_deref()).await;
             db.close().await;
             let tenant = tenant?;
             print_json(&json!({
@@ -234,15 +223,9 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
                     name,
                     scopes,
                     expires_in_days: expires_in,
-                };
-                let created = api_keys::create(
-                    &scoped,
-                    &keys.api_key,
-                    SystemClock.now(),
-                    Scopes::all(),
-                    input,
-                )
-                .await?;
+                }
+                .validate()?;
+                let created = api_keys::create(&scoped, &keys.api_key, SystemClock.now(), Scopes::all(), input).await?;
                 Ok::<_, domain::Error>((tenant, created))
             }
             .await;
@@ -275,8 +258,5 @@ async fn owner_db(settings: &Settings) -> Result<Db, CliError> {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }

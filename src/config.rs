@@ -77,14 +77,10 @@ impl Settings {
 
     /// Reads settings from `get`, which returns a variable's value when set.
     pub fn from_source(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let data_dir =
-            PathBuf::from(get("TENANTRY_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let data_dir = PathBuf::from(get("TENANTRY_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
         let database_url = match get("DATABASE_URL") {
             Some(url) => url,
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                data_dir.join("tenantry.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("tenantry.db").display()),
         };
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
@@ -94,10 +90,7 @@ impl Settings {
         }
         let app_database_url = get("TENANTRY_APP_DATABASE_URL");
         if app_database_url.is_some() && database_url.starts_with("sqlite:") {
-            return Err(err(
-                "TENANTRY_APP_DATABASE_URL",
-                "only applies to PostgreSQL",
-            ));
+            return Err(err("TENANTRY_APP_DATABASE_URL", "only applies to PostgreSQL"));
         }
         let app_role = get("TENANTRY_DB_APP_ROLE").unwrap_or_else(|| "tenantry_app".to_owned());
         if app_role.is_empty()
@@ -112,11 +105,7 @@ impl Settings {
                 "expected a lowercase identifier of at most 63 characters",
             ));
         }
-        let default_pool = if database_url.starts_with("sqlite:") {
-            4
-        } else {
-            16
-        };
+        let default_pool = if database_url.starts_with("sqlite:") { 4 } else { 16 };
         let db_max_connections = match get("TENANTRY_DB_MAX_CONNECTIONS") {
             Some(v) => parse_num("TENANTRY_DB_MAX_CONNECTIONS", &v)?,
             None => default_pool,
@@ -186,10 +175,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_source(|k| map.get(k).cloned())
     }
 

@@ -266,10 +266,7 @@ const DOCUMENTED: [(u16, &str); 10] = [
         422,
         "The request parsed but breaks the rules; `errors` lists every offending field.",
     ),
-    (
-        500,
-        "The server failed; the cause is logged, never returned.",
-    ),
+    (500, "The server failed; the cause is logged, never returned."),
     (503, "The database is unreachable; retry later."),
 ];
 
@@ -305,8 +302,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub async fn to_problem(err: poem::Error) -> Response {
     use poem::error::{MethodNotAllowedError, NotFoundError};
     use poem_openapi::error::{
-        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
-        ParseRequestPayloadError,
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
     };
 
     if err.is_from_response() {
@@ -315,17 +311,12 @@ pub async fn to_problem(err: poem::Error) -> Response {
     let api_error = if err.is::<NotFoundError>() {
         ApiError::new(ErrorCode::RouteNotFound, "no route matches this path")
     } else if err.is::<MethodNotAllowedError>() {
-        ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "this path does not accept this method",
-        )
+        ApiError::new(ErrorCode::MethodNotAllowed, "this path does not accept this method")
     } else if err.is::<AuthorizationError>() {
         ApiError::unauthenticated("an API key is required in the X-API-Key header")
     } else if let Some(e) = err.downcast_ref::<ContentTypeError>() {
         match e {
-            ContentTypeError::ExpectContentType => {
-                ApiError::bad_request("a JSON request body is required")
-            }
+            ContentTypeError::ExpectContentType => ApiError::bad_request("a JSON request body is required"),
             ContentTypeError::NotSupported { content_type } => ApiError::new(
                 ErrorCode::UnsupportedMediaType,
                 format!("expected `application/json`, got `{content_type}`"),

@@ -2,10 +2,7 @@
 
 use poem_openapi::OpenApiService;
 
-use crate::api::{
-    api_keys::ApiKeysApi, health::HealthApi, projects::ProjectsApi, tasks::TasksApi,
-    tenant::TenantApi,
-};
+use crate::api::{api_keys::ApiKeysApi, health::HealthApi, projects::ProjectsApi, tasks::TasksApi, tenant::TenantApi};
 
 pub type Apis = (ProjectsApi, TasksApi, ApiKeysApi, TenantApi, HealthApi);
 

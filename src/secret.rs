@@ -24,8 +24,7 @@ pub struct DerivedKey(SecretBox<[u8; 32]>);
 
 impl DerivedKey {
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.0.expose_secret())
-            .expect("HMAC accepts any key length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.0.expose_secret()).expect("HMAC accepts any key length");
         for part in parts {
             mac.update(part);
         }
@@ -34,8 +33,7 @@ impl DerivedKey {
 
     /// Constant-time check that `tag` is a prefix (at least 16 bytes) of the MAC of `parts`.
     pub fn verify_truncated(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.0.expose_secret())
-            .expect("HMAC accepts any key length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.0.expose_secret()).expect("HMAC accepts any key length");
         for part in parts {
             mac.update(part);
         }
@@ -76,10 +74,7 @@ impl Keys {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("cannot use the secret file {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("the secret file {path} holds fewer than {MIN_SECRET_LEN} bytes")]
     TooShort { path: String },
 }

@@ -97,15 +97,8 @@ impl MigrationTrait for Migration {
                     .col(uuid(Tasks::ProjectId))
                     .col(text(Tasks::Title))
                     .col(text_null(Tasks::Description))
-                    .col(text(Tasks::Status).check(Expr::col(Tasks::Status).is_in([
-                        "todo",
-                        "in_progress",
-                        "done",
-                    ])))
-                    .col(
-                        small_integer(Tasks::Priority)
-                            .check(Expr::col(Tasks::Priority).between(0, 4)),
-                    )
+                    .col(text(Tasks::Status).check(Expr::col(Tasks::Status).is_in(["todo", "in_progress", "done"])))
+                    .col(small_integer(Tasks::Priority).check(Expr::col(Tasks::Priority).between(0, 4)))
                     .col(date_null(Tasks::DueDate))
                     .col(timestamp_with_time_zone(Tasks::CreatedAt))
                     .col(timestamp_with_time_zone(Tasks::UpdatedAt))
@@ -128,12 +121,7 @@ impl MigrationTrait for Migration {
         for (name, cols) in [
             (
                 "tasks_tenant_project_created_idx",
-                &[
-                    Tasks::TenantId,
-                    Tasks::ProjectId,
-                    Tasks::CreatedAt,
-                    Tasks::Id,
-                ][..],
+                &[Tasks::TenantId, Tasks::ProjectId, Tasks::CreatedAt, Tasks::Id][..],
             ),
             (
                 "tasks_tenant_created_idx",
@@ -223,20 +211,14 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() == DatabaseBackend::Postgres {
-            crate::rls::exec(
-                manager,
-                "DROP FUNCTION IF EXISTS tenantry_api_key_by_hash(text);",
-            )
-            .await?;
+            crate::rls::exec(manager, "DROP FUNCTION IF EXISTS tenantry_api_key_by_hash(text);").await?;
         }
         for table in [
             ApiKeys::Table.into_iden(),
             Tasks::Table.into_iden(),
             Projects::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

@@ -10,11 +10,7 @@ pub const TENANT_TABLES: &[&str] = &["projects", "tasks", "api_keys"];
 /// Enables and forces row-level security on `table` with a policy that admits
 /// only rows of the tenant named by `app.tenant_id` in the current transaction.
 /// `column` is the column compared with it (`tenant_id`, or `id` on `tenants`).
-pub(crate) async fn enable(
-    manager: &SchemaManager<'_>,
-    table: &str,
-    column: &str,
-) -> Result<(), DbErr> {
+pub(crate) async fn enable(manager: &SchemaManager<'_>, table: &str, column: &str) -> Result<(), DbErr> {
     if manager.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::gate::json_body;
 use super::projects::default_limit;
 use super::tenant::TenantOut;
-use super::types::{Int, Text, page};
+use super::types::{Int, Nullable, Text, page};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{Actor, ApiKeyAuth, Scope, Scopes};
@@ -57,10 +57,7 @@ impl From<Scope> for ApiScope {
 }
 
 fn scope_list(stored: &str) -> Vec<ApiScope> {
-    Scopes::from_stored(stored)
-        .iter()
-        .map(ApiScope::from)
-        .collect()
+    Scopes::from_stored(stored).iter().map(ApiScope::from).collect()
 }
 
 /// An API key (its secret is shown only when it is created).
@@ -79,10 +76,10 @@ pub struct ApiKeyOut {
     pub created_at: DateTime<Utc>,
     /// When the key stops working; `null` when it does not expire.
     #[oai(nullable)]
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Nullable<DateTime<Utc>>,
     /// When the key was last used, to within a minute; `null` when never.
     #[oai(nullable)]
-    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_at: Nullable<DateTime<Utc>>,
 }
 
 impl From<ApiKey> for ApiKeyOut {
@@ -93,8 +90,8 @@ impl From<ApiKey> for ApiKeyOut {
             name: k.name,
             prefix: k.prefix,
             created_at: k.created_at,
-            expires_at: k.expires_at,
-            last_used_at: k.last_used_at,
+            expires_at: k.expires_at.into(),
+            last_used_at: k.last_used_at.into(),
         }
     }
 }
@@ -167,8 +164,9 @@ impl ApiKeysApi {
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ApiKeyPage>> {
+        let params = api_keys::list_params(auth.0.tenant_id(), &state.keys.cursor, limit.0.0, cursor.0.as_deref())?;
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
-        let page = api_keys::list(&db, &state.keys.cursor, limit.0.0, cursor.0.as_deref()).await?;
+        let page = api_keys::list(&db, &state.keys.cursor, &params).await?;
         Ok(Json(ApiKeyPage::from_page(page)))
     }
 
@@ -188,23 +186,15 @@ impl ApiKeysApi {
         state: Data<&AppState>,
         body: Json<ApiKeyIn>,
     ) -> ApiResult<ApiKeyCreated> {
-        let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
         let body = body.0;
         let input = NewApiKey {
             name: body.name.and_then(|n| n.0),
-            scopes: body
-                .scopes
-                .map(|list| list.into_iter().map(Scope::from).collect()),
+            scopes: body.scopes.map(|list| list.into_iter().map(Scope::from).collect()),
             expires_in_days: body.expires_in_days.and_then(|d| d.0),
-        };
-        let created = api_keys::create(
-            &db,
-            &state.keys.api_key,
-            state.clock.now(),
-            auth.0.scopes(),
-            input,
-        )
-        .await?;
+        }
+        .validate()?;
+        let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
+        let created = api_keys::create(&db, &state.keys.api_key, state.clock.now(), auth.0.scopes(), input).await?;
         Ok(ApiKeyCreated::Created(Json(CreatedApiKeyOut {
             key: created.secret,
             api_key: created.key.into(),
@@ -214,16 +204,8 @@ impl ApiKeysApi {
     /// Introspect the calling key
     ///
     /// The key in `X-API-Key` and its tenant: scopes, expiry. Open to every key.
-    #[oai(
-        path = "/api-keys/current",
-        method = "get",
-        operation_id = "get_current_api_key"
-    )]
-    async fn get_current_api_key(
-        &self,
-        auth: ApiKeyAuth,
-        state: Data<&AppState>,
-    ) -> ApiResult<Json<IntrospectionOut>> {
+    #[oai(path = "/api-keys/current", method = "get", operation_id = "get_current_api_key")]
+    async fn get_current_api_key(&self, auth: ApiKeyAuth, state: Data<&AppState>) -> ApiResult<Json<IntrospectionOut>> {
         let Actor::ApiKey { id } = auth.0.actor() else {
             return Err(ApiError::not_found("API key"));
         };
@@ -240,17 +222,8 @@ impl ApiKeysApi {
     ///
     /// The key stops working on the next request. Requires the
     /// `api_keys:manage` scope.
-    #[oai(
-        path = "/api-keys/:id",
-        method = "delete",
-        operation_id = "delete_api_key"
-    )]
-    async fn delete_api_key(
-        &self,
-        auth: ApiKeyAuth,
-        state: Data<&AppState>,
-        id: Path<Uuid>,
-    ) -> ApiResult<NoContent> {
+    #[oai(path = "/api-keys/:id", method = "delete", operation_id = "delete_api_key")]
+    async fn delete_api_key(&self, auth: ApiKeyAuth, state: Data<&AppState>, id: Path<Uuid>) -> ApiResult<NoContent> {
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
         api_keys::revoke(&db, state.clock.now(), id.0).await?;
         Ok(NoContent::NoContent)

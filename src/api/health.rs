@@ -38,10 +38,7 @@ impl HealthApi {
             })),
             Err(e) => {
                 tracing::warn!(error = %e, "readiness check failed");
-                Err(ApiError::new(
-                    ErrorCode::Unavailable,
-                    "the database is not reachable",
-                ))
+                Err(ApiError::new(ErrorCode::Unavailable, "the database is not reachable"))
             }
         }
     }

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::gate::json_body;
-use super::types::{Int, Text, page, patch};
+use super::types::{Int, Nullable, Text, page, patch};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{ApiKeyAuth, Scope};
@@ -24,7 +24,7 @@ pub struct ProjectOut {
     pub name: String,
     /// Free text up to 10,000 characters; `null` when not set.
     #[oai(nullable)]
-    pub description: Option<String>,
+    pub description: Nullable<String>,
     /// When the project was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
     /// When the project was last changed (RFC 3339, UTC).
@@ -36,7 +36,7 @@ impl From<Project> for ProjectOut {
         Self {
             id: p.id,
             name: p.name,
-            description: p.description,
+            description: p.description.into(),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -115,8 +115,9 @@ impl ProjectsApi {
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ProjectPage>> {
+        let params = projects::list_params(auth.0.tenant_id(), &state.keys.cursor, limit.0.0, cursor.0.as_deref())?;
         let db = state.tenant_db(&auth.0, Scope::ProjectsRead)?;
-        let page = projects::list(&db, &state.keys.cursor, limit.0.0, cursor.0.as_deref()).await?;
+        let page = projects::list(&db, &state.keys.cursor, &params).await?;
         Ok(Json(ProjectPage::from_page(page)))
     }
 
@@ -135,11 +136,12 @@ impl ProjectsApi {
         state: Data<&AppState>,
         body: Json<ProjectIn>,
     ) -> ApiResult<ProjectCreated> {
-        let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
         let input = NewProject {
             name: body.0.name.0,
             description: body.0.description.and_then(|d| d.0),
-        };
+        }
+        .validate()?;
+        let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
         let project = projects::create(&db, state.clock.now(), input).await?;
         Ok(ProjectCreated::Created(Json(project.into())))
     }
@@ -175,32 +177,22 @@ impl ProjectsApi {
         id: Path<Uuid>,
         body: Json<ProjectPatch>,
     ) -> ApiResult<Json<ProjectOut>> {
-        let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
         let changes = ProjectChanges {
             name: patch(body.0.name, |t| t.0),
             description: patch(body.0.description, |t| t.0),
-        };
+        }
+        .validate()?;
+        let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
         Ok(Json(
-            projects::update(&db, state.clock.now(), id.0, changes)
-                .await?
-                .into(),
+            projects::update(&db, state.clock.now(), id.0, changes).await?.into(),
         ))
     }
 
     /// Delete a project
     ///
     /// Deletes the project and all of its tasks. Requires the `projects:write` scope.
-    #[oai(
-        path = "/projects/:id",
-        method = "delete",
-        operation_id = "delete_project"
-    )]
-    async fn delete_project(
-        &self,
-        auth: ApiKeyAuth,
-        state: Data<&AppState>,
-        id: Path<Uuid>,
-    ) -> ApiResult<NoContent> {
+    #[oai(path = "/projects/:id", method = "delete", operation_id = "delete_project")]
+    async fn delete_project(&self, auth: ApiKeyAuth, state: Data<&AppState>, id: Path<Uuid>) -> ApiResult<NoContent> {
         let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
         projects::delete(&db, id.0).await?;
         Ok(NoContent::NoContent)

@@ -8,13 +8,11 @@ use uuid::Uuid;
 
 use super::gate::json_body;
 use super::projects::default_limit;
-use super::types::{Int, Text, page, patch};
+use super::types::{Int, Nullable, Text, page, patch};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{ApiKeyAuth, Scope};
-use crate::domain::tasks::{
-    self, Direction, NewTask, SortBy, Status, Task, TaskChanges, TaskQuery,
-};
+use crate::domain::tasks::{self, Direction, NewTask, SortBy, Status, Task, TaskChanges, TaskFilter};
 use crate::error::ApiResult;
 
 /// Where a task stands.
@@ -74,13 +72,13 @@ pub struct TaskOut {
     pub title: String,
     /// Free text up to 10,000 characters; `null` when not set.
     #[oai(nullable)]
-    pub description: Option<String>,
+    pub description: Nullable<String>,
     pub status: TaskStatus,
     /// 0 (none) to 4 (urgent).
     pub priority: i64,
     /// The day the task is due; `null` when it has no due date.
     #[oai(nullable)]
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Nullable<NaiveDate>,
     /// When the task was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
     /// When the task was last changed (RFC 3339, UTC).
@@ -93,10 +91,10 @@ impl From<Task> for TaskOut {
             id: t.id,
             project_id: t.project_id,
             title: t.title,
-            description: t.description,
+            description: t.description.into(),
             status: Status::parse(&t.status).unwrap_or(Status::Todo).into(),
             priority: i64::from(t.priority),
-            due_date: t.due_date,
+            due_date: t.due_date.into(),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -180,16 +178,14 @@ fn task_changes(body: TaskPatch) -> TaskChanges {
     }
 }
 
-fn task_query(
+fn task_filter(
+    project_id: Option<Uuid>,
     status: Option<TaskStatus>,
     due_before: Option<NaiveDate>,
     sort: Option<TaskSort>,
     direction: Option<SortDirection>,
-    limit: Int<1, 100>,
-    cursor: Option<String>,
-    project_id: Option<Uuid>,
-) -> TaskQuery {
-    TaskQuery {
+) -> TaskFilter {
+    TaskFilter {
         project_id,
         status: status.map(Into::into),
         due_before,
@@ -201,9 +197,28 @@ fn task_query(
             Some(SortDirection::Desc) => Direction::Desc,
             Some(SortDirection::Asc) | None => Direction::Asc,
         },
-        limit: limit.0,
-        cursor,
     }
+}
+
+/// Both task lists: cursor (400), then limit (422), then scope (403).
+async fn list(
+    state: &AppState,
+    auth: &ApiKeyAuth,
+    filter: TaskFilter,
+    limit: Int<1, 100>,
+    cursor: Option<String>,
+    project_must_exist: bool,
+) -> ApiResult<Json<TaskPage>> {
+    let params = tasks::list_params(
+        auth.0.tenant_id(),
+        &state.keys.cursor,
+        &filter,
+        limit.0,
+        cursor.as_deref(),
+    )?;
+    let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
+    let page = tasks::list(&db, &state.keys.cursor, &filter, &params, project_must_exist).await?;
+    Ok(Json(TaskPage::from_page(page)))
 }
 
 pub struct TasksApi;
@@ -215,10 +230,7 @@ impl TasksApi {
     /// The tenant's tasks across projects, filtered and sorted. With
     /// `sort=due_date`, tasks without a due date come last in either
     /// direction. Ties are broken by `id`. Requires the `tasks:read` scope.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one argument per query parameter"
-    )]
+    #[expect(clippy::too_many_arguments, reason = "one argument per query parameter")]
     #[oai(path = "/tasks", method = "get", operation_id = "list_tasks")]
     async fn list_tasks(
         &self,
@@ -240,29 +252,15 @@ impl TasksApi {
         /// The `next_cursor` of the previous page, with the same filters and sort.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<TaskPage>> {
-        let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
-        let query = task_query(
-            status.0,
-            due_before.0,
-            sort.0,
-            direction.0,
-            limit.0,
-            cursor.0,
-            project_id.0,
-        );
-        Ok(Json(TaskPage::from_page(
-            tasks::list(&db, &state.keys.cursor, query).await?,
-        )))
+        let filter = task_filter(project_id.0, status.0, due_before.0, sort.0, direction.0);
+        list(&state, &auth, filter, limit.0, cursor.0, false).await
     }
 
     /// List a project's tasks
     ///
     /// Like `list_tasks`, within one project; 404 when the project does not
     /// exist. Requires the `tasks:read` scope.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one argument per query parameter"
-    )]
+    #[expect(clippy::too_many_arguments, reason = "one argument per query parameter")]
     #[oai(
         path = "/projects/:project_id/tasks",
         method = "get",
@@ -288,18 +286,8 @@ impl TasksApi {
         /// The `next_cursor` of the previous page, with the same filters and sort.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<TaskPage>> {
-        let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
-        let query = task_query(
-            status.0,
-            due_before.0,
-            sort.0,
-            direction.0,
-            limit.0,
-            cursor.0,
-            None,
-        );
-        let page = tasks::list_in_project(&db, &state.keys.cursor, project_id.0, query).await?;
-        Ok(Json(TaskPage::from_page(page)))
+        let filter = task_filter(Some(project_id.0), status.0, due_before.0, sort.0, direction.0);
+        list(&state, &auth, filter, limit.0, cursor.0, true).await
     }
 
     /// Create a task
@@ -319,7 +307,6 @@ impl TasksApi {
         project_id: Path<Uuid>,
         body: Json<TaskIn>,
     ) -> ApiResult<TaskCreated> {
-        let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
         let body = body.0;
         let input = NewTask {
             title: body.title.0,
@@ -327,7 +314,9 @@ impl TasksApi {
             status: body.status.map(Into::into),
             priority: body.priority.and_then(|p| p.0),
             due_date: body.due_date,
-        };
+        }
+        .validate()?;
+        let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
         let task = tasks::create(&db, state.clock.now(), project_id.0, input).await?;
         Ok(TaskCreated::Created(Json(task.into())))
     }
@@ -336,12 +325,7 @@ impl TasksApi {
     ///
     /// Requires the `tasks:read` scope.
     #[oai(path = "/tasks/:id", method = "get", operation_id = "get_task")]
-    async fn get_task(
-        &self,
-        auth: ApiKeyAuth,
-        state: Data<&AppState>,
-        id: Path<Uuid>,
-    ) -> ApiResult<Json<TaskOut>> {
+    async fn get_task(&self, auth: ApiKeyAuth, state: Data<&AppState>, id: Path<Uuid>) -> ApiResult<Json<TaskOut>> {
         let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
         Ok(Json(tasks::get(&db, id.0).await?.into()))
     }
@@ -363,24 +347,16 @@ impl TasksApi {
         id: Path<Uuid>,
         body: Json<TaskPatch>,
     ) -> ApiResult<Json<TaskOut>> {
+        let changes = task_changes(body.0).validate()?;
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
-        Ok(Json(
-            tasks::update(&db, state.clock.now(), id.0, task_changes(body.0))
-                .await?
-                .into(),
-        ))
+        Ok(Json(tasks::update(&db, state.clock.now(), id.0, changes).await?.into()))
     }
 
     /// Delete a task
     ///
     /// Requires the `tasks:write` scope.
     #[oai(path = "/tasks/:id", method = "delete", operation_id = "delete_task")]
-    async fn delete_task(
-        &self,
-        auth: ApiKeyAuth,
-        state: Data<&AppState>,
-        id: Path<Uuid>,
-    ) -> ApiResult<NoContent> {
+    async fn delete_task(&self, auth: ApiKeyAuth, state: Data<&AppState>, id: Path<Uuid>) -> ApiResult<NoContent> {
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
         tasks::delete(&db, id.0).await?;
         Ok(NoContent::NoContent)

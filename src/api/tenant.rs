@@ -46,11 +46,7 @@ impl TenantApi {
     ///
     /// The tenant the credential belongs to. Open to every credential.
     #[oai(path = "/tenant", method = "get", operation_id = "get_tenant")]
-    async fn get_tenant(
-        &self,
-        auth: ApiKeyAuth,
-        state: Data<&AppState>,
-    ) -> ApiResult<Json<TenantOut>> {
+    async fn get_tenant(&self, auth: ApiKeyAuth, state: Data<&AppState>) -> ApiResult<Json<TenantOut>> {
         let db = state.db.scoped(&auth.0.authenticated());
         Ok(Json(tenants::current(&db).await?.into()))
     }

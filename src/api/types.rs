@@ -6,9 +6,7 @@
 use std::borrow::Cow;
 
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{
-    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
-};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
 use crate::domain::Patch;
@@ -125,11 +123,66 @@ impl<const MIN: i64, const MAX: i64> ToJSON for Int<MIN, MAX> {
     }
 }
 
+/// A field that is always present and may be `null`: required and
+/// `nullable` in the spec (declare `#[oai(nullable)]` on the field), so
+/// generated clients type it `T | null` rather than optional.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nullable<T>(pub Option<T>);
+
+impl<T: Type> Type for Nullable<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = T::RawValueType;
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref().and_then(Type::as_raw_value)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        match &self.0 {
+            Some(v) => v.raw_element_iter(),
+            None => Box::new(std::iter::empty()),
+        }
+    }
+}
+
+impl<T: ToJSON> ToJSON for Nullable<T> {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.as_ref().and_then(ToJSON::to_json).unwrap_or(Value::Null))
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(Self(None)),
+            Some(v) => T::parse_from_json(Some(v))
+                .map(|v| Self(Some(v)))
+                .map_err(ParseError::propagate),
+        }
+    }
+}
+
+impl<T> From<Option<T>> for Nullable<T> {
+    fn from(v: Option<T>) -> Self {
+        Self(v)
+    }
+}
+
 /// `MaybeUndefined` as the rules see it.
-pub fn patch<T, U>(
-    value: poem_openapi::types::MaybeUndefined<T>,
-    inner: impl FnOnce(T) -> Option<U>,
-) -> Patch<U> {
+pub fn patch<T, U>(value: poem_openapi::types::MaybeUndefined<T>, inner: impl FnOnce(T) -> Option<U>) -> Patch<U> {
     use poem_openapi::types::MaybeUndefined;
     match value {
         MaybeUndefined::Undefined => Patch::Absent,
@@ -148,7 +201,7 @@ macro_rules! page {
             pub items: Vec<$item>,
             /// Pass as `cursor` to read the next page; `null` when no rows follow this page.
             #[oai(nullable)]
-            pub next_cursor: Option<String>,
+            pub next_cursor: $crate::api::types::Nullable<String>,
         }
 
         impl $name {
@@ -158,7 +211,7 @@ macro_rules! page {
             {
                 Self {
                     items: page.items.into_iter().map(<$item>::from).collect(),
-                    next_cursor: page.next_cursor,
+                    next_cursor: page.next_cursor.into(),
                 }
             }
         }

@@ -115,12 +115,7 @@ impl<'a> Grant<'a> {
 /// An API key in the `X-API-Key` header. Keys look like `tnt_` followed by
 /// 30 letters and digits; each is bound to one tenant and carries scopes.
 #[derive(SecurityScheme)]
-#[oai(
-    ty = "api_key",
-    key_name = "X-API-Key",
-    key_in = "header",
-    checker = "check_api_key"
-)]
+#[oai(ty = "api_key", key_name = "X-API-Key", key_in = "header", checker = "check_api_key")]
 pub struct ApiKeyAuth(pub Principal);
 
 async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {

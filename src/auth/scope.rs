@@ -79,9 +79,7 @@ impl Scopes {
     /// Reads the stored form; unknown names are dropped (a scope removed from
     /// the vocabulary grants nothing).
     pub fn from_stored(s: &str) -> Self {
-        s.split_ascii_whitespace()
-            .filter_map(Scope::parse)
-            .collect()
+        s.split_ascii_whitespace().filter_map(Scope::parse).collect()
     }
 }
 
@@ -101,15 +99,10 @@ mod tests {
 
     #[test]
     fn stored_form_round_trips() {
-        let set: Scopes = [Scope::TasksWrite, Scope::ProjectsRead]
-            .into_iter()
-            .collect();
+        let set: Scopes = [Scope::TasksWrite, Scope::ProjectsRead].into_iter().collect();
         assert_eq!(set.to_stored(), "projects:read tasks:write");
         assert_eq!(Scopes::from_stored(&set.to_stored()), set);
-        assert_eq!(
-            Scopes::from_stored(&Scopes::all().to_stored()),
-            Scopes::all()
-        );
+        assert_eq!(Scopes::from_stored(&Scopes::all().to_stored()), Scopes::all());
         assert!(set.is_subset_of(Scopes::all()));
         assert!(!Scopes::all().is_subset_of(set));
     }

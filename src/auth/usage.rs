@@ -25,9 +25,7 @@ impl KeyUsage {
     /// Takes every pending use, leaving the set empty.
     pub fn drain(&self) -> Vec<(Uuid, Uuid, DateTime<Utc>)> {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.drain()
-            .map(|((tenant, key), at)| (tenant, key, at))
-            .collect()
+        map.drain().map(|((tenant, key), at)| (tenant, key, at)).collect()
     }
 
     /// Puts back uses whose write failed, so the next flush retries them.

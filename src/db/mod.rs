@@ -16,10 +16,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::{self, Executor};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    Statement,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, Statement};
 
 pub use platform::{ApiKeyRecord, PlatformDb};
 pub use tenant::{TenantDb, TenantSelect, TenantTx};
@@ -32,10 +29,7 @@ pub enum DbError {
     #[error("database error: {0}")]
     Db(#[from] DbErr),
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
     #[error("refusing to serve as database role `{role}`: {reason}")]
     UnsafeRole { role: String, reason: String },
 }
@@ -63,24 +57,13 @@ impl Db {
         }
         let db = match &settings.app_database_url {
             Some(url) => Self::connect(settings, url, None).await?,
-            None => {
-                Self::connect(
-                    settings,
-                    &settings.database_url,
-                    Some(settings.app_role.clone()),
-                )
-                .await?
-            }
+            None => Self::connect(settings, &settings.database_url, Some(settings.app_role.clone())).await?,
         };
         db.verify_app_role().await?;
         Ok(db)
     }
 
-    async fn connect(
-        settings: &Settings,
-        url: &str,
-        set_role: Option<String>,
-    ) -> Result<Self, DbError> {
+    async fn connect(settings: &Settings, url: &str, set_role: Option<String>) -> Result<Self, DbError> {
         if url.starts_with("sqlite:") {
             ensure_sqlite_dir(url)?;
         }
@@ -102,16 +85,13 @@ impl Db {
             let statement = format!("SET ROLE \"{role}\"");
             opts.map_sqlx_postgres_pool_opts(move |pool| {
                 let statement = statement.clone();
-                pool.after_connect(
-                    move |conn, _meta| -> BoxFuture<'_, Result<(), sqlx::Error>> {
-                        let statement = statement.clone();
-                        Box::pin(async move {
-                            conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(statement)))
-                                .await?;
-                            Ok(())
-                        })
-                    },
-                )
+                pool.after_connect(move |conn, _meta| -> BoxFuture<'_, Result<(), sqlx::Error>> {
+                    let statement = statement.clone();
+                    Box::pin(async move {
+                        conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(statement))).await?;
+                        Ok(())
+                    })
+                })
             });
         }
         let conn = Database::connect(opts).await?;
@@ -198,26 +178,20 @@ impl Db {
             reason: reason.to_owned(),
         };
         if row.try_get::<bool>("", "rolsuper")? {
-            return Err(unsafe_role(
-                "it is a superuser, which bypasses row-level security",
-            ));
+            return Err(unsafe_role("it is a superuser, which bypasses row-level security"));
         }
         if row.try_get::<bool>("", "rolbypassrls")? {
             return Err(unsafe_role("it has BYPASSRLS"));
         }
         if row.try_get::<i64>("", "owned")? > 0 {
-            return Err(unsafe_role(
-                "it owns (or is a member of the owner of) the tables",
-            ));
+            return Err(unsafe_role("it owns (or is a member of the owner of) the tables"));
         }
         Ok(())
     }
 }
 
 fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         return Ok(());

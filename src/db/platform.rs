@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use entity::{api_key, tenant};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -27,10 +27,7 @@ pub struct PlatformDb {
     conn: DatabaseConnection,
 }
 
-#[expect(
-    clippy::disallowed_methods,
-    reason = "platform lookups live inside the seam"
-)]
+#[expect(clippy::disallowed_methods, reason = "platform lookups live inside the seam")]
 impl PlatformDb {
     pub(super) fn new(conn: DatabaseConnection) -> Self {
         Self { conn }
@@ -103,9 +100,7 @@ impl PlatformDb {
             by_tenant.entry(*tenant).or_default().push((*key, *at));
         }
         for (tenant, keys) in by_tenant {
-            let tx = super::TenantDb::new(self.conn.clone(), tenant)
-                .write()
-                .await?;
+            let tx = super::TenantDb::new(self.conn.clone(), tenant).write().await?;
             for (key, at) in keys {
                 tx.update_where(
                     Condition::all().add(api_key::Column::Id.eq(key)).add(

@@ -7,10 +7,9 @@
 use entity::TenantScoped;
 use sea_orm::sea_query::{IntoCondition, NullOrdering};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend,
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, Order,
-    QueryFilter, QueryOrder, QuerySelect, Select, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -68,10 +67,7 @@ impl TenantDb {
 pub(super) async fn set_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
     // A `Uuid` formats as 36 hex digits and hyphens: nothing to escape. The
     // simple-query protocol makes this one round trip with no statement to prepare.
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the seam sets the tenant for RLS"
-    )]
+    #[expect(clippy::disallowed_methods, reason = "the seam sets the tenant for RLS")]
     txn.execute_unprepared(&format!(
         "SELECT set_config('{}', '{tenant}', true)",
         migration::APP_TENANT_SETTING
@@ -122,11 +118,7 @@ impl TenantTx {
 
     /// Writes the set fields of `model` to this tenant's row `id`; `None` when
     /// there is no such row. The tenant and id columns are never changed.
-    pub async fn update_by_id<E, A>(
-        &self,
-        id: Uuid,
-        mut model: A,
-    ) -> Result<Option<E::Model>, DbErr>
+    pub async fn update_by_id<E, A>(&self, id: Uuid, mut model: A) -> Result<Option<E::Model>, DbErr>
     where
         E: TenantScoped,
         A: ActiveModelTrait<Entity = E> + Send,
@@ -144,11 +136,7 @@ impl TenantTx {
 
     /// Writes the set fields of `model` to every row of this tenant that
     /// matches `condition`; returns how many rows changed.
-    pub async fn update_where<E, A>(
-        &self,
-        condition: impl IntoCondition,
-        mut model: A,
-    ) -> Result<u64, DbErr>
+    pub async fn update_where<E, A>(&self, condition: impl IntoCondition, mut model: A) -> Result<u64, DbErr>
     where
         E: TenantScoped,
         A: ActiveModelTrait<Entity = E> + Send,
@@ -176,9 +164,7 @@ impl TenantTx {
 
     /// This tenant's own row.
     pub async fn tenant(&self) -> Result<Option<entity::tenant::Model>, DbErr> {
-        entity::tenant::Entity::find_by_id(self.tenant)
-            .one(&self.txn)
-            .await
+        entity::tenant::Entity::find_by_id(self.tenant).one(&self.txn).await
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
@@ -207,9 +193,7 @@ impl<E: TenantScoped> TenantSelect<'_, E> {
     /// Orders by a nullable column with `NULL`s after every value, in either
     /// direction (the same on SQLite and PostgreSQL).
     pub fn order_by_nulls_last(mut self, column: E::Column, order: Order) -> Self {
-        self.select = self
-            .select
-            .order_by_with_nulls(column, order, NullOrdering::Last);
+        self.select = self.select.order_by_with_nulls(column, order, NullOrdering::Last);
         self
     }
 

@@ -8,9 +8,8 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, Order, Set};
 use uuid::Uuid;
 
-use super::cursor::{self, Position};
-use super::projects::{format_time, parse_time};
-use super::{Error, Page, Result, Violations, check_limit};
+use super::cursor::Position;
+use super::{Error, ListParams, Page, Result, Valid, Violations, after_created, format_time};
 use crate::auth::{Scope, Scopes, api_key as key_format};
 use crate::db::TenantDb;
 use crate::secret::DerivedKey;
@@ -37,24 +36,33 @@ pub struct CreatedKey {
     pub secret: String,
 }
 
+impl NewApiKey {
+    pub fn validate(self) -> Result<Valid<NewApiKey>> {
+        let mut v = Violations::default();
+        if let Some(name) = &self.name {
+            v.text("name", name, 1, NAME_MAX);
+        }
+        if let Some(days) = self.expires_in_days {
+            v.range("expires_in_days", days, 1, MAX_EXPIRY_DAYS);
+        }
+        if self.scopes.as_ref().is_some_and(Vec::is_empty) {
+            v.push("scopes", "too_short", "must name at least one scope");
+        }
+        v.finish()?;
+        Ok(Valid(self))
+    }
+}
+
+/// Creates a key holding `input.scopes` (or all of `creator_scopes`); a
+/// scope the creator lacks is a 403.
 pub async fn create(
     db: &TenantDb,
     hash_key: &DerivedKey,
     now: DateTime<Utc>,
     creator_scopes: Scopes,
-    input: NewApiKey,
+    input: Valid<NewApiKey>,
 ) -> Result<CreatedKey> {
-    let mut v = Violations::default();
-    if let Some(name) = &input.name {
-        v.text("name", name, 1, NAME_MAX);
-    }
-    if let Some(days) = input.expires_in_days {
-        v.range("expires_in_days", days, 1, MAX_EXPIRY_DAYS);
-    }
-    if input.scopes.as_ref().is_some_and(Vec::is_empty) {
-        v.push("scopes", "too_short", "must name at least one scope");
-    }
-    v.finish()?;
+    let input = input.0;
     let scopes = match input.scopes {
         Some(list) => list.into_iter().collect::<Scopes>(),
         None => creator_scopes,
@@ -127,53 +135,34 @@ pub async fn revoke(db: &TenantDb, now: DateTime<Utc>, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// The parameters of a key list for `tenant`.
+pub fn list_params(tenant: Uuid, key: &DerivedKey, limit: Option<i64>, cursor: Option<&str>) -> Result<ListParams> {
+    ListParams::new(key, format!("api_keys|{tenant}"), limit, cursor)
+}
+
 /// Keys that have not been revoked, in ascending `(created_at, id)`.
-pub async fn list(
-    db: &TenantDb,
-    key: &DerivedKey,
-    limit: Option<i64>,
-    after: Option<&str>,
-) -> Result<Page<ApiKey>> {
-    let mut v = Violations::default();
-    let limit = check_limit(&mut v, limit);
-    v.finish()?;
-    let shape = format!("api_keys|{}", db.tenant_id());
-    let after = after.map(|c| cursor::decode(key, &shape, c)).transpose()?;
+pub async fn list(db: &TenantDb, key: &DerivedKey, params: &ListParams) -> Result<Page<ApiKey>> {
     let tx = db.read().await?;
     let mut query = tx
         .find::<api_key::Entity>()
         .filter(api_key::Column::RevokedAt.is_null());
-    if let Some(after) = after {
-        let at = parse_time(after.key.as_deref())?;
-        query = query.filter(
-            Condition::any().add(api_key::Column::CreatedAt.gt(at)).add(
-                Condition::all()
-                    .add(api_key::Column::CreatedAt.eq(at))
-                    .add(api_key::Column::Id.gt(after.id)),
-            ),
-        );
+    if let Some(after) = params.after() {
+        query = query.filter(after_created(
+            api_key::Column::CreatedAt,
+            api_key::Column::Id,
+            after,
+            false,
+        )?);
     }
-    let mut items = query
+    let rows = query
         .order_by(api_key::Column::CreatedAt, Order::Asc)
         .order_by(api_key::Column::Id, Order::Asc)
-        .limit(limit + 1)
+        .limit(params.fetch())
         .all()
         .await?;
     tx.commit().await?;
-    let next_cursor = if items.len() as u64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|last| {
-            cursor::encode(
-                key,
-                &shape,
-                Position {
-                    key: Some(format_time(last.created_at)),
-                    id: last.id,
-                },
-            )
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(params.page(key, rows, |k| Position {
+        key: Some(format_time(k.created_at)),
+        id: k.id,
+    }))
 }

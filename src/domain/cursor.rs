@@ -15,6 +15,7 @@ use super::{Error, Result};
 use crate::secret::DerivedKey;
 
 const TAG_LEN: usize = 16;
+pub(crate) const MALFORMED: &str = "the cursor is malformed or was altered";
 const MAX_CURSOR_LEN: usize = 512;
 
 #[derive(Serialize, Deserialize)]
@@ -52,7 +53,7 @@ pub fn encode(key: &DerivedKey, shape: &str, position: Position) -> String {
 }
 
 pub fn decode(key: &DerivedKey, shape: &str, cursor: &str) -> Result<Position> {
-    const INVALID: Error = Error::InvalidCursor("the cursor is malformed or was altered");
+    const INVALID: Error = Error::InvalidCursor(MALFORMED);
     if cursor.len() > MAX_CURSOR_LEN {
         return Err(INVALID);
     }

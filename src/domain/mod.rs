@@ -6,7 +6,11 @@ pub mod projects;
 pub mod tasks;
 pub mod tenants;
 
-use sea_orm::{DbErr, SqlErr};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, DbErr, SqlErr};
+
+use crate::secret::DerivedKey;
 
 /// One broken rule on one input field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +48,18 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Input that passed its resource's rules; made only by the `validate`
+/// functions of this module's children, taken by the functions that write.
+#[derive(Debug)]
+pub struct Valid<T>(T);
+
+impl<T> std::ops::Deref for Valid<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// A field of a partial update.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Patch<T> {
@@ -69,13 +85,7 @@ impl Violations {
     }
 
     /// Checks a required text field's length in characters.
-    pub fn required_text<'v>(
-        &mut self,
-        field: &str,
-        value: Option<&'v str>,
-        min: u64,
-        max: u64,
-    ) -> Option<&'v str> {
+    pub fn required_text<'v>(&mut self, field: &str, value: Option<&'v str>, min: u64, max: u64) -> Option<&'v str> {
         match value {
             None => {
                 self.push(field, "required", "is required");
@@ -92,17 +102,9 @@ impl Violations {
     pub fn text(&mut self, field: &str, value: &str, min: u64, max: u64) {
         use validator::ValidateLength;
         if !value.validate_length(Some(min), None, None) {
-            self.push(
-                field,
-                "too_short",
-                format!("must be at least {min} character(s)"),
-            );
+            self.push(field, "too_short", format!("must be at least {min} character(s)"));
         } else if !value.validate_length(None, Some(max), None) {
-            self.push(
-                field,
-                "too_long",
-                format!("must be at most {max} characters"),
-            );
+            self.push(field, "too_long", format!("must be at most {max} characters"));
         }
     }
 
@@ -110,11 +112,7 @@ impl Violations {
     pub fn range(&mut self, field: &str, value: i64, min: i64, max: i64) {
         use validator::ValidateRange;
         if !value.validate_range(Some(min), Some(max), None, None) {
-            self.push(
-                field,
-                "out_of_range",
-                format!("must be between {min} and {max}"),
-            );
+            self.push(field, "out_of_range", format!("must be between {min} and {max}"));
         }
     }
 
@@ -138,15 +136,87 @@ impl Violations {
 pub const MAX_PAGE_SIZE: i64 = 100;
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 
-pub fn check_limit(violations: &mut Violations, limit: Option<i64>) -> u64 {
-    let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
-    violations.range("limit", limit, 1, MAX_PAGE_SIZE);
-    limit.clamp(1, MAX_PAGE_SIZE) as u64
-}
-
 /// One page of a list, in order, and the cursor for the next one.
 #[derive(Debug)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// A list request checked before any data is touched: the cursor decoded
+/// and bound to its query (400), the page size in range (422).
+#[derive(Debug)]
+pub struct ListParams {
+    shape: String,
+    limit: u64,
+    after: Option<cursor::Position>,
+}
+
+impl ListParams {
+    /// `shape` identifies the query: tenant, resource, filters and sort.
+    pub fn new(key: &DerivedKey, shape: String, limit: Option<i64>, cursor: Option<&str>) -> Result<Self> {
+        let after = cursor.map(|c| cursor::decode(key, &shape, c)).transpose()?;
+        let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        let mut v = Violations::default();
+        v.range("limit", limit, 1, MAX_PAGE_SIZE);
+        v.finish()?;
+        Ok(Self {
+            shape,
+            limit: limit as u64,
+            after,
+        })
+    }
+
+    /// How many rows to fetch: one more than a page, to know whether another follows.
+    pub fn fetch(&self) -> u64 {
+        self.limit + 1
+    }
+
+    pub fn after(&self) -> Option<&cursor::Position> {
+        self.after.as_ref()
+    }
+
+    /// Cuts `rows` (fetched with [`ListParams::fetch`]) to a page and makes
+    /// the next cursor from the last row's position.
+    pub fn page<T>(&self, key: &DerivedKey, mut rows: Vec<T>, position: impl Fn(&T) -> cursor::Position) -> Page<T> {
+        let next_cursor = if rows.len() as u64 > self.limit {
+            rows.truncate(self.limit as usize);
+            rows.last().map(|last| cursor::encode(key, &self.shape, position(last)))
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+/// Rows after `after` in `(created_at, id)` order, ascending or descending.
+pub(crate) fn after_created<C: ColumnTrait>(
+    created: C,
+    id: C,
+    after: &cursor::Position,
+    descending: bool,
+) -> Result<Condition> {
+    let at = parse_time(after.key.as_deref())?;
+    let (beyond, id_beyond) = if descending {
+        (created.lt(at), id.lt(after.id))
+    } else {
+        (created.gt(at), id.gt(after.id))
+    };
+    Ok(Condition::any()
+        .add(beyond)
+        .add(Condition::all().add(created.eq(at)).add(id_beyond)))
+}
+
+/// The cursor form of a timestamp: RFC 3339 with microseconds.
+pub(crate) fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn parse_time(s: Option<&str>) -> Result<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or(Error::InvalidCursor(cursor::MALFORMED))
 }

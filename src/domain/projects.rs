@@ -2,12 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use entity::project;
-use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, Order, Set};
+use sea_orm::{Order, Set};
 use uuid::Uuid;
 
-use super::cursor::{self, Position};
-use super::{Error, Page, Patch, Result, Violations, check_limit};
+use super::cursor::Position;
+use super::{Error, ListParams, Page, Patch, Result, Valid, Violations, after_created, format_time};
 use crate::db::TenantDb;
 use crate::secret::DerivedKey;
 
@@ -28,17 +27,35 @@ pub struct ProjectChanges {
     pub description: Patch<String>,
 }
 
-fn check_description(v: &mut Violations, description: Option<&str>) {
-    if let Some(d) = description {
-        v.text("description", d, 0, DESCRIPTION_MAX);
+impl NewProject {
+    pub fn validate(self) -> Result<Valid<NewProject>> {
+        let mut v = Violations::default();
+        v.required_text("name", self.name.as_deref(), 1, NAME_MAX);
+        if let Some(d) = &self.description {
+            v.text("description", d, 0, DESCRIPTION_MAX);
+        }
+        v.finish()?;
+        Ok(Valid(self))
     }
 }
 
-pub async fn create(db: &TenantDb, now: DateTime<Utc>, input: NewProject) -> Result<Project> {
-    let mut v = Violations::default();
-    v.required_text("name", input.name.as_deref(), 1, NAME_MAX);
-    check_description(&mut v, input.description.as_deref());
-    v.finish()?;
+impl ProjectChanges {
+    pub fn validate(self) -> Result<Valid<ProjectChanges>> {
+        let mut v = Violations::default();
+        v.not_null("name", &self.name);
+        if let Patch::Value(name) = &self.name {
+            v.text("name", name, 1, NAME_MAX);
+        }
+        if let Patch::Value(d) = &self.description {
+            v.text("description", d, 0, DESCRIPTION_MAX);
+        }
+        v.finish()?;
+        Ok(Valid(self))
+    }
+}
+
+pub async fn create(db: &TenantDb, now: DateTime<Utc>, input: Valid<NewProject>) -> Result<Project> {
+    let input = input.0;
     let tx = db.write().await?;
     let project = tx
         .insert(project::ActiveModel {
@@ -64,21 +81,8 @@ pub async fn get(db: &TenantDb, id: Uuid) -> Result<Project> {
     Ok(project)
 }
 
-pub async fn update(
-    db: &TenantDb,
-    now: DateTime<Utc>,
-    id: Uuid,
-    changes: ProjectChanges,
-) -> Result<Project> {
-    let mut v = Violations::default();
-    v.not_null("name", &changes.name);
-    if let Patch::Value(name) = &changes.name {
-        v.text("name", name, 1, NAME_MAX);
-    }
-    if let Patch::Value(d) = &changes.description {
-        check_description(&mut v, Some(d));
-    }
-    v.finish()?;
+pub async fn update(db: &TenantDb, now: DateTime<Utc>, id: Uuid, changes: Valid<ProjectChanges>) -> Result<Project> {
+    let changes = changes.0;
     let mut model = project::ActiveModel {
         updated_at: Set(now),
         ..Default::default()
@@ -92,10 +96,7 @@ pub async fn update(
         Patch::Value(d) => model.description = Set(Some(d)),
     }
     let tx = db.write().await?;
-    let project = tx
-        .update_by_id(id, model)
-        .await?
-        .ok_or(Error::NotFound("project"))?;
+    let project = tx.update_by_id(id, model).await?.ok_or(Error::NotFound("project"))?;
     tx.commit().await?;
     Ok(project)
 }
@@ -109,63 +110,32 @@ pub async fn delete(db: &TenantDb, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// The parameters of a project list for `tenant`.
+pub fn list_params(tenant: Uuid, key: &DerivedKey, limit: Option<i64>, cursor: Option<&str>) -> Result<ListParams> {
+    ListParams::new(key, format!("projects|{tenant}"), limit, cursor)
+}
+
 /// Projects in ascending `(created_at, id)`.
-pub async fn list(
-    db: &TenantDb,
-    key: &DerivedKey,
-    limit: Option<i64>,
-    after: Option<&str>,
-) -> Result<Page<Project>> {
-    let mut v = Violations::default();
-    let limit = check_limit(&mut v, limit);
-    v.finish()?;
-    let shape = format!("projects|{}", db.tenant_id());
-    let after = after.map(|c| cursor::decode(key, &shape, c)).transpose()?;
+pub async fn list(db: &TenantDb, key: &DerivedKey, params: &ListParams) -> Result<Page<Project>> {
     let tx = db.read().await?;
     let mut query = tx.find::<project::Entity>();
-    if let Some(after) = after {
-        let at = parse_time(after.key.as_deref())?;
-        query = query.filter(
-            Condition::any().add(project::Column::CreatedAt.gt(at)).add(
-                Condition::all()
-                    .add(project::Column::CreatedAt.eq(at))
-                    .add(project::Column::Id.gt(after.id)),
-            ),
-        );
+    if let Some(after) = params.after() {
+        query = query.filter(after_created(
+            project::Column::CreatedAt,
+            project::Column::Id,
+            after,
+            false,
+        )?);
     }
-    let mut items = query
+    let rows = query
         .order_by(project::Column::CreatedAt, Order::Asc)
         .order_by(project::Column::Id, Order::Asc)
-        .limit(limit + 1)
+        .limit(params.fetch())
         .all()
         .await?;
     tx.commit().await?;
-    let next_cursor = if items.len() as u64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|last| {
-            cursor::encode(
-                key,
-                &shape,
-                Position {
-                    key: Some(format_time(last.created_at)),
-                    id: last.id,
-                },
-            )
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
-}
-
-pub(crate) fn format_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-pub(crate) fn parse_time(s: Option<&str>) -> Result<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or(Error::InvalidCursor(
-            "the cursor is malformed or was altered",
-        ))
+    Ok(params.page(key, rows, |p| Position {
+        key: Some(format_time(p.created_at)),
+        id: p.id,
+    }))
 }

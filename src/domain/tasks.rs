@@ -6,9 +6,8 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, Order, Set};
 use uuid::Uuid;
 
-use super::cursor::{self, Position};
-use super::projects::{format_time, parse_time};
-use super::{Error, Page, Patch, Result, Violations, check_limit};
+use super::cursor::{MALFORMED, Position};
+use super::{Error, ListParams, Page, Patch, Result, Valid, Violations, after_created, format_time};
 use crate::db::TenantDb;
 use crate::secret::DerivedKey;
 
@@ -75,38 +74,55 @@ pub enum Direction {
     Desc,
 }
 
-#[derive(Debug, Default)]
-pub struct TaskQuery {
+/// Filters and sort of a task list.
+#[derive(Debug, Default, Clone)]
+pub struct TaskFilter {
     pub project_id: Option<Uuid>,
     pub status: Option<Status>,
     pub due_before: Option<NaiveDate>,
     pub sort: SortBy,
     pub direction: Direction,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
-pub async fn create(
-    db: &TenantDb,
-    now: DateTime<Utc>,
-    project_id: Uuid,
-    input: NewTask,
-) -> Result<Task> {
-    let mut v = Violations::default();
-    v.required_text("title", input.title.as_deref(), 1, TITLE_MAX);
-    if let Some(d) = &input.description {
-        v.text("description", d, 0, DESCRIPTION_MAX);
+impl NewTask {
+    pub fn validate(self) -> Result<Valid<NewTask>> {
+        let mut v = Violations::default();
+        v.required_text("title", self.title.as_deref(), 1, TITLE_MAX);
+        if let Some(d) = &self.description {
+            v.text("description", d, 0, DESCRIPTION_MAX);
+        }
+        if let Some(p) = self.priority {
+            v.range("priority", p, PRIORITY_MIN, PRIORITY_MAX);
+        }
+        v.finish()?;
+        Ok(Valid(self))
     }
-    if let Some(p) = input.priority {
-        v.range("priority", p, PRIORITY_MIN, PRIORITY_MAX);
+}
+
+impl TaskChanges {
+    pub fn validate(self) -> Result<Valid<TaskChanges>> {
+        let mut v = Violations::default();
+        v.not_null("title", &self.title);
+        v.not_null("status", &self.status);
+        v.not_null("priority", &self.priority);
+        if let Patch::Value(t) = &self.title {
+            v.text("title", t, 1, TITLE_MAX);
+        }
+        if let Patch::Value(d) = &self.description {
+            v.text("description", d, 0, DESCRIPTION_MAX);
+        }
+        if let Patch::Value(p) = self.priority {
+            v.range("priority", p, PRIORITY_MIN, PRIORITY_MAX);
+        }
+        v.finish()?;
+        Ok(Valid(self))
     }
-    v.finish()?;
+}
+
+pub async fn create(db: &TenantDb, now: DateTime<Utc>, project_id: Uuid, input: Valid<NewTask>) -> Result<Task> {
+    let input = input.0;
     let tx = db.write().await?;
-    if tx
-        .find_by_id::<project::Entity>(project_id)
-        .await?
-        .is_none()
-    {
+    if tx.find_by_id::<project::Entity>(project_id).await?.is_none() {
         return Err(Error::NotFound("project"));
     }
     let task = tx
@@ -137,26 +153,8 @@ pub async fn get(db: &TenantDb, id: Uuid) -> Result<Task> {
     Ok(task)
 }
 
-pub async fn update(
-    db: &TenantDb,
-    now: DateTime<Utc>,
-    id: Uuid,
-    changes: TaskChanges,
-) -> Result<Task> {
-    let mut v = Violations::default();
-    v.not_null("title", &changes.title);
-    v.not_null("status", &changes.status);
-    v.not_null("priority", &changes.priority);
-    if let Patch::Value(t) = &changes.title {
-        v.text("title", t, 1, TITLE_MAX);
-    }
-    if let Patch::Value(d) = &changes.description {
-        v.text("description", d, 0, DESCRIPTION_MAX);
-    }
-    if let Patch::Value(p) = changes.priority {
-        v.range("priority", p, PRIORITY_MIN, PRIORITY_MAX);
-    }
-    v.finish()?;
+pub async fn update(db: &TenantDb, now: DateTime<Utc>, id: Uuid, changes: Valid<TaskChanges>) -> Result<Task> {
+    let changes = changes.0;
     let mut model = task::ActiveModel {
         updated_at: Set(now),
         ..Default::default()
@@ -181,10 +179,7 @@ pub async fn update(
         Patch::Value(d) => model.due_date = Set(Some(d)),
     }
     let tx = db.write().await?;
-    let task = tx
-        .update_by_id(id, model)
-        .await?
-        .ok_or(Error::NotFound("task"))?;
+    let task = tx.update_by_id(id, model).await?.ok_or(Error::NotFound("task"))?;
     tx.commit().await?;
     Ok(task)
 }
@@ -198,146 +193,92 @@ pub async fn delete(db: &TenantDb, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Tasks of one project; 404 when the project is not the tenant's.
-pub async fn list_in_project(
-    db: &TenantDb,
+/// The parameters of a task list for `tenant` under `filter`.
+pub fn list_params(
+    tenant: Uuid,
     key: &DerivedKey,
-    project_id: Uuid,
-    query: TaskQuery,
-) -> Result<Page<Task>> {
-    let query = TaskQuery {
-        project_id: Some(project_id),
-        ..query
-    };
-    list_checked(db, key, query, true).await
+    filter: &TaskFilter,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<ListParams> {
+    let shape = format!(
+        "tasks|{tenant}|project={:?}|status={:?}|due_before={:?}|sort={:?}|dir={:?}",
+        filter.project_id,
+        filter.status.map(Status::as_str),
+        filter.due_before,
+        filter.sort,
+        filter.direction
+    );
+    ListParams::new(key, shape, limit, cursor)
 }
 
-pub async fn list(db: &TenantDb, key: &DerivedKey, query: TaskQuery) -> Result<Page<Task>> {
-    list_checked(db, key, query, false).await
-}
-
-async fn list_checked(
+/// Tasks matching `filter`. With `project_must_exist`, a `project_id` that
+/// is not the tenant's is a 404 rather than an empty list.
+pub async fn list(
     db: &TenantDb,
     key: &DerivedKey,
-    query: TaskQuery,
+    filter: &TaskFilter,
+    params: &ListParams,
     project_must_exist: bool,
 ) -> Result<Page<Task>> {
-    let mut v = Violations::default();
-    let limit = check_limit(&mut v, query.limit);
-    v.finish()?;
-    let shape = format!(
-        "tasks|{}|project={:?}|status={:?}|due_before={:?}|sort={:?}|dir={:?}",
-        db.tenant_id(),
-        query.project_id,
-        query.status.map(Status::as_str),
-        query.due_before,
-        query.sort,
-        query.direction
-    );
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| cursor::decode(key, &shape, c))
-        .transpose()?;
-
     let tx = db.read().await?;
     if project_must_exist
-        && let Some(project_id) = query.project_id
-        && tx
-            .find_by_id::<project::Entity>(project_id)
-            .await?
-            .is_none()
+        && let Some(project_id) = filter.project_id
+        && tx.find_by_id::<project::Entity>(project_id).await?.is_none()
     {
         return Err(Error::NotFound("project"));
     }
     let mut select = tx.find::<task::Entity>();
-    if let Some(p) = query.project_id {
+    if let Some(p) = filter.project_id {
         select = select.filter(task::Column::ProjectId.eq(p));
     }
-    if let Some(s) = query.status {
+    if let Some(s) = filter.status {
         select = select.filter(task::Column::Status.eq(s.as_str()));
     }
-    if let Some(d) = query.due_before {
+    if let Some(d) = filter.due_before {
         select = select.filter(task::Column::DueDate.lt(d));
     }
-    let order = match query.direction {
-        Direction::Asc => Order::Asc,
-        Direction::Desc => Order::Desc,
-    };
-    if let Some(after) = &after {
-        select = select.filter(after_condition(query.sort, query.direction, after)?);
+    let descending = filter.direction == Direction::Desc;
+    if let Some(after) = params.after() {
+        select = select.filter(match filter.sort {
+            SortBy::CreatedAt => after_created(task::Column::CreatedAt, task::Column::Id, after, descending)?,
+            SortBy::DueDate => after_due(after, descending)?,
+        });
     }
-    select = match query.sort {
+    let order = if descending { Order::Desc } else { Order::Asc };
+    select = match filter.sort {
         SortBy::CreatedAt => select.order_by(task::Column::CreatedAt, order.clone()),
         SortBy::DueDate => select.order_by_nulls_last(task::Column::DueDate, order.clone()),
     };
-    let mut items = select
+    let rows = select
         .order_by(task::Column::Id, order)
-        .limit(limit + 1)
+        .limit(params.fetch())
         .all()
         .await?;
     tx.commit().await?;
-
-    let next_cursor = if items.len() as u64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|last| {
-            let key_value = match query.sort {
-                SortBy::CreatedAt => Some(format_time(last.created_at)),
-                SortBy::DueDate => last.due_date.map(|d| d.to_string()),
-            };
-            cursor::encode(
-                key,
-                &shape,
-                Position {
-                    key: key_value,
-                    id: last.id,
-                },
-            )
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(params.page(key, rows, |t| Position {
+        key: match filter.sort {
+            SortBy::CreatedAt => Some(format_time(t.created_at)),
+            SortBy::DueDate => t.due_date.map(|d| d.to_string()),
+        },
+        id: t.id,
+    }))
 }
 
-/// The keyset condition for "rows after `after`" under a sort whose ties are
-/// broken by id in the same direction, with NULL due dates after all others.
-fn after_condition(sort: SortBy, direction: Direction, after: &Position) -> Result<Condition> {
-    let id = task::Column::Id;
-    let id_after = match direction {
-        Direction::Asc => id.gt(after.id),
-        Direction::Desc => id.lt(after.id),
-    };
-    match sort {
-        SortBy::CreatedAt => {
-            let at = parse_time(after.key.as_deref())?;
-            let col = task::Column::CreatedAt;
-            let beyond = match direction {
-                Direction::Asc => col.gt(at),
-                Direction::Desc => col.lt(at),
-            };
+/// Rows after `after` in `(due_date, id)` order with NULL due dates after
+/// every date, in either direction.
+fn after_due(after: &Position, descending: bool) -> Result<Condition> {
+    let (col, id) = (task::Column::DueDate, task::Column::Id);
+    let id_beyond = if descending { id.lt(after.id) } else { id.gt(after.id) };
+    match &after.key {
+        None => Ok(Condition::all().add(col.is_null()).add(id_beyond)),
+        Some(key) => {
+            let date: NaiveDate = key.parse().map_err(|_| Error::InvalidCursor(MALFORMED))?;
+            let beyond = if descending { col.lt(date) } else { col.gt(date) };
             Ok(Condition::any()
                 .add(beyond)
-                .add(Condition::all().add(col.eq(at)).add(id_after)))
-        }
-        SortBy::DueDate => {
-            let col = task::Column::DueDate;
-            match &after.key {
-                None => Ok(Condition::all().add(col.is_null()).add(id_after)),
-                Some(key) => {
-                    let date: NaiveDate = key.parse().map_err(|_| {
-                        Error::InvalidCursor("the cursor is malformed or was altered")
-                    })?;
-                    let beyond = match direction {
-                        Direction::Asc => col.gt(date),
-                        Direction::Desc => col.lt(date),
-                    };
-                    Ok(Condition::any()
-                        .add(beyond)
-                        .add(Condition::all().add(col.eq(date)).add(id_after))
-                        .add(col.is_null()))
-                }
-            }
+                .add(Condition::all().add(col.eq(date)).add(id_beyond))
+                .add(col.is_null()))
         }
     }
 }

@@ -36,12 +36,7 @@ pub fn normalize_slug(v: &mut Violations, slug: &str) -> String {
     slug
 }
 
-pub async fn create(
-    platform: &PlatformDb,
-    now: DateTime<Utc>,
-    slug: &str,
-    name: Option<&str>,
-) -> Result<Tenant> {
+pub async fn create(platform: &PlatformDb, now: DateTime<Utc>, slug: &str, name: Option<&str>) -> Result<Tenant> {
     let mut v = Violations::default();
     let slug = normalize_slug(&mut v, slug);
     if let Some(name) = name {
@@ -55,9 +50,10 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    platform.create_tenant(model).await.map_err(|e| {
-        Error::conflict_on_unique(e, format!("a tenant with slug `{slug}` already exists"))
-    })
+    platform
+        .create_tenant(model)
+        .await
+        .map_err(|e| Error::conflict_on_unique(e, format!("a tenant with slug `{slug}` already exists")))
 }
 
 pub async fn by_slug(platform: &PlatformDb, slug: &str) -> Result<Tenant> {

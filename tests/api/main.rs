@@ -1,1 +1,16 @@
+//! One integration-test binary. Every test runs against a server of its own
+//! on port 0, on SQLite and on PostgreSQL (`backends!`), or on PostgreSQL
+//! only where the feature exists only there (`postgres_only!`).
 
+mod support;
+
+mod api_keys;
+mod cli;
+mod errors;
+mod migrations;
+mod openapi_spec;
+mod pagination;
+mod projects;
+mod schema_invariants;
+mod tasks;
+mod tenant_isolation;

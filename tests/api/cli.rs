@@ -1,0 +1,107 @@
+//! The binary, as an operator runs it: stdout carries only the command's
+//! JSON; the secret is created once, private to its owner.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn tenantry(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("TENANTRY_SECRET")
+        .env_remove("TENANTRY_DATA_DIR")
+        .env("TENANTRY_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json_out(output: &std::process::Output) -> Value {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is exactly one JSON document")
+}
+
+#[test]
+fn tenant_and_key_creation_on_the_embedded_default() {
+    let dir = tempfile::tempdir().expect("dir");
+    let tenant = json_out(&tenantry(
+        dir.path(),
+        &["tenant", "create", "Acme-Co", "--name", "Acme Co"],
+    ));
+    assert_eq!(tenant["slug"], "acme-co");
+    assert_eq!(tenant["name"], "Acme Co");
+    assert!(dir.path().join("data/tenantry.db").exists(), "SQLite file in ./data");
+
+    let key = json_out(&tenantry(
+        dir.path(),
+        &[
+            "api-key",
+            "create",
+            "--tenant",
+            "acme-co",
+            "--scopes",
+            "projects:read,tasks:read",
+            "--expires-in",
+            "30",
+        ],
+    ));
+    assert!(key["key"].as_str().is_some_and(|k| k.starts_with("tnt_")));
+    assert_eq!(key["scopes"], serde_json::json!(["projects:read", "tasks:read"]));
+    assert_eq!(key["tenant_id"], tenant["id"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("data/secret"))
+            .expect("secret")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the secret is private");
+    }
+
+    let all = json_out(&tenantry(dir.path(), &["api-key", "create", "--tenant", "acme-co"]));
+    assert_eq!(
+        all["scopes"].as_array().map(Vec::len),
+        Some(5),
+        "every scope by default"
+    );
+
+    let dup = tenantry(dir.path(), &["tenant", "create", "ACME-CO"]);
+    assert!(!dup.status.success());
+    assert!(dup.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    for bad in [
+        &["tenant", "create", "ab"][..],
+        &["tenant", "create", "-bad-"],
+        &["tenant", "create", "no_underscores"],
+    ] {
+        let out = tenantry(dir.path(), bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+    let out = tenantry(
+        dir.path(),
+        &["api-key", "create", "--tenant", "acme-co", "--scopes", "root"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = tenantry(dir.path(), &["api-key", "create", "--tenant", "nobody"]);
+    assert!(!out.status.success());
+    let out = tenantry(
+        dir.path(),
+        &["api-key", "create", "--tenant", "acme-co", "--expires-in", "9999"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn spec_is_written_without_a_database() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = tenantry(dir.path(), &["spec", "--out", "spec-dir"]);
+    assert!(out.status.success());
+    let written = std::fs::read_to_string(dir.path().join("spec-dir/openapi.json")).expect("written");
+    assert_eq!(written, tenantry::openapi::spec_json());
+    assert!(!dir.path().join("data").exists(), "no data directory was needed");
+}

@@ -1,0 +1,294 @@
+//! Rules the database catalog must keep (PostgreSQL), and row-level
+//! security proven on its own: with the application's tenant filter
+//! bypassed, the policies alone keep tenants apart.
+
+use std::collections::{BTreeSet, HashMap};
+
+use sea_orm::sqlx::{self, Connection, Executor, PgConnection, Row};
+use serde_json::json;
+
+use crate::postgres_only;
+use crate::support::{TestApp, settings};
+
+postgres_only!(
+    every_tenant_table_keeps_the_tenant_rules,
+    row_level_security_alone_stops_cross_tenant_access,
+    serve_refuses_a_role_that_escapes_row_level_security,
+);
+
+/// Tables without a `tenant_id`, and why.
+const EXEMPT_TABLES: &[(&str, &str)] = &[
+    (
+        "tenants",
+        "the root: each row is a tenant, guarded by a policy on its own id",
+    ),
+    (
+        "seaql_migrations",
+        "the migration ledger; the application role has no grant on it",
+    ),
+];
+
+/// Indexes on tenant tables that do not lead with `tenant_id`, and why.
+const EXEMPT_INDEXES: &[(&str, &str)] = &[(
+    "api_keys_key_hash_key",
+    "a request's key is looked up by hash before its tenant is known",
+)];
+
+async fn connect(app: &TestApp) -> PgConnection {
+    PgConnection::connect(&app.settings.database_url)
+        .await
+        .expect("connect to the test database")
+}
+
+async fn every_tenant_table_keeps_the_tenant_rules(app: TestApp) {
+    let mut conn = connect(&app).await;
+    let exempt: HashMap<&str, &str> = EXEMPT_TABLES.iter().copied().collect();
+    let exempt_indexes: HashMap<&str, &str> = EXEMPT_INDEXES.iter().copied().collect();
+    let tables = sqlx::query(
+        "SELECT c.relname::text AS name, c.relrowsecurity, c.relforcerowsecurity
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("tables");
+    let mut tenant_tables = BTreeSet::new();
+    for row in &tables {
+        let table: String = row.get("name");
+        if exempt.contains_key(table.as_str()) {
+            continue;
+        }
+        tenant_tables.insert(table.clone());
+        let nullable: Option<String> = sqlx::query_scalar(
+            "SELECT is_nullable::text FROM information_schema.columns
+              WHERE table_schema = 'public' AND table_name = $1 AND column_name = 'tenant_id'",
+        )
+        .bind(&table)
+        .fetch_optional(&mut conn)
+        .await
+        .expect("columns");
+        assert_eq!(
+            nullable.as_deref(),
+            Some("NO"),
+            "{table}.tenant_id exists and is NOT NULL"
+        );
+
+        let fks = sqlx::query(
+            "SELECT con.confrelid::regclass::text AS target,
+                    (SELECT array_agg(a.attname::text ORDER BY k.ord)
+                       FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS cols
+               FROM pg_constraint con WHERE con.conrelid = $1::regclass AND con.contype = 'f'",
+        )
+        .bind(&table)
+        .fetch_all(&mut conn)
+        .await
+        .expect("foreign keys");
+        let mut direct = false;
+        for fk in &fks {
+            let target: String = fk.get("target");
+            let cols: Vec<String> = fk.get("cols");
+            if target == "tenants" && cols == ["tenant_id"] {
+                direct = true;
+            } else {
+                assert_eq!(
+                    cols.first().map(String::as_str),
+                    Some("tenant_id"),
+                    "{table} -> {target}: composite with tenant_id first"
+                );
+            }
+        }
+        assert!(direct, "{table} has a direct foreign key tenant_id -> tenants");
+
+        let indexes = sqlx::query(
+            "SELECT i.relname::text AS name, a.attname::text AS first
+               FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+               JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+              WHERE x.indrelid = $1::regclass",
+        )
+        .bind(&table)
+        .fetch_all(&mut conn)
+        .await
+        .expect("indexes");
+        assert!(!indexes.is_empty(), "{table} has indexes");
+        for index in &indexes {
+            let name: String = index.get("name");
+            let first: String = index.get("first");
+            assert!(
+                first == "tenant_id" || exempt_indexes.contains_key(name.as_str()),
+                "index {name} on {table} leads with {first}, not tenant_id"
+            );
+        }
+
+        let rls: bool = row.get("relrowsecurity");
+        let forced: bool = row.get("relforcerowsecurity");
+        assert!(rls && forced, "{table} has row-level security enabled and forced");
+        let policy: Option<String> =
+            sqlx::query_scalar("SELECT qual FROM pg_policies WHERE tablename = $1 AND policyname = 'tenant_isolation'")
+                .bind(&table)
+                .fetch_optional(&mut conn)
+                .await
+                .expect("policies");
+        let policy = policy.unwrap_or_else(|| panic!("{table} has the tenant_isolation policy"));
+        assert!(
+            policy.contains("app.tenant_id") && policy.contains("NULLIF"),
+            "{table}: {policy}"
+        );
+    }
+    let declared: BTreeSet<String> = migration::TENANT_TABLES.iter().map(|t| t.to_string()).collect();
+    assert_eq!(
+        tenant_tables, declared,
+        "migration::TENANT_TABLES lists every tenant table"
+    );
+    assert!(tenant_tables.len() >= 3);
+}
+
+async fn as_app_role(app: &TestApp) -> PgConnection {
+    let mut conn = connect(app).await;
+    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET ROLE {}",
+        app.settings.app_role
+    ))))
+    .await
+    .expect("SET ROLE");
+    conn
+}
+
+async fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(conn)
+        .await
+        .expect("count")
+}
+
+async fn row_level_security_alone_stops_cross_tenant_access(app: TestApp) {
+    let a = app.tenant("alpha").await;
+    let b = app.tenant("beta").await;
+    let p = app.project(&a.key, "A's").await;
+    app.task(&a.key, &p, json!({"title": "A's task"})).await;
+    let pid = p["id"].as_str().unwrap_or_default().to_owned();
+    let mut conn = as_app_role(&app).await;
+
+    // No tenant set: nothing is visible, in any tenant table.
+    for table in migration::TENANT_TABLES {
+        assert_eq!(
+            count(&mut conn, &format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "{table} without a tenant"
+        );
+    }
+    assert_eq!(count(&mut conn, "SELECT count(*) FROM tenants").await, 0);
+
+    // As B, with no tenant filter in the SQL at all.
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(b.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM projects").await, 0);
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM tasks").await, 0);
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM api_keys").await,
+        1,
+        "only B's own key"
+    );
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM tenants").await,
+        1,
+        "only B's own tenant"
+    );
+    let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE projects SET name = 'stolen' WHERE id = '{pid}'"
+    )))
+    .execute(&mut *tx)
+    .await
+    .expect("update");
+    assert_eq!(updated.rows_affected(), 0);
+    let deleted = sqlx::query("DELETE FROM tasks")
+        .execute(&mut *tx)
+        .await
+        .expect("delete");
+    assert_eq!(deleted.rows_affected(), 0);
+    tx.commit().await.expect("commit");
+
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(b.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    let planted = sqlx::query(
+        "INSERT INTO projects (tenant_id, id, name, created_at, updated_at) VALUES ($1, gen_random_uuid(), 'planted', now(), now())",
+    )
+    .bind(a.id)
+    .execute(&mut *tx)
+    .await;
+    let err = planted.expect_err("writing a row into another tenant is refused");
+    assert!(err.to_string().contains("row-level security"), "{err}");
+    drop(tx);
+
+    // As A, the same unfiltered query sees A's rows.
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(a.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM projects").await, 1);
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM tasks").await, 1);
+    tx.commit().await.expect("commit");
+    // After commit the setting is gone again.
+    assert_eq!(count(&mut conn, "SELECT count(*) FROM projects").await, 0);
+    // The role cannot read the migration ledger or bypass policies.
+    assert!(
+        sqlx::query("SELECT count(*) FROM seaql_migrations")
+            .fetch_one(&mut conn)
+            .await
+            .is_err()
+    );
+    assert!(sqlx::query("SET row_security = off").execute(&mut conn).await.is_ok());
+    assert!(
+        sqlx::query("SELECT count(*) FROM projects")
+            .fetch_one(&mut conn)
+            .await
+            .is_err(),
+        "row_security=off errors instead of bypassing"
+    );
+    // Through the API nothing changed.
+    assert_eq!(
+        app.get(&format!("/v1/projects/{pid}"), &a.key).await.ok(200)["name"],
+        "A's"
+    );
+}
+
+async fn serve_refuses_a_role_that_escapes_row_level_security(app: TestApp) {
+    let url = app.settings.database_url.clone();
+    let dir = tempfile::tempdir().expect("dir");
+    let base = |extra: (&str, String)| {
+        settings(&[
+            ("DATABASE_URL", url.clone()),
+            ("TENANTRY_DATA_DIR", dir.path().display().to_string()),
+            ("TENANTRY_AUTO_MIGRATE", "false".into()),
+            extra,
+        ])
+    };
+    // A superuser login as the serving URL.
+    let s = base(("TENANTRY_APP_DATABASE_URL", url.clone()));
+    let err = tenantry::app::Application::build_default(&s, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .err();
+    assert!(
+        err.is_some_and(|e| e.to_string().contains("superuser")),
+        "refused a superuser"
+    );
+    // SET ROLE to a superuser role.
+    let s = base(("TENANTRY_DB_APP_ROLE", "postgres".into()));
+    let err = tenantry::app::Application::build_default(&s, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .err();
+    assert!(
+        err.is_some_and(|e| e.to_string().contains("refusing")),
+        "refused SET ROLE postgres"
+    );
+}

@@ -1,0 +1,324 @@
+//! The test harness: a real server on port 0 over a fresh database per test
+//! (a SQLite file in a temporary directory, or a PostgreSQL database cloned
+//! from a migrated template), a movable clock, and helpers that create
+//! tenants and keys the way the CLI does.
+
+pub mod postgres;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::Value;
+use tenantry::app::{AppState, Application};
+use tenantry::auth::{Principal, Scope, Scopes};
+use tenantry::clock::{Clock, ManualClock};
+use tenantry::config::Settings;
+use tenantry::db::Db;
+use tenantry::domain::{api_keys, tenants};
+use uuid::Uuid;
+
+/// Runs an async test function once per backend, each in its own test:
+/// `backends!(name)` makes `name::sqlite` and `name::postgres` from
+/// `async fn name(app: TestApp)`.
+#[macro_export]
+macro_rules! backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::spawn_sqlite().await;
+                super::$name(app).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = $crate::support::TestApp::spawn_postgres().await else { return };
+                super::$name(app).await;
+            }
+        }
+    )*};
+}
+
+/// A PostgreSQL-only test (row-level security, the catalog).
+#[macro_export]
+macro_rules! postgres_only {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = $crate::support::TestApp::spawn_postgres().await else { return };
+                super::$name(app).await;
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    /// The owner connection (what the CLI uses).
+    pub owner: Db,
+    pub settings: Settings,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+    _pg: Option<postgres::PgDatabase>,
+}
+
+/// A tenant with a key that holds every scope.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub key: String,
+    pub key_id: Uuid,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status, status, "status; body: {}", self.body);
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "content type {} for {}",
+            self.content_type,
+            self.body
+        );
+        assert_eq!(self.body["code"], code, "code; body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert_eq!(self.body["type"], format!("urn:tenantry:problem:{code}"));
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "status; body: {}", self.body);
+        &self.body
+    }
+
+    /// The `field` names in `errors[]`, sorted.
+    pub fn fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        fields.sort();
+        fields
+    }
+}
+
+pub fn settings(vars: &[(&str, String)]) -> Settings {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    Settings::from_source(|k| map.get(k).cloned()).expect("test settings are valid")
+}
+
+impl TestApp {
+    pub async fn spawn_sqlite() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        Self::start(dir, url, true, None).await
+    }
+
+    /// `None` only when PostgreSQL is unreachable and skipping was asked for
+    /// outside CI (see `postgres::database`).
+    pub async fn spawn_postgres() -> Option<TestApp> {
+        let pg = postgres::PgDatabase::create().await?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = pg.url.clone();
+        Some(Self::start(dir, url, false, Some(pg)).await)
+    }
+
+    async fn start(dir: tempfile::TempDir, url: String, migrate: bool, pg: Option<postgres::PgDatabase>) -> TestApp {
+        let settings = settings(&[
+            ("DATABASE_URL", url),
+            ("TENANTRY_DATA_DIR", dir.path().display().to_string()),
+            ("TENANTRY_SECRET", format!("test-secret-{}", Uuid::new_v4())),
+            ("TENANTRY_AUTO_MIGRATE", migrate.to_string()),
+            ("TENANTRY_DB_MAX_CONNECTIONS", "4".to_owned()),
+            ("TENANTRY_MAX_BODY_BYTES", "65536".to_owned()),
+        ]);
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let app = Application::build(&settings, "127.0.0.1:0".parse().expect("addr"), clock.clone())
+            .await
+            .expect("the application starts");
+        let owner = Db::connect_owner(&settings).await.expect("owner connection");
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            http: reqwest::Client::new(),
+            clock,
+            state,
+            owner,
+            settings,
+            shutdown: Some(tx),
+            _dir: dir,
+            _pg: pg,
+        }
+    }
+
+    /// A new tenant (unique slug starting with `prefix`) with an all-scope key.
+    pub async fn tenant(&self, prefix: &str) -> TestTenant {
+        let slug = format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8]);
+        let tenant = tenants::create(&self.owner.platform(), self.clock.now(), &slug, None)
+            .await
+            .expect("tenant created");
+        let (key, key_id) = self.key(tenant.id, Scopes::all(), None).await;
+        TestTenant {
+            id: tenant.id,
+            slug,
+            key,
+            key_id,
+        }
+    }
+
+    /// A key for `tenant` with `scopes`, as the CLI makes it.
+    pub async fn key(&self, tenant: Uuid, scopes: Scopes, expires_in_days: Option<i64>) -> (String, Uuid) {
+        let operator = Principal::operator(tenant);
+        let db = self.owner.scoped(&operator.authenticated());
+        let input = api_keys::NewApiKey {
+            name: Some("test".into()),
+            scopes: Some(scopes.iter().collect()),
+            expires_in_days,
+        }
+        .validate()
+        .expect("valid key input");
+        let created = api_keys::create(&db, &self.state.keys.api_key, self.clock.now(), Scopes::all(), input)
+            .await
+            .expect("key created");
+        (created.secret, created.key.id)
+    }
+
+    pub async fn key_with(&self, tenant: &TestTenant, scopes: &[Scope]) -> String {
+        self.key(tenant.id, scopes.iter().copied().collect(), None).await.0
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = resp.bytes().await.expect("body read");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp {
+            status,
+            content_type,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(key) = key {
+            req = req.header("X-API-Key", key);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Resp {
+        self.call("GET", path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Resp {
+        self.call("POST", path, Some(key), Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> Resp {
+        self.call("PATCH", path, Some(key), Some(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> Resp {
+        self.call("DELETE", path, Some(key), None).await
+    }
+
+    /// Creates a project and returns its JSON.
+    pub async fn project(&self, key: &str, name: &str) -> Value {
+        self.post("/v1/projects", key, serde_json::json!({ "name": name }))
+            .await
+            .ok(201)
+            .clone()
+    }
+
+    /// Creates a task in `project` and returns its JSON.
+    pub async fn task(&self, key: &str, project: &Value, body: Value) -> Value {
+        let path = format!("/v1/projects/{}/tasks", project["id"].as_str().expect("project id"));
+        self.post(&path, key, body).await.ok(201).clone()
+    }
+
+    /// Reads every page of a list, asserting the page shape; returns the items.
+    pub async fn read_all(&self, path: &str, key: &str, limit: usize) -> Vec<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..10_000 {
+            let url = match &cursor {
+                None => format!("{path}{sep}limit={limit}"),
+                Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
+            };
+            let page = self.get(&url, key).await.ok(200).clone();
+            let batch = page["items"].as_array().expect("items").clone();
+            assert!(batch.len() <= limit);
+            items.extend(batch);
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => {
+                    assert!(
+                        page["next_cursor"].is_null(),
+                        "next_cursor is present and null on the last page"
+                    );
+                    return items;
+                }
+            }
+        }
+        panic!("pagination did not end");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn ids(items: &[Value]) -> Vec<String> {
+    items.iter().map(|i| i["id"].as_str().expect("id").to_owned()).collect()
+}

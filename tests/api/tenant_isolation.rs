@@ -1,0 +1,170 @@
+//! The cross-tenant walker. It reads the operations from the emitted spec,
+//! so an operation added later is covered without editing this file:
+//! every operation that takes an id is called as tenant B with tenant A's
+//! ids (bodies from the `example` each input schema carries) and must answer
+//! 404 without any of A's data; every list filter that takes an id is given
+//! A's and must answer 200 with no items. A's data is unchanged afterwards.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use crate::backends;
+use crate::support::TestApp;
+
+backends!(tenant_b_never_reaches_tenant_a);
+
+/// The resource a path segment names, to the id of A's row of it. A new
+/// resource needs one line here; the walker fails until it has it.
+fn fixture_ids(project: &Value, task: &Value, key_id: &str) -> HashMap<&'static str, String> {
+    let id = |v: &Value| v["id"].as_str().unwrap_or_default().to_owned();
+    HashMap::from([
+        ("projects", id(project)),
+        ("tasks", id(task)),
+        ("api-keys", key_id.to_owned()),
+    ])
+}
+
+/// The resource a parameter refers to: `{id}` after `/projects`, or a
+/// `project_id` anywhere.
+fn resource_of(param: &str, previous_segment: &str) -> String {
+    match param.strip_suffix("_id") {
+        Some(stem) => format!("{stem}s").replace('_', "-"),
+        None => previous_segment.to_owned(),
+    }
+}
+
+fn example_body(spec: &Value, op: &Value) -> Option<Value> {
+    let schema = op["requestBody"]["content"]["application/json; charset=utf-8"]["schema"]
+        .as_object()
+        .or_else(|| op["requestBody"]["content"]["application/json"]["schema"].as_object())?;
+    let name = schema.get("$ref")?.as_str()?.rsplit('/').next()?;
+    let example = spec["components"]["schemas"][name]["example"].clone();
+    assert!(!example.is_null(), "input schema {name} has no example");
+    Some(example)
+}
+
+async fn tenant_b_never_reaches_tenant_a(app: TestApp) {
+    let a = app.tenant("alpha").await;
+    let b = app.tenant("beta").await;
+    let project = app
+        .post(
+            "/v1/projects",
+            &a.key,
+            json!({"name": "A-secret-project", "description": "A-secret"}),
+        )
+        .await
+        .ok(201)
+        .clone();
+    let task = app
+        .task(
+            &a.key,
+            &project,
+            json!({"title": "A-secret-task", "due_date": "2026-01-01"}),
+        )
+        .await;
+    let (_, spare_key) = app.key(a.id, tenantry::auth::Scopes::all(), None).await;
+    let ids = fixture_ids(&project, &task, &spare_key.to_string());
+    let a_markers: Vec<String> = ids
+        .values()
+        .cloned()
+        .chain(["A-secret".to_owned(), a.id.to_string(), a.slug.clone()])
+        .collect();
+    let b_project = app.project(&b.key, "B's own").await;
+
+    let spec: Value = serde_json::from_str(&tenantry::openapi::spec_json()).expect("spec is JSON");
+    let mut id_operations = 0;
+    let mut filter_operations = 0;
+    for (template, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let op_id = op["operationId"].as_str().unwrap_or("?");
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let mut path = template.clone();
+            let mut takes_id = false;
+            let segments: Vec<&str> = template.split('/').collect();
+            for (i, segment) in segments.iter().enumerate() {
+                if let Some(param) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    let resource = resource_of(param, segments[i - 1]);
+                    let id = ids.get(resource.as_str()).unwrap_or_else(|| {
+                        panic!("{op_id}: no fixture id for resource `{resource}`; add one to fixture_ids")
+                    });
+                    path = path.replace(segment, id);
+                    takes_id = true;
+                }
+            }
+            let body = example_body(&spec, op);
+            if takes_id {
+                id_operations += 1;
+                let r = app
+                    .call(&method.to_uppercase(), &path, Some(&b.key), body.as_ref())
+                    .await;
+                r.problem(404, "not_found");
+                for marker in &a_markers {
+                    assert!(
+                        !r.body.to_string().contains(marker.as_str()),
+                        "{op_id} leaked {marker}: {}",
+                        r.body
+                    );
+                }
+                continue;
+            }
+            if method != "get" {
+                continue;
+            }
+            // A list: as B it never shows A's rows, and filters given A's ids
+            // answer an empty page.
+            let r = app.call("GET", &path, Some(&b.key), None).await;
+            assert_eq!(r.status, 200, "{op_id}: {}", r.body);
+            for marker in &a_markers {
+                assert!(
+                    !r.body.to_string().contains(marker.as_str()),
+                    "{op_id} leaked {marker}: {}",
+                    r.body
+                );
+            }
+            for param in params
+                .iter()
+                .filter(|p| p["in"] == "query" && p["schema"]["format"] == "uuid")
+            {
+                let name = param["name"].as_str().unwrap_or_default();
+                let resource = resource_of(name, "");
+                let id = ids
+                    .get(resource.as_str())
+                    .unwrap_or_else(|| panic!("{op_id}: no fixture id for `{resource}`"));
+                let r = app
+                    .call("GET", &format!("{path}?{name}={id}"), Some(&b.key), None)
+                    .await;
+                assert_eq!(r.status, 200, "{op_id}?{name}: {}", r.body);
+                assert_eq!(r.body["items"], json!([]), "{op_id}?{name}=<A's> lists nothing");
+                filter_operations += 1;
+            }
+        }
+    }
+    assert!(
+        id_operations >= 9,
+        "the walker saw only {id_operations} id-taking operations"
+    );
+    assert!(filter_operations >= 1, "the walker saw no id filters");
+
+    // A's data is intact, B's own still works.
+    let pid = ids["projects"].clone();
+    let got = app.get(&format!("/v1/projects/{pid}"), &a.key).await.ok(200).clone();
+    assert_eq!(got, project);
+    assert_eq!(
+        app.get(&format!("/v1/tasks/{}", ids["tasks"]), &a.key).await.ok(200),
+        &task
+    );
+    let keys = app.get("/v1/api-keys?limit=100", &a.key).await.ok(200).clone();
+    assert_eq!(
+        keys["items"].as_array().map(Vec::len),
+        Some(2),
+        "B revoked none of A's keys"
+    );
+    let b_pid = b_project["id"].as_str().unwrap_or_default();
+    app.get(&format!("/v1/projects/{b_pid}"), &b.key).await.ok(200);
+    // And B cannot attach a task to A's project.
+    app.post(&format!("/v1/projects/{pid}/tasks"), &b.key, json!({"title": "x"}))
+        .await
+        .problem(404, "not_found");
+    assert_eq!(app.read_all("/v1/tasks", &a.key, 100).await.len(), 1);
+}
