@@ -359,3 +359,43 @@ pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Respon
     )
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use poem::middleware::CatchPanic;
+    use poem::test::TestClient;
+    use poem::{EndpointExt, Route, handler};
+
+    use super::*;
+
+    #[handler]
+    fn boom() -> &'static str {
+        panic!("a handler bug")
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_problem_json_500() {
+        let app = Route::new()
+            .at("/boom", boom)
+            .catch_all_error(to_problem)
+            .with(CatchPanic::new().with_handler(panic_response));
+        let resp = TestClient::new(app).get("/boom").send().await;
+        resp.assert_status(StatusCode::INTERNAL_SERVER_ERROR);
+        resp.assert_content_type(PROBLEM_JSON);
+        let body = resp.json().await;
+        body.value().object().get("code").assert_string("internal");
+    }
+
+    #[test]
+    fn every_code_has_its_own_type_and_a_documented_status() {
+        let mut types = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(types.insert(code.type_uri()));
+            let status = code.status().as_u16();
+            assert!(
+                DOCUMENTED.iter().any(|(s, _)| *s == status) || matches!(status, 405 | 404),
+                "{code:?}"
+            );
+        }
+    }
+}
