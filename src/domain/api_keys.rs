@@ -5,11 +5,10 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::api_key;
 use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, Order, Set};
+use sea_orm::{ColumnTrait, Set};
 use uuid::Uuid;
 
-use super::cursor::Position;
-use super::{Error, ListParams, Page, Result, Valid, Violations, after_created, format_time};
+use super::{Error, ListParams, Page, Result, Valid, Violations, oldest_first};
 use crate::auth::{Scope, Scopes, api_key as key_format};
 use crate::db::TenantDb;
 use crate::secret::DerivedKey;
@@ -142,27 +141,9 @@ pub fn list_params(tenant: Uuid, key: &DerivedKey, limit: Option<i64>, cursor: O
 
 /// Keys that have not been revoked, in ascending `(created_at, id)`.
 pub async fn list(db: &TenantDb, key: &DerivedKey, params: &ListParams) -> Result<Page<ApiKey>> {
-    let tx = db.read().await?;
-    let mut query = tx
-        .find::<api_key::Entity>()
-        .filter(api_key::Column::RevokedAt.is_null());
-    if let Some(after) = params.after() {
-        query = query.filter(after_created(
-            api_key::Column::CreatedAt,
-            api_key::Column::Id,
-            after,
-            false,
-        )?);
-    }
-    let rows = query
-        .order_by(api_key::Column::CreatedAt, Order::Asc)
-        .order_by(api_key::Column::Id, Order::Asc)
-        .limit(params.fetch())
-        .all()
-        .await?;
-    tx.commit().await?;
-    Ok(params.page(key, rows, |k| Position {
-        key: Some(format_time(k.created_at)),
-        id: k.id,
-    }))
+    let active = Condition::all().add(api_key::Column::RevokedAt.is_null());
+    oldest_first::<api_key::Entity>(db, key, params, api_key::Column::CreatedAt, active, |k| {
+        (k.created_at, k.id)
+    })
+    .await
 }

@@ -8,7 +8,9 @@ pub mod tenants;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, DbErr, SqlErr};
+use sea_orm::{ColumnTrait, DbErr, Order, SqlErr};
+
+use crate::db::TenantDb;
 
 use crate::secret::DerivedKey;
 
@@ -190,6 +192,37 @@ impl ListParams {
             next_cursor,
         }
     }
+}
+
+/// One page of this tenant's rows of `E` that match `condition`, oldest
+/// first by `(created_at, id)`; `key_of` gives a row's `(created_at, id)`.
+pub(crate) async fn oldest_first<E: entity::TenantScoped>(
+    db: &TenantDb,
+    key: &DerivedKey,
+    params: &ListParams,
+    created_at: E::Column,
+    condition: Condition,
+    key_of: impl Fn(&E::Model) -> (DateTime<Utc>, uuid::Uuid),
+) -> Result<Page<E::Model>> {
+    let tx = db.read().await?;
+    let mut query = tx.find::<E>().filter(condition);
+    if let Some(after) = params.after() {
+        query = query.filter(after_created(created_at, E::id_column(), after, false)?);
+    }
+    let rows = query
+        .order_by(created_at, Order::Asc)
+        .order_by(E::id_column(), Order::Asc)
+        .limit(params.fetch())
+        .all()
+        .await?;
+    tx.commit().await?;
+    Ok(params.page(key, rows, |row| {
+        let (at, id) = key_of(row);
+        cursor::Position {
+            key: Some(format_time(at)),
+            id,
+        }
+    }))
 }
 
 /// Rows after `after` in `(created_at, id)` order, ascending or descending.

@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use entity::project;
-use sea_orm::{Order, Set};
+use sea_orm::Set;
+use sea_orm::sea_query::Condition;
 use uuid::Uuid;
 
-use super::cursor::Position;
-use super::{Error, ListParams, Page, Patch, Result, Valid, Violations, after_created, format_time};
+use super::{Error, ListParams, Page, Patch, Result, Valid, Violations, oldest_first};
 use crate::db::TenantDb;
 use crate::secret::DerivedKey;
 
@@ -117,25 +117,8 @@ pub fn list_params(tenant: Uuid, key: &DerivedKey, limit: Option<i64>, cursor: O
 
 /// Projects in ascending `(created_at, id)`.
 pub async fn list(db: &TenantDb, key: &DerivedKey, params: &ListParams) -> Result<Page<Project>> {
-    let tx = db.read().await?;
-    let mut query = tx.find::<project::Entity>();
-    if let Some(after) = params.after() {
-        query = query.filter(after_created(
-            project::Column::CreatedAt,
-            project::Column::Id,
-            after,
-            false,
-        )?);
-    }
-    let rows = query
-        .order_by(project::Column::CreatedAt, Order::Asc)
-        .order_by(project::Column::Id, Order::Asc)
-        .limit(params.fetch())
-        .all()
-        .await?;
-    tx.commit().await?;
-    Ok(params.page(key, rows, |p| Position {
-        key: Some(format_time(p.created_at)),
-        id: p.id,
-    }))
+    oldest_first::<project::Entity>(db, key, params, project::Column::CreatedAt, Condition::all(), |p| {
+        (p.created_at, p.id)
+    })
+    .await
 }

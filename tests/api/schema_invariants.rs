@@ -154,6 +154,17 @@ async fn as_app_role(app: &TestApp) -> PgConnection {
     conn
 }
 
+/// A transaction with `app.tenant_id` set, as the seam opens one.
+async fn begin_as(conn: &mut PgConnection, tenant: uuid::Uuid) -> sqlx::Transaction<'_, sqlx::Postgres> {
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    tx
+}
+
 async fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(conn)
@@ -180,12 +191,7 @@ async fn row_level_security_alone_stops_cross_tenant_access(app: TestApp) {
     assert_eq!(count(&mut conn, "SELECT count(*) FROM tenants").await, 0);
 
     // As B, with no tenant filter in the SQL at all.
-    let mut tx = conn.begin().await.expect("begin");
-    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-        .bind(b.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .expect("set");
+    let mut tx = begin_as(&mut conn, b.id).await;
     assert_eq!(count(&mut tx, "SELECT count(*) FROM projects").await, 0);
     assert_eq!(count(&mut tx, "SELECT count(*) FROM tasks").await, 0);
     assert_eq!(
@@ -212,12 +218,7 @@ async fn row_level_security_alone_stops_cross_tenant_access(app: TestApp) {
     assert_eq!(deleted.rows_affected(), 0);
     tx.commit().await.expect("commit");
 
-    let mut tx = conn.begin().await.expect("begin");
-    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-        .bind(b.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .expect("set");
+    let mut tx = begin_as(&mut conn, b.id).await;
     let planted = sqlx::query(
         "INSERT INTO projects (tenant_id, id, name, created_at, updated_at) VALUES ($1, gen_random_uuid(), 'planted', now(), now())",
     )
@@ -229,12 +230,7 @@ async fn row_level_security_alone_stops_cross_tenant_access(app: TestApp) {
     drop(tx);
 
     // As A, the same unfiltered query sees A's rows.
-    let mut tx = conn.begin().await.expect("begin");
-    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-        .bind(a.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .expect("set");
+    let mut tx = begin_as(&mut conn, a.id).await;
     assert_eq!(count(&mut tx, "SELECT count(*) FROM projects").await, 1);
     assert_eq!(count(&mut tx, "SELECT count(*) FROM tasks").await, 1);
     tx.commit().await.expect("commit");
