@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::{CatchPanic, RequestId, ReuseId, Tracing};
+use poem::middleware::{CatchPanic, RequestId, ReuseId};
 use poem::{Endpoint, EndpointExt, Route, Server};
 
 use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
@@ -59,7 +59,7 @@ pub fn build_route(state: AppState) -> impl Endpoint {
         .data(state)
         .catch_all_error(to_problem)
         .with(CatchPanic::new().with_handler(panic_response))
-        .with(Tracing)
+        .with(crate::telemetry::RequestSpan)
         .with(RequestId::default().reuse_id(ReuseId::Ignore))
 }
 

@@ -151,6 +151,7 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal
         return Err(ApiError::unauthenticated("the API key has expired"));
     }
     state.key_usage.record(record.tenant_id, record.id, now);
+    crate::telemetry::record_tenant(record.tenant_id);
     Ok(Principal {
         tenant_id: record.tenant_id,
         actor: Actor::ApiKey { id: record.id },
