@@ -103,7 +103,10 @@ impl Violations {
     /// Checks a text field's length in characters.
     pub fn text(&mut self, field: &str, value: &str, min: u64, max: u64) {
         use validator::ValidateLength;
-        if !value.validate_length(Some(min), None, None) {
+        if value.contains('\0') {
+            // PostgreSQL text cannot hold NUL; refuse it on every backend alike.
+            self.push(field, "invalid", "must not contain NUL characters");
+        } else if !value.validate_length(Some(min), None, None) {
             self.push(field, "too_short", format!("must be at least {min} character(s)"));
         } else if !value.validate_length(None, Some(max), None) {
             self.push(field, "too_long", format!("must be at most {max} characters"));

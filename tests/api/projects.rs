@@ -141,6 +141,15 @@ async fn every_invalid_field_is_reported_at_once_and_nothing_is_written(app: Tes
     app.post("/v1/projects", &t.key, json!({"name": null}))
         .await
         .problem(422, "validation_failed");
+    let r = app
+        .post(
+            "/v1/projects",
+            &t.key,
+            json!({"name": "nul\u{0}byte", "description": "\u{0}"}),
+        )
+        .await;
+    r.problem(422, "validation_failed");
+    assert_eq!(r.fields(), ["description", "name"]);
 
     // Multi-byte characters count as one each: 200 of them are accepted.
     let wide = "é".repeat(200);
