@@ -14,7 +14,7 @@ use crate::auth::{Principal, Scope};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::{Db, DbError, TenantDb};
-use crate::error::{ApiResult, panic_response, to_problem};
+use crate::error::{ApiError, panic_response, to_problem};
 use crate::secret::{Keys, SecretError};
 
 /// What every handler can reach. Cheap to clone.
@@ -29,7 +29,7 @@ pub struct AppState {
 
 impl AppState {
     /// The tenant handle for `principal`, if it holds `scope` (else 403).
-    pub fn tenant_db(&self, principal: &Principal, scope: Scope) -> ApiResult<TenantDb> {
+    pub fn tenant_db(&self, principal: &Principal, scope: Scope) -> Result<TenantDb, ApiError> {
         Ok(self.db.scoped(&principal.require(scope)?))
     }
 

@@ -243,11 +243,17 @@ impl From<ApiError> for poem::Error {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        ApiError::internal(&err)
+        match err {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::new(ErrorCode::Unavailable, "the database is not reachable; retry later")
+            }
+            err => ApiError::internal(&err),
+        }
     }
 }
 
-/// The error statuses every operation documents.
+/// Every error status an operation can document, with its description.
 const DOCUMENTED: [(u16, &str); 10] = [
     (
         400,
@@ -270,12 +276,44 @@ const DOCUMENTED: [(u16, &str); 10] = [
     (503, "The database is unreachable; retry later."),
 ];
 
-impl ApiResponse for ApiError {
+/// Sets of documented error statuses, one bit per entry of `DOCUMENTED`.
+pub mod statuses {
+    pub const BAD_REQUEST: u16 = 1 << 0;
+    pub const UNAUTHORIZED: u16 = 1 << 1;
+    pub const FORBIDDEN: u16 = 1 << 2;
+    pub const NOT_FOUND: u16 = 1 << 3;
+    pub const CONFLICT: u16 = 1 << 4;
+    pub const TOO_LARGE: u16 = 1 << 5;
+    pub const MEDIA_TYPE: u16 = 1 << 6;
+    pub const UNPROCESSABLE: u16 = 1 << 7;
+    pub const INTERNAL: u16 = 1 << 8;
+    pub const UNAVAILABLE: u16 = 1 << 9;
+
+    /// What any database-backed operation can answer.
+    pub const BASE: u16 = INTERNAL | UNAVAILABLE;
+    /// An authenticated operation open to every credential.
+    pub const AUTHENTICATED: u16 = BASE | UNAUTHORIZED;
+    /// A list: bad cursor or parameter, bad limit, missing scope.
+    pub const LIST: u16 = AUTHENTICATED | BAD_REQUEST | UNPROCESSABLE | FORBIDDEN;
+    /// Reading or deleting one resource by id.
+    pub const BY_ID: u16 = AUTHENTICATED | BAD_REQUEST | FORBIDDEN | NOT_FOUND;
+    /// An operation with a JSON body.
+    pub const WRITE: u16 = AUTHENTICATED | BAD_REQUEST | FORBIDDEN | TOO_LARGE | MEDIA_TYPE | UNPROCESSABLE;
+}
+
+/// The error side of an operation's result: an [`ApiError`] whose spec
+/// documents exactly the statuses in `D` (see [`statuses`]).
+#[derive(Debug)]
+pub struct Failure<const D: u16>(pub ApiError);
+
+impl<const D: u16> ApiResponse for Failure<D> {
     fn meta() -> MetaResponses {
         MetaResponses {
             responses: DOCUMENTED
                 .iter()
-                .map(|(status, description)| MetaResponse {
+                .enumerate()
+                .filter(|(i, _)| D & (1 << i) != 0)
+                .map(|(_, (status, description))| MetaResponse {
                     description,
                     status: Some(*status),
                     status_range: None,
@@ -294,7 +332,32 @@ impl ApiResponse for ApiError {
     }
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+impl<const D: u16> From<Failure<D>> for poem::Error {
+    fn from(f: Failure<D>) -> Self {
+        f.0.into()
+    }
+}
+
+impl<const D: u16> From<ApiError> for Failure<D> {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl<const D: u16> From<sea_orm::DbErr> for Failure<D> {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self(e.into())
+    }
+}
+
+impl<const D: u16> From<crate::domain::Error> for Failure<D> {
+    fn from(e: crate::domain::Error) -> Self {
+        Self(e.into())
+    }
+}
+
+/// The result of an operation that documents the error statuses `D`.
+pub type ApiResult<T, const D: u16> = Result<T, Failure<D>>;
 
 /// Maps every error that did not come from a handler (routing, parsing,
 /// authentication, content type) to problem+json with the status the API's

@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::{Actor, ApiKeyAuth, Scope, Scopes};
 use crate::domain::api_keys::{self, ApiKey, NewApiKey};
 use crate::domain::tenants;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, statuses};
 
 /// A permission an API key can hold.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl ApiKeysApi {
         limit: Query<Int<1, 100>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<ApiKeyPage>> {
+    ) -> ApiResult<Json<ApiKeyPage>, { statuses::LIST }> {
         let params = api_keys::list_params(auth.0.tenant_id(), &state.keys.cursor, limit.0.0, cursor.0.as_deref())?;
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
         let page = api_keys::list(&db, &state.keys.cursor, &params).await?;
@@ -185,7 +185,7 @@ impl ApiKeysApi {
         auth: ApiKeyAuth,
         state: Data<&AppState>,
         body: Json<ApiKeyIn>,
-    ) -> ApiResult<ApiKeyCreated> {
+    ) -> ApiResult<ApiKeyCreated, { statuses::WRITE }> {
         let body = body.0;
         let input = NewApiKey {
             name: body.name.and_then(|n| n.0),
@@ -205,9 +205,13 @@ impl ApiKeysApi {
     ///
     /// The key in `X-API-Key` and its tenant: scopes, expiry. Open to every key.
     #[oai(path = "/api-keys/current", method = "get", operation_id = "get_current_api_key")]
-    async fn get_current_api_key(&self, auth: ApiKeyAuth, state: Data<&AppState>) -> ApiResult<Json<IntrospectionOut>> {
+    async fn get_current_api_key(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<IntrospectionOut>, { statuses::AUTHENTICATED }> {
         let Actor::ApiKey { id } = auth.0.actor() else {
-            return Err(ApiError::not_found("API key"));
+            return Err(ApiError::not_found("API key").into());
         };
         let db = state.db.scoped(&auth.0.authenticated());
         let key = api_keys::get(&db, id).await?;
@@ -223,7 +227,12 @@ impl ApiKeysApi {
     /// The key stops working on the next request. Requires the
     /// `api_keys:manage` scope.
     #[oai(path = "/api-keys/:id", method = "delete", operation_id = "delete_api_key")]
-    async fn delete_api_key(&self, auth: ApiKeyAuth, state: Data<&AppState>, id: Path<Uuid>) -> ApiResult<NoContent> {
+    async fn delete_api_key(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
         api_keys::revoke(&db, state.clock.now(), id.0).await?;
         Ok(NoContent::NoContent)

@@ -4,7 +4,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::ApiTags;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, statuses};
 
 /// A probe's answer.
 #[derive(Object, Debug)]
@@ -31,14 +31,14 @@ impl HealthApi {
     ///
     /// 200 when the database answers; 503 otherwise.
     #[oai(path = "/readyz", method = "get", operation_id = "get_readiness")]
-    async fn get_readiness(&self, state: Data<&AppState>) -> ApiResult<Json<HealthStatus>> {
+    async fn get_readiness(&self, state: Data<&AppState>) -> ApiResult<Json<HealthStatus>, { statuses::BASE }> {
         match state.db.ping().await {
             Ok(()) => Ok(Json(HealthStatus {
                 status: "ok".to_owned(),
             })),
             Err(e) => {
                 tracing::warn!(error = %e, "readiness check failed");
-                Err(ApiError::new(ErrorCode::Unavailable, "the database is not reachable"))
+                Err(ApiError::new(ErrorCode::Unavailable, "the database is not reachable").into())
             }
         }
     }

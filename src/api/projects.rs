@@ -12,7 +12,7 @@ use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{ApiKeyAuth, Scope};
 use crate::domain::projects::{self, NewProject, Project, ProjectChanges};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, statuses};
 
 /// A project: a named container of tasks.
 #[derive(Object, Debug)]
@@ -114,7 +114,7 @@ impl ProjectsApi {
         limit: Query<Int<1, 100>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<ProjectPage>> {
+    ) -> ApiResult<Json<ProjectPage>, { statuses::LIST }> {
         let params = projects::list_params(auth.0.tenant_id(), &state.keys.cursor, limit.0.0, cursor.0.as_deref())?;
         let db = state.tenant_db(&auth.0, Scope::ProjectsRead)?;
         let page = projects::list(&db, &state.keys.cursor, &params).await?;
@@ -135,7 +135,7 @@ impl ProjectsApi {
         auth: ApiKeyAuth,
         state: Data<&AppState>,
         body: Json<ProjectIn>,
-    ) -> ApiResult<ProjectCreated> {
+    ) -> ApiResult<ProjectCreated, { statuses::WRITE }> {
         let input = NewProject {
             name: body.0.name.0,
             description: body.0.description.and_then(|d| d.0),
@@ -155,7 +155,7 @@ impl ProjectsApi {
         auth: ApiKeyAuth,
         state: Data<&AppState>,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProjectOut>> {
+    ) -> ApiResult<Json<ProjectOut>, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ProjectsRead)?;
         Ok(Json(projects::get(&db, id.0).await?.into()))
     }
@@ -176,7 +176,7 @@ impl ProjectsApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
         body: Json<ProjectPatch>,
-    ) -> ApiResult<Json<ProjectOut>> {
+    ) -> ApiResult<Json<ProjectOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
         let changes = ProjectChanges {
             name: patch(body.0.name, |t| t.0),
             description: patch(body.0.description, |t| t.0),
@@ -192,7 +192,12 @@ impl ProjectsApi {
     ///
     /// Deletes the project and all of its tasks. Requires the `projects:write` scope.
     #[oai(path = "/projects/:id", method = "delete", operation_id = "delete_project")]
-    async fn delete_project(&self, auth: ApiKeyAuth, state: Data<&AppState>, id: Path<Uuid>) -> ApiResult<NoContent> {
+    async fn delete_project(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
         projects::delete(&db, id.0).await?;
         Ok(NoContent::NoContent)

@@ -13,7 +13,7 @@ use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{ApiKeyAuth, Scope};
 use crate::domain::tasks::{self, Direction, NewTask, SortBy, Status, Task, TaskChanges, TaskFilter};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult, statuses};
 
 /// Where a task stands.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +208,7 @@ async fn list(
     limit: Int<1, 100>,
     cursor: Option<String>,
     project_must_exist: bool,
-) -> ApiResult<Json<TaskPage>> {
+) -> Result<Json<TaskPage>, ApiError> {
     let params = tasks::list_params(
         auth.0.tenant_id(),
         &state.keys.cursor,
@@ -251,9 +251,9 @@ impl TasksApi {
         limit: Query<Int<1, 100>>,
         /// The `next_cursor` of the previous page, with the same filters and sort.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<TaskPage>> {
+    ) -> ApiResult<Json<TaskPage>, { statuses::LIST }> {
         let filter = task_filter(project_id.0, status.0, due_before.0, sort.0, direction.0);
-        list(&state, &auth, filter, limit.0, cursor.0, false).await
+        Ok(list(&state, &auth, filter, limit.0, cursor.0, false).await?)
     }
 
     /// List a project's tasks
@@ -285,9 +285,9 @@ impl TasksApi {
         limit: Query<Int<1, 100>>,
         /// The `next_cursor` of the previous page, with the same filters and sort.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<TaskPage>> {
+    ) -> ApiResult<Json<TaskPage>, { statuses::LIST | statuses::NOT_FOUND }> {
         let filter = task_filter(Some(project_id.0), status.0, due_before.0, sort.0, direction.0);
-        list(&state, &auth, filter, limit.0, cursor.0, true).await
+        Ok(list(&state, &auth, filter, limit.0, cursor.0, true).await?)
     }
 
     /// Create a task
@@ -306,7 +306,7 @@ impl TasksApi {
         /// The project's id.
         project_id: Path<Uuid>,
         body: Json<TaskIn>,
-    ) -> ApiResult<TaskCreated> {
+    ) -> ApiResult<TaskCreated, { statuses::WRITE | statuses::NOT_FOUND }> {
         let body = body.0;
         let input = NewTask {
             title: body.title.0,
@@ -325,7 +325,12 @@ impl TasksApi {
     ///
     /// Requires the `tasks:read` scope.
     #[oai(path = "/tasks/:id", method = "get", operation_id = "get_task")]
-    async fn get_task(&self, auth: ApiKeyAuth, state: Data<&AppState>, id: Path<Uuid>) -> ApiResult<Json<TaskOut>> {
+    async fn get_task(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<TaskOut>, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
         Ok(Json(tasks::get(&db, id.0).await?.into()))
     }
@@ -346,7 +351,7 @@ impl TasksApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
         body: Json<TaskPatch>,
-    ) -> ApiResult<Json<TaskOut>> {
+    ) -> ApiResult<Json<TaskOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
         let changes = task_changes(body.0).validate()?;
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
         Ok(Json(tasks::update(&db, state.clock.now(), id.0, changes).await?.into()))
@@ -356,7 +361,12 @@ impl TasksApi {
     ///
     /// Requires the `tasks:write` scope.
     #[oai(path = "/tasks/:id", method = "delete", operation_id = "delete_task")]
-    async fn delete_task(&self, auth: ApiKeyAuth, state: Data<&AppState>, id: Path<Uuid>) -> ApiResult<NoContent> {
+    async fn delete_task(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
         tasks::delete(&db, id.0).await?;
         Ok(NoContent::NoContent)

@@ -8,7 +8,7 @@ use super::ApiTags;
 use crate::app::AppState;
 use crate::auth::ApiKeyAuth;
 use crate::domain::tenants::{self, Tenant};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, statuses};
 
 /// A tenant: the organisation every resource belongs to.
 #[derive(Object, Debug)]
@@ -46,7 +46,11 @@ impl TenantApi {
     ///
     /// The tenant the credential belongs to. Open to every credential.
     #[oai(path = "/tenant", method = "get", operation_id = "get_tenant")]
-    async fn get_tenant(&self, auth: ApiKeyAuth, state: Data<&AppState>) -> ApiResult<Json<TenantOut>> {
+    async fn get_tenant(
+        &self,
+        auth: ApiKeyAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<TenantOut>, { statuses::AUTHENTICATED }> {
         let db = state.db.scoped(&auth.0.authenticated());
         Ok(Json(tenants::current(&db).await?.into()))
     }
