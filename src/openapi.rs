@@ -1,6 +1,6 @@
 //! The OpenAPI service over every API, and the spec it emits.
 
-use poem_openapi::OpenApiService;
+use poem_openapi::{LicenseObject, OpenApiService, ServerObject};
 
 use crate::api::{api_keys::ApiKeysApi, health::HealthApi, projects::ProjectsApi, tasks::TasksApi, tenant::TenantApi};
 
@@ -21,7 +21,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
              `application/problem+json` (RFC 9457). Lists are cursor-paginated: \
              `?limit=&cursor=` returns `{items, next_cursor}`.",
     )
-    .license("Apache-2.0")
+    .license(LicenseObject::new("Apache-2.0").url("https://www.apache.org/licenses/LICENSE-2.0"))
+    .server(ServerObject::new("/").description("The server that serves this document"))
 }
 
 /// The spec as pretty JSON with a trailing newline, as committed in `openapi/`.

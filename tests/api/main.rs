@@ -6,6 +6,7 @@ mod support;
 
 mod api_keys;
 mod cli;
+mod clients;
 mod errors;
 mod migrations;
 mod openapi_spec;
