@@ -85,6 +85,9 @@ test('the paginator walks 250 projects with none missing and no duplicates', asy
     for (const p of made) created.add(p.id);
   }
   assert.equal(created.size, 250);
+  const first = await unwrap(listProjects({ client, query: { limit: 20 } }));
+  assert.equal(first.items.length, 20, 'a page holds exactly `limit` items when more follow');
+  assert.ok(first.next_cursor, 'more pages follow');
   const seen: string[] = [];
   for await (const project of paginate(listProjects, { client, query: { limit: 20 } })) {
     seen.push(project.id);
