@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::gate::json_body;
 use super::projects::default_limit;
-use super::types::{Int, Nullable, Text, page, patch};
+use super::types::{Date, Int, Nullable, Text, page, patch};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{ApiKeyAuth, Scope};
@@ -78,7 +78,7 @@ pub struct TaskOut {
     pub priority: i64,
     /// The day the task is due; `null` when it has no due date.
     #[oai(nullable)]
-    pub due_date: Nullable<NaiveDate>,
+    pub due_date: Nullable<Date>,
     /// When the task was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
     /// When the task was last changed (RFC 3339, UTC).
@@ -94,7 +94,7 @@ impl From<Task> for TaskOut {
             description: t.description.into(),
             status: Status::parse(&t.status).unwrap_or(Status::Todo).into(),
             priority: i64::from(t.priority),
-            due_date: t.due_date.into(),
+            due_date: t.due_date.map(Date).into(),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -115,7 +115,7 @@ pub struct TaskIn {
     pub priority: Option<Int<0, 4>>,
     /// The day the task is due.
     #[oai(nullable)]
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<Date>,
 }
 
 impl Example for TaskIn {
@@ -125,7 +125,7 @@ impl Example for TaskIn {
             description: Some("Hero, pricing, sign-up.".into()),
             status: Some(TaskStatus::Todo),
             priority: Some(Int(Some(2))),
-            due_date: NaiveDate::from_ymd_opt(2027, 3, 1),
+            due_date: NaiveDate::from_ymd_opt(2027, 3, 1).map(Date),
         }
     }
 }
@@ -144,7 +144,7 @@ pub struct TaskPatch {
     pub priority: MaybeUndefined<Int<0, 4>>,
     /// A new due date; `null` clears it.
     #[oai(nullable)]
-    pub due_date: MaybeUndefined<NaiveDate>,
+    pub due_date: MaybeUndefined<Date>,
 }
 
 impl Example for TaskPatch {
@@ -174,21 +174,21 @@ fn task_changes(body: TaskPatch) -> TaskChanges {
         description: patch(body.description, |t| t.0),
         status: patch(body.status, |s| Some(s.into())),
         priority: patch(body.priority, |p| p.0),
-        due_date: patch(body.due_date, Some),
+        due_date: patch(body.due_date, |d| Some(d.0)),
     }
 }
 
 fn task_filter(
     project_id: Option<Uuid>,
     status: Option<TaskStatus>,
-    due_before: Option<NaiveDate>,
+    due_before: Option<Date>,
     sort: Option<TaskSort>,
     direction: Option<SortDirection>,
 ) -> TaskFilter {
     TaskFilter {
         project_id,
         status: status.map(Into::into),
-        due_before,
+        due_before: due_before.map(|d| d.0),
         sort: match sort {
             Some(TaskSort::DueDate) => SortBy::DueDate,
             Some(TaskSort::CreatedAt) | None => SortBy::CreatedAt,
@@ -241,7 +241,7 @@ impl TasksApi {
         /// Only tasks with this status.
         status: Query<Option<TaskStatus>>,
         /// Only tasks due before this day (tasks without a due date are excluded).
-        due_before: Query<Option<NaiveDate>>,
+        due_before: Query<Option<Date>>,
         /// Sort key; default `created_at`.
         sort: Query<Option<TaskSort>>,
         /// Sort direction; default `asc`.
@@ -275,7 +275,7 @@ impl TasksApi {
         /// Only tasks with this status.
         status: Query<Option<TaskStatus>>,
         /// Only tasks due before this day (tasks without a due date are excluded).
-        due_before: Query<Option<NaiveDate>>,
+        due_before: Query<Option<Date>>,
         /// Sort key; default `created_at`.
         sort: Query<Option<TaskSort>>,
         /// Sort direction; default `asc`.
@@ -313,7 +313,7 @@ impl TasksApi {
             description: body.description.and_then(|d| d.0),
             status: body.status.map(Into::into),
             priority: body.priority.and_then(|p| p.0),
-            due_date: body.due_date,
+            due_date: body.due_date.map(|d| d.0),
         }
         .validate()?;
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;

@@ -181,6 +181,65 @@ impl<T> From<Option<T>> for Nullable<T> {
     }
 }
 
+/// A calendar day, `YYYY-MM-DD` (`format: date` in the spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Date(pub chrono::NaiveDate);
+
+impl Date {
+    fn parse(s: &str) -> Option<Self> {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .filter(|_| s.len() == 10)
+            .map(Self)
+    }
+}
+
+impl Type for Date {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_date".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "date")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for Date {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) => {
+                Self::parse(&s).ok_or_else(|| ParseError::custom("expected a date as YYYY-MM-DD"))
+            }
+            Some(other) => Err(ParseError::expected_type(other)),
+            None => Err(ParseError::expected_input()),
+        }
+    }
+}
+
+impl ParseFromParameter for Date {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Self::parse(value).ok_or_else(|| ParseError::custom("expected a date as YYYY-MM-DD"))
+    }
+}
+
+impl ToJSON for Date {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.format("%Y-%m-%d").to_string()))
+    }
+}
+
 /// `MaybeUndefined` as the rules see it.
 pub fn patch<T, U>(value: poem_openapi::types::MaybeUndefined<T>, inner: impl FnOnce(T) -> Option<U>) -> Patch<U> {
     use poem_openapi::types::MaybeUndefined;

@@ -66,7 +66,12 @@ fn the_spec_passes_the_validator_and_the_linter() {
 }
 
 fn diff_dirs(a: &Path, b: &Path) -> Option<String> {
-    let out = Command::new("diff").arg("-r").arg(a).arg(b).output().ok()?;
+    let out = Command::new("diff")
+        .args(["-r", "-x", "__pycache__"])
+        .arg(a)
+        .arg(b)
+        .output()
+        .ok()?;
     (!out.status.success()).then(|| String::from_utf8_lossy(&out.stdout).chars().take(4000).collect())
 }
 

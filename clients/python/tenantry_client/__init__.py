@@ -1,0 +1,46 @@
+"""Python SDK for the Tenantry API.
+
+The operations and models are generated from the OpenAPI spec into
+``tenantry_client.generated`` (never edited by hand); this package adds a client
+configured once, typed problem errors and auto-pagination::
+
+    from tenantry_client import Tenantry, ProblemError, paginate, unwrap
+    from tenantry_client.generated.api.projects import create_project, list_projects
+    from tenantry_client.generated.models import ProjectIn
+
+    with Tenantry("http://127.0.0.1:8080", api_key="tnt_...") as client:
+        project = unwrap(create_project.sync_detailed(client=client, body=ProjectIn(name="Site")))
+        for p in paginate(list_projects, client, limit=50):
+            print(p.id, p.name)
+"""
+
+from .client import API_KEY_HEADER, DEFAULT_TIMEOUT, Tenantry
+from .errors import FieldError, ProblemError, SupportsResponse, unwrap
+from .generated.client import AuthenticatedClient, Client
+from .generated.types import UNSET, Response, Unset
+from .pagination import AsyncListFn, ListOperation, Page, SyncListFn, apages, apaginate, pages, paginate
+
+__version__ = "1.0.0"
+
+__all__ = [
+    "API_KEY_HEADER",
+    "DEFAULT_TIMEOUT",
+    "UNSET",
+    "AsyncListFn",
+    "AuthenticatedClient",
+    "Client",
+    "FieldError",
+    "ListOperation",
+    "Page",
+    "ProblemError",
+    "Response",
+    "SupportsResponse",
+    "SyncListFn",
+    "Tenantry",
+    "Unset",
+    "apages",
+    "apaginate",
+    "pages",
+    "paginate",
+    "unwrap",
+]

@@ -1,0 +1,316 @@
+import datetime
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.sort_direction import SortDirection
+from ...models.task_page import TaskPage
+from ...models.task_sort import TaskSort
+from ...models.task_status import TaskStatus
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    project_id: UUID | Unset = UNSET,
+    status: TaskStatus | Unset = UNSET,
+    due_before: datetime.date | Unset = UNSET,
+    sort: TaskSort | Unset = UNSET,
+    direction: SortDirection | Unset = UNSET,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_project_id: str | Unset = UNSET
+    if not isinstance(project_id, Unset):
+        json_project_id = str(project_id)
+    params["project_id"] = json_project_id
+
+    json_status: str | Unset = UNSET
+    if not isinstance(status, Unset):
+        json_status = status.value
+
+    params["status"] = json_status
+
+    json_due_before: str | Unset = UNSET
+    if not isinstance(due_before, Unset):
+        json_due_before = due_before.isoformat()
+    params["due_before"] = json_due_before
+
+    json_sort: str | Unset = UNSET
+    if not isinstance(sort, Unset):
+        json_sort = sort.value
+
+    params["sort"] = json_sort
+
+    json_direction: str | Unset = UNSET
+    if not isinstance(direction, Unset):
+        json_direction = direction.value
+
+    params["direction"] = json_direction
+
+    params["limit"] = limit
+
+    params["cursor"] = cursor
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/tasks",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | TaskPage | None:
+    if response.status_code == 200:
+        response_200 = TaskPage.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | TaskPage]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    project_id: UUID | Unset = UNSET,
+    status: TaskStatus | Unset = UNSET,
+    due_before: datetime.date | Unset = UNSET,
+    sort: TaskSort | Unset = UNSET,
+    direction: SortDirection | Unset = UNSET,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+) -> Response[Problem | TaskPage]:
+    """List tasks
+
+     The tenant's tasks across projects, filtered and sorted. With
+    `sort=due_date`, tasks without a due date come last in either
+    direction. Ties are broken by `id`. Requires the `tasks:read` scope.
+
+    Args:
+        project_id (UUID | Unset):
+        status (TaskStatus | Unset): Where a task stands.
+        due_before (datetime.date | Unset):
+        sort (TaskSort | Unset): The order of a task list.
+        direction (SortDirection | Unset): Ascending or descending.
+        limit (int | Unset):  Default: 20.
+        cursor (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TaskPage]
+    """
+
+    kwargs = _get_kwargs(
+        project_id=project_id,
+        status=status,
+        due_before=due_before,
+        sort=sort,
+        direction=direction,
+        limit=limit,
+        cursor=cursor,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    project_id: UUID | Unset = UNSET,
+    status: TaskStatus | Unset = UNSET,
+    due_before: datetime.date | Unset = UNSET,
+    sort: TaskSort | Unset = UNSET,
+    direction: SortDirection | Unset = UNSET,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+) -> Problem | TaskPage | None:
+    """List tasks
+
+     The tenant's tasks across projects, filtered and sorted. With
+    `sort=due_date`, tasks without a due date come last in either
+    direction. Ties are broken by `id`. Requires the `tasks:read` scope.
+
+    Args:
+        project_id (UUID | Unset):
+        status (TaskStatus | Unset): Where a task stands.
+        due_before (datetime.date | Unset):
+        sort (TaskSort | Unset): The order of a task list.
+        direction (SortDirection | Unset): Ascending or descending.
+        limit (int | Unset):  Default: 20.
+        cursor (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TaskPage
+    """
+
+    return sync_detailed(
+        client=client,
+        project_id=project_id,
+        status=status,
+        due_before=due_before,
+        sort=sort,
+        direction=direction,
+        limit=limit,
+        cursor=cursor,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    project_id: UUID | Unset = UNSET,
+    status: TaskStatus | Unset = UNSET,
+    due_before: datetime.date | Unset = UNSET,
+    sort: TaskSort | Unset = UNSET,
+    direction: SortDirection | Unset = UNSET,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+) -> Response[Problem | TaskPage]:
+    """List tasks
+
+     The tenant's tasks across projects, filtered and sorted. With
+    `sort=due_date`, tasks without a due date come last in either
+    direction. Ties are broken by `id`. Requires the `tasks:read` scope.
+
+    Args:
+        project_id (UUID | Unset):
+        status (TaskStatus | Unset): Where a task stands.
+        due_before (datetime.date | Unset):
+        sort (TaskSort | Unset): The order of a task list.
+        direction (SortDirection | Unset): Ascending or descending.
+        limit (int | Unset):  Default: 20.
+        cursor (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TaskPage]
+    """
+
+    kwargs = _get_kwargs(
+        project_id=project_id,
+        status=status,
+        due_before=due_before,
+        sort=sort,
+        direction=direction,
+        limit=limit,
+        cursor=cursor,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    project_id: UUID | Unset = UNSET,
+    status: TaskStatus | Unset = UNSET,
+    due_before: datetime.date | Unset = UNSET,
+    sort: TaskSort | Unset = UNSET,
+    direction: SortDirection | Unset = UNSET,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+) -> Problem | TaskPage | None:
+    """List tasks
+
+     The tenant's tasks across projects, filtered and sorted. With
+    `sort=due_date`, tasks without a due date come last in either
+    direction. Ties are broken by `id`. Requires the `tasks:read` scope.
+
+    Args:
+        project_id (UUID | Unset):
+        status (TaskStatus | Unset): Where a task stands.
+        due_before (datetime.date | Unset):
+        sort (TaskSort | Unset): The order of a task list.
+        direction (SortDirection | Unset): Ascending or descending.
+        limit (int | Unset):  Default: 20.
+        cursor (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TaskPage
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            project_id=project_id,
+            status=status,
+            due_before=due_before,
+            sort=sort,
+            direction=direction,
+            limit=limit,
+            cursor=cursor,
+        )
+    ).parsed
