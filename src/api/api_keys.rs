@@ -231,6 +231,7 @@ impl ApiKeysApi {
         &self,
         auth: ApiKeyAuth,
         state: Data<&AppState>,
+        /// The key's id.
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;

@@ -154,6 +154,7 @@ impl ProjectsApi {
         &self,
         auth: ApiKeyAuth,
         state: Data<&AppState>,
+        /// The project's id.
         id: Path<Uuid>,
     ) -> ApiResult<Json<ProjectOut>, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ProjectsRead)?;
@@ -174,6 +175,7 @@ impl ProjectsApi {
         &self,
         auth: ApiKeyAuth,
         state: Data<&AppState>,
+        /// The project's id.
         id: Path<Uuid>,
         body: Json<ProjectPatch>,
     ) -> ApiResult<Json<ProjectOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
@@ -196,6 +198,7 @@ impl ProjectsApi {
         &self,
         auth: ApiKeyAuth,
         state: Data<&AppState>,
+        /// The project's id.
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;

@@ -329,6 +329,7 @@ impl TasksApi {
         &self,
         auth: ApiKeyAuth,
         state: Data<&AppState>,
+        /// The task's id.
         id: Path<Uuid>,
     ) -> ApiResult<Json<TaskOut>, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
@@ -349,6 +350,7 @@ impl TasksApi {
         &self,
         auth: ApiKeyAuth,
         state: Data<&AppState>,
+        /// The task's id.
         id: Path<Uuid>,
         body: Json<TaskPatch>,
     ) -> ApiResult<Json<TaskOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
@@ -365,6 +367,7 @@ impl TasksApi {
         &self,
         auth: ApiKeyAuth,
         state: Data<&AppState>,
+        /// The task's id.
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;

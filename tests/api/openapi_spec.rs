@@ -91,3 +91,29 @@ fn input_schemas_carry_examples_and_nullable_fields_are_declared() {
         assert!(required.contains(&field), "Project.{field} is always present");
     }
 }
+
+#[test]
+fn every_schema_and_inline_field_is_described() {
+    let spec = spec();
+    for (name, schema) in spec["components"]["schemas"].as_object().expect("schemas") {
+        assert!(schema["description"].is_string(), "schema {name} has a description");
+        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+            // `$ref` fields stay bare (a description would wrap them in allOf,
+            // which openapi-python-client drops); their schema carries it.
+            if property.get("$ref").is_none() {
+                assert!(property["description"].is_string(), "{name}.{field} has a description");
+            }
+        }
+    }
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    param["description"].is_string(),
+                    "{method} {path} parameter {} has a description",
+                    param["name"]
+                );
+            }
+        }
+    }
+}

@@ -292,6 +292,9 @@ def test_paginate_walks_250_projects_exactly_once() -> None:
 
         with full_client() as client:
             walk = list(paginate(list_projects.sync_detailed, client, limit=20))
+            first = unwrap(list_projects.sync_detailed(client=client, limit=20))
+        assert len(first.items) == 20, "a page holds exactly `limit` items when more follow"
+        assert first.next_cursor is not None
 
         counts = Counter(p.id for p in walk)
         missing = mine - counts.keys()

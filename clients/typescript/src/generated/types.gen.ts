@@ -528,6 +528,9 @@ export type CreateProjectResponse = CreateProjectResponses[keyof CreateProjectRe
 export type DeleteProjectData = {
     body?: never;
     path: {
+        /**
+         * The project's id.
+         */
         id: string;
     };
     query?: never;
@@ -575,6 +578,9 @@ export type DeleteProjectResponse = DeleteProjectResponses[keyof DeleteProjectRe
 export type GetProjectData = {
     body?: never;
     path: {
+        /**
+         * The project's id.
+         */
         id: string;
     };
     query?: never;
@@ -619,6 +625,9 @@ export type GetProjectResponse = GetProjectResponses[keyof GetProjectResponses];
 export type UpdateProjectData = {
     body: ProjectPatch;
     path: {
+        /**
+         * The project's id.
+         */
         id: string;
     };
     query?: never;
@@ -884,6 +893,9 @@ export type CreateTaskResponse = CreateTaskResponses[keyof CreateTaskResponses];
 export type DeleteTaskData = {
     body?: never;
     path: {
+        /**
+         * The task's id.
+         */
         id: string;
     };
     query?: never;
@@ -931,6 +943,9 @@ export type DeleteTaskResponse = DeleteTaskResponses[keyof DeleteTaskResponses];
 export type GetTaskData = {
     body?: never;
     path: {
+        /**
+         * The task's id.
+         */
         id: string;
     };
     query?: never;
@@ -975,6 +990,9 @@ export type GetTaskResponse = GetTaskResponses[keyof GetTaskResponses];
 export type UpdateTaskData = {
     body: TaskPatch;
     path: {
+        /**
+         * The task's id.
+         */
         id: string;
     };
     query?: never;
@@ -1165,6 +1183,9 @@ export type GetCurrentApiKeyResponse = GetCurrentApiKeyResponses[keyof GetCurren
 export type DeleteApiKeyData = {
     body?: never;
     path: {
+        /**
+         * The key's id.
+         */
         id: string;
     };
     query?: never;
