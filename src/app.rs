@@ -52,10 +52,13 @@ pub fn build_route(state: AppState) -> impl Endpoint {
     let api = crate::openapi::service();
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
-    Route::new()
+    let route = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
-        .at("/openapi.json", spec)
+        .at("/openapi.json", spec);
+    #[cfg(feature = "bench")]
+    let route = route.nest("/bench", crate::bench::routes());
+    route
         .data(state)
         .catch_all_error(to_problem)
         .with(CatchPanic::new().with_handler(panic_response))

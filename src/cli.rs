@@ -50,6 +50,21 @@ pub enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Seed benchmark data (PostgreSQL, superuser owner; `--features bench` builds only).
+    #[cfg(feature = "bench")]
+    #[command(hide = true)]
+    BenchSeed {
+        /// Slug prefix of the seeded tenants (`<prefix>-<n>`).
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        tenants: u32,
+        #[arg(long)]
+        projects: u32,
+        /// Where to write `key<TAB>tenant_id<TAB>project_id` lines.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,6 +188,19 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
                 None => print!("{spec}"),
             }
             Ok(())
+        }
+        #[cfg(feature = "bench")]
+        Command::BenchSeed {
+            prefix,
+            tenants,
+            projects,
+            out,
+        } => {
+            let keys = Keys::from_secret(&crate::secret::load_or_create(settings)?);
+            let db = owner_db(settings).await?;
+            let result = crate::bench::seed(&db, &keys, &prefix, tenants, projects, &out).await;
+            db.close().await;
+            result.map_err(|e| CliError::Usage(format!("seeding failed: {e}")))
         }
         Command::Tenant {
             command: TenantCommand::Create { slug, name },

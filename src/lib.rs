@@ -3,6 +3,8 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -46,6 +46,18 @@ impl Principal {
         }
     }
 
+    /// A principal for the benchmark's copy of get-by-id without the key
+    /// check (`--features bench` only), to measure what authentication costs.
+    #[cfg(feature = "bench")]
+    pub fn unauthenticated_bench(tenant_id: Uuid) -> Self {
+        Self {
+            tenant_id,
+            actor: Actor::Operator,
+            scopes: Scopes::all(),
+            expires_at: None,
+        }
+    }
+
     pub fn tenant_id(&self) -> Uuid {
         self.tenant_id
     }

@@ -8,6 +8,8 @@
 //! * [`PlatformDb`] answers the few questions asked before a tenant is known
 //!   (which key has this hash, which tenant has this slug).
 
+#[cfg(feature = "bench")]
+mod bench;
 mod platform;
 mod tenant;
 

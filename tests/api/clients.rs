@@ -85,9 +85,7 @@ fn the_committed_clients_are_what_the_generators_make() {
     );
     for generated in ["typescript/src/generated", "python/tenantry_client/generated"] {
         if let Some(diff) = diff_dirs(&clients_dir().join(generated), &tmp.path().join(generated)) {
-            panic!(
-                "clients/{generated} is out of date: run `clients/generate.sh` and commit it\n{diff}"
-            );
+            panic!("clients/{generated} is out of date: run `clients/generate.sh` and commit it\n{diff}");
         }
     }
 }

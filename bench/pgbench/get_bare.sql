@@ -1,0 +1,3 @@
+-- The get-by-id query alone (run as the owner, so no policy applies).
+\set n random(1, :tenants)
+SELECT p.tenant_id, p.id, p.name, p.description, p.created_at, p.updated_at FROM projects p, bench_keys b WHERE b.n = :n AND p.tenant_id = b.tenant_id AND p.id = b.project_id LIMIT 1;

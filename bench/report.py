@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's raw figures (one JSON object a line) into the table
+and the targets of bench/README.md, and writes them all as one JSON file."""
+
+import json
+import os
+import sys
+
+raw_path, out_path = sys.argv[1], sys.argv[2]
+rows = [json.loads(line) for line in open(raw_path) if line.strip()]
+tick = os.sysconf("SC_CLK_TCK")
+
+sets = {}
+for r in rows:
+    s = sets.setdefault(r["set"], {"wrk": {}, "oha": {}, "pgbench": {}, "server": {}})
+    if "wrk" in r:
+        w = r["wrk"]
+        secs = w["duration_us"] / 1e6
+        s["wrk"][r["mode"]] = {
+            "rps": w["requests"] / secs,
+            "p50_ms": w["p50_us"] / 1000,
+            "p99_ms": w["p99_us"] / 1000,
+            "errors": w["errors"] + w["non_2xx"],
+            "cpu_s_per_1k": (r["cpu_ticks"] / tick) / max(w["requests"], 1) * 1000,
+        }
+    elif "oha" in r:
+        s["oha"][r["mode"]] = {"rate": r["rate"], "p99_ms": r["oha"]["p99_s"] * 1000, "success": r["oha"]["success"]}
+    elif "pgbench" in r:
+        s["pgbench"][r["pgbench"]] = {"tps": r["tps"], "latency_avg_ms": r["latency_avg_ms"]}
+    else:
+        s["server"].update({k: v for k, v in r.items() if k != "set"})
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+targets = []
+
+
+def target(name, value, ok):
+    targets.append({"target": name, "value": value, "met": bool(ok) if value is not None else False})
+
+
+for name, s in sets.items():
+    w, o, p, srv = s["wrk"], s["oha"], s["pgbench"], s["server"]
+    print(f"\n## data set {name}\n")
+    print("| endpoint | req/s | p50 ms | p99 ms | open-loop p99 ms (rate) | CPU s / 1k req | vs sequence | vs bare query | vs hello |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    limits = {"list": ("list_seq", "list_bare"), "get": ("get_seq", "get_bare"), "create": ("create_seq", None)}
+    for mode in ["hello", "get_nokey", "list", "get", "create", "mixed"]:
+        if mode not in w:
+            continue
+        m = w[mode]
+        seq, bare = limits.get(mode, (None, None))
+        vs_seq = ratio(m["rps"], p.get(seq, {}).get("tps")) if seq else None
+        vs_bare = ratio(m["rps"], p.get(bare, {}).get("tps")) if bare else None
+        vs_hello = ratio(m["rps"], w.get("hello", {}).get("rps"))
+        ol = o.get(mode)
+        ol_txt = f"{ol['p99_ms']:.2f} ({ol['rate']}/s)" if ol else ""
+        pct = lambda x: f"{x:.0%}" if x is not None else ""
+        print(
+            f"| {mode} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {ol_txt} | {m['cpu_s_per_1k']:.3f} | "
+            f"{pct(vs_seq)} | {pct(vs_bare)} | {pct(vs_hello)} |"
+        )
+        m.update({"vs_sequence": vs_seq, "vs_bare": vs_bare, "vs_hello": vs_hello})
+    print("\n| pgbench (64 clients) | tps | avg latency ms |\n|---|---:|---:|")
+    for k, v in p.items():
+        print(f"| {k} | {v['tps']:.0f} | {v['latency_avg_ms']} |")
+    print(
+        f"\nserver: cold start {srv.get('cold_start_ms')} ms, idle RSS {srv.get('idle_rss_kb', 0) / 1024:.1f} MB, "
+        f"peak RSS {srv.get('peak_rss_kb', 0) / 1024:.1f} MB"
+    )
+    if name == "1k":
+        for mode in ["get", "list"]:
+            if mode in w:
+                target(f"{mode} >= 40% of its pgbench sequence", w[mode].get("vs_sequence"), (w[mode].get("vs_sequence") or 0) >= 0.40)
+                target(f"{mode} >= 25% of the bare query", w[mode].get("vs_bare"), (w[mode].get("vs_bare") or 0) >= 0.25)
+        if "create" in w:
+            target("create >= 40% of its pgbench sequence", w["create"].get("vs_sequence"), (w["create"].get("vs_sequence") or 0) >= 0.40)
+        for mode, limit in [("list", 5), ("get", 5), ("create", 10)]:
+            if mode in o:
+                target(f"{mode} open-loop p99 <= {limit} ms", o[mode]["p99_ms"], o[mode]["p99_ms"] <= limit)
+        if "get_seq" in p and "get_norls" in p:
+            cost = 1 - p["get_seq"]["tps"] / p["get_norls"]["tps"]
+            target("RLS + tenant setting cost <= 20% (pgbench get)", cost, cost <= 0.20)
+        if "get" in w and "get_nokey" in w:
+            cost = 1 - w["get"]["rps"] / w["get_nokey"]["rps"]
+            target("API-key authentication cost <= 10% (get)", cost, cost <= 0.10)
+        target("idle RSS <= 30 MB", srv.get("idle_rss_kb", 0) / 1024, srv.get("idle_rss_kb", 1e9) / 1024 <= 30)
+        target("RSS under load <= 150 MB", srv.get("peak_rss_kb", 0) / 1024, srv.get("peak_rss_kb", 1e9) / 1024 <= 150)
+        target("cold start <= 500 ms", srv.get("cold_start_ms"), (srv.get("cold_start_ms") or 1e9) <= 500)
+
+if "1k" in sets and "100k" in sets:
+    a, b = sets["1k"]["wrk"], sets["100k"]["wrk"]
+    for mode in ["list", "get"]:
+        if mode in a and mode in b:
+            t = b[mode]["rps"] / a[mode]["rps"]
+            target(f"100k tenants: {mode} throughput >= 90% of 1k", t, t >= 0.90)
+            q = b[mode]["p99_ms"] / a[mode]["p99_ms"]
+            target(f"100k tenants: {mode} p99 <= 1.25x of 1k", q, q <= 1.25)
+
+print("\n| target | value | met |\n|---|---:|:---:|")
+for t in targets:
+    v = t["value"]
+    shown = f"{v:.0%}" if isinstance(v, float) and v < 5 and ("%" in t["target"] or "x" in t["target"]) else (f"{v:.2f}" if isinstance(v, float) else str(v))
+    print(f"| {t['target']} | {shown} | {'yes' if t['met'] else 'no'} |")
+
+json.dump({"sets": sets, "targets": targets}, open(out_path, "w"), indent=2)
+print(f"\nraw figures: {out_path}")

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The benchmark, in one command: seeds PostgreSQL, builds and starts a release
+# server (with the `bench` comparison variants), runs closed-loop (wrk) and
+# open-loop (oha) loads and the pgbench limits, and prints one table
+# (bench/report.py); raw figures land in bench/results/results.json.
+#
+# Environment (all optional):
+#   BENCH_PG        admin URL without a database   [postgres://postgres@127.0.0.1:5432]
+#   BENCH_DURATION  seconds per closed-loop run     [15]
+#   BENCH_SETS      data sets to run                ["1k 100k"]
+#   BENCH_RESEED=1  drop and seed the data sets again
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=$root/bench/results
+mkdir -p "$out"
+pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+duration=${BENCH_DURATION:-15}
+sets=${BENCH_SETS:-"1k 100k"}
+port=18480
+conns=64
+threads=2
+role=tenantry_app
+export TENANTRY_SECRET=${TENANTRY_SECRET:-bench-secret-0123456789abcdef0123456789abcdef}
+export TENANTRY_DATA_DIR=$out/data
+export TENANTRY_LOG=warn
+
+need() { command -v "$1" >/dev/null 2>&1; }
+need wrk || { apt-get update -qq && apt-get install -y -qq wrk; }
+need oha || cargo install oha --version 1.16.0 --locked
+need pgbench || { apt-get update -qq && apt-get install -y -qq postgresql-client; }
+need psql
+
+echo "== building the release server (features: bench)" >&2
+cargo build --release --features bench -q
+bin=$root/target/release/tenantry
+psql_admin() { psql "$pg/postgres" -qAtX -v ON_ERROR_STOP=1 "$@"; }
+
+seed() { # name tenants projects
+  local db=tenantry_bench_$1
+  local keys=$out/keys-$1.tsv
+  if [ "${BENCH_RESEED:-0}" != 1 ] && [ -s "$keys" ] && [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" = 1 ]; then
+    return
+  fi
+  echo "== seeding $db: $2 tenants x $3 projects" >&2
+  psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+  DATABASE_URL=$pg/$db "$bin" bench-seed --prefix b --tenants "$2" --projects "$3" --out "$keys"
+  psql "$pg/$db" -qAtX -c "GRANT SELECT ON bench_keys TO $role" -c "VACUUM ANALYZE"
+}
+
+server_pid=
+stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=; }
+trap stop_server EXIT
+start_server() { # db; prints cold start ms
+  local start end
+  start=$(date +%s%N)
+  DATABASE_URL=$pg/$1 "$bin" serve --listen 127.0.0.1:$port >"$out/server.log" 2>&1 &
+  server_pid=$!
+  until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.005; done
+  end=$(date +%s%N)
+  echo $(( (end - start) / 1000000 ))
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+rss_kb() { awk "/^$1:/ {print \$2}" "/proc/$server_pid/status"; }
+
+capture_statements() { # db
+  # The server's own statements, from PostgreSQL's log, for one request of each kind.
+  local log
+  log=$(ls -t /var/log/postgresql/postgresql-*-main.log 2>/dev/null | head -n 1 || true)
+  [ -n "$log" ] || return 0
+  psql_admin -c "ALTER DATABASE $1 SET log_statement = 'all'"
+  start_server "$1" >/dev/null
+  local key project
+  IFS=$'\t' read -r key _ project < "$out/keys-1k.tsv"
+  for kind in list get create; do
+    local before
+    before=$(wc -l < "$log")
+    case $kind in
+      list) curl -fs -o /dev/null -H "X-API-Key: $key" "http://127.0.0.1:$port/v1/projects?limit=20" ;;
+      get) curl -fs -o /dev/null -H "X-API-Key: $key" "http://127.0.0.1:$port/v1/projects/$project" ;;
+      create) curl -fs -o /dev/null -H "X-API-Key: $key" -H 'content-type: application/json' -d '{"name":"captured"}' "http://127.0.0.1:$port/v1/projects" ;;
+    esac
+    sleep 0.2
+    tail -n +"$((before + 1))" "$log" | grep -E "(LOG|DETAIL):  (execute|statement|parameters)" | grep -v "SELECT 1$" > "$out/statements-$kind.log" || true
+  done
+  stop_server
+  psql_admin -c "ALTER DATABASE $1 RESET log_statement"
+}
+
+run_wrk() { # set mode
+  local before after
+  before=$(cpu_ticks)
+  WRK_MODE=$2 WRK_KEYS=$out/keys-$1.tsv wrk -t$threads -c$conns -d"${duration}s" --latency -s "$root/bench/wrk.lua" \
+    "http://127.0.0.1:$port" > "$out/wrk-$1-$2.txt"
+  after=$(cpu_ticks)
+  printf '{"set": "%s", "mode": "%s", "cpu_ticks": %d, "wrk": %s}\n' "$1" "$2" $((after - before)) \
+    "$(tail -n 1 "$out/wrk-$1-$2.txt")" >> "$out/raw.jsonl"
+}
+
+run_oha() { # set mode rate
+  local key tenant project url
+  IFS=$'\t' read -r key tenant project < "$out/keys-$1.tsv"
+  local -a args=(-q "$3" -z 10s --latency-correction --no-tui --output-format json -c $conns)
+  case $2 in
+    list) url="http://127.0.0.1:$port/v1/projects?limit=20"; args+=(-H "X-API-Key: $key") ;;
+    get) url="http://127.0.0.1:$port/v1/projects/$project"; args+=(-H "X-API-Key: $key") ;;
+    create) url="http://127.0.0.1:$port/v1/projects"; args+=(-m POST -H "X-API-Key: $key" -H 'content-type: application/json' -d '{"name":"open loop"}') ;;
+  esac
+  oha "${args[@]}" "$url" > "$out/oha-$1-$2.json"
+  printf '{"set": "%s", "mode": "%s", "rate": %s, "oha": %s}\n' "$1" "$2" "$3" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({"p50_s": d["latencyPercentiles"]["p50"], "p99_s": d["latencyPercentiles"]["p99"], "rps": d["summary"]["requestsPerSec"], "success": d["summary"]["successRate"]}))' "$out/oha-$1-$2.json")" >> "$out/raw.jsonl"
+}
+
+run_pgbench() { # set name script as_app tenants
+  local -a env=()
+  [ "$4" = app ] && env=(PGOPTIONS="-c role=$role")
+  local result
+  result=$(env "${env[@]}" pgbench -n -M prepared -c $conns -j $threads -T "$duration" -D tenants="$5" \
+    -f "$root/bench/pgbench/$3.sql" "$pg/tenantry_bench_$1" 2>&1)
+  local tps
+  tps=$(echo "$result" | awk '/^tps = / {print $3; exit}')
+  local lat
+  lat=$(echo "$result" | awk '/latency average/ {print $4; exit}')
+  printf '{"set": "%s", "pgbench": "%s", "tps": %s, "latency_avg_ms": %s}\n' "$1" "$2" "${tps:-0}" "${lat:-0}" >> "$out/raw.jsonl"
+}
+
+: > "$out/raw.jsonl"
+seed 1k 1000 100
+[[ " $sets " == *" 100k "* ]] && seed 100k 100000 10
+capture_statements tenantry_bench_1k
+
+for set in $sets; do
+  case $set in 1k) tenants=1000 ;; 100k) tenants=100000 ;; esac
+  echo "== $set: pgbench limits" >&2
+  run_pgbench "$set" list_seq list app $tenants
+  run_pgbench "$set" get_seq get app $tenants
+  run_pgbench "$set" create_seq create app $tenants
+  run_pgbench "$set" list_bare list_bare owner $tenants
+  run_pgbench "$set" get_bare get_bare owner $tenants
+  run_pgbench "$set" get_norls get_norls owner $tenants
+  echo "== $set: server" >&2
+  cold=$(start_server "tenantry_bench_$set")
+  sleep 1
+  printf '{"set": "%s", "cold_start_ms": %d, "idle_rss_kb": %d}\n' "$set" "$cold" "$(rss_kb VmRSS)" >> "$out/raw.jsonl"
+  modes="hello get_nokey list get create mixed"
+  [ "$set" = 100k ] && modes="list get"
+  for mode in $modes; do
+    echo "   wrk $mode" >&2
+    run_wrk "$set" "$mode"
+  done
+  if [ "$set" = 1k ]; then
+    for mode in list get create; do
+      rps=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r.get("set") == sys.argv[2] and r.get("mode") == sys.argv[3] and "wrk" in r:
+        w = r["wrk"]; print(int(w["requests"] / (w["duration_us"] / 1e6) / 2))' "$out/raw.jsonl" "$set" "$mode")
+      echo "   oha $mode at $rps/s" >&2
+      run_oha "$set" "$mode" "$rps"
+    done
+  fi
+  printf '{"set": "%s", "peak_rss_kb": %d}\n' "$set" "$(rss_kb VmHWM)" >> "$out/raw.jsonl"
+  stop_server
+done
+
+python3 "$root/bench/report.py" "$out/raw.jsonl" "$out/results.json"

@@ -1,0 +1,74 @@
+//! Comparison variants for the benchmark harness in `bench/`, compiled only
+//! with `--features bench`: never in a default or release build, never in
+//! the spec, not reachable through configuration.
+//!
+//! * `GET /bench/hello`: the plain-endpoint baseline of the same build.
+//! * `GET /bench/projects/{id}` with `X-Bench-Tenant: <uuid>`: get-by-id
+//!   without the API-key check, to measure what authentication costs.
+//! * `tenantry bench-seed`: bulk data for the load runs.
+
+use std::io::Write;
+use std::path::Path;
+
+use poem::web::{Data, Json, Path as PathParam};
+use poem::{Request, Route, get, handler};
+use poem_openapi::types::ToJSON;
+use uuid::Uuid;
+
+use crate::api::projects::ProjectOut;
+use crate::app::AppState;
+use crate::auth::{Principal, Scope, api_key};
+use crate::error::{ApiError, ErrorCode};
+
+pub fn routes() -> Route {
+    Route::new()
+        .at("/hello", get(hello))
+        .at("/projects/:id", get(project_without_key))
+}
+
+#[handler]
+fn hello() -> &'static str {
+    "hello"
+}
+
+#[handler]
+async fn project_without_key(
+    req: &Request,
+    PathParam(id): PathParam<Uuid>,
+    state: Data<&AppState>,
+) -> poem::Result<Json<serde_json::Value>> {
+    let tenant = req
+        .header("x-bench-tenant")
+        .and_then(|t| t.parse::<Uuid>().ok())
+        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "X-Bench-Tenant: a tenant id is required"))?;
+    let principal = Principal::unauthenticated_bench(tenant);
+    let db = state.tenant_db(&principal, Scope::ProjectsRead)?;
+    let project = crate::domain::projects::get(&db, id).await.map_err(ApiError::from)?;
+    Ok(Json(ProjectOut::from(project).to_json().unwrap_or_default()))
+}
+
+/// Seeds `tenants` tenants with `projects` projects and one all-scope key
+/// each, and writes `key<TAB>tenant_id<TAB>project_id` lines to `out`.
+pub async fn seed(
+    db: &crate::db::Db,
+    keys: &crate::secret::Keys,
+    prefix: &str,
+    tenants: u32,
+    projects: u32,
+    out: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let generated: Vec<(String, String, String)> = (0..tenants)
+        .map(|_| {
+            let key = api_key::generate();
+            let hash = api_key::hash(&keys.api_key, &key.secret);
+            (key.secret, key.display_prefix, hash)
+        })
+        .collect();
+    let rows = db.bench_seed(prefix, projects, &generated).await?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    for (key, tenant, project) in rows {
+        writeln!(file, "{key}\t{tenant}\t{project}")?;
+    }
+    file.flush()?;
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Bulk seeding for the benchmark harness (`--features bench` only;
+//! PostgreSQL, run as a superuser owner so one transaction can write every
+//! tenant's rows).
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, TransactionTrait};
+use uuid::Uuid;
+
+use super::Db;
+
+impl Db {
+    /// Creates one tenant per `(secret, display_prefix, hash)` key with
+    /// `projects` projects each, and the table `bench_keys(n, key_hash,
+    /// tenant_id, project_id)` for pgbench. Returns `(secret, tenant, first project)`.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "bulk seeding for the benchmark, inside the seam"
+    )]
+    pub async fn bench_seed(
+        &self,
+        prefix: &str,
+        projects: u32,
+        keys: &[(String, String, String)],
+    ) -> Result<Vec<(String, Uuid, Uuid)>, DbErr> {
+        if self.backend != DatabaseBackend::Postgres {
+            return Err(DbErr::Custom("bench-seed needs PostgreSQL".into()));
+        }
+        if !prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+            return Err(DbErr::Custom("the prefix must be lowercase letters and digits".into()));
+        }
+        let now = crate::clock::truncate_micros(Utc::now()).to_rfc3339();
+        let txn = self.conn.begin().await?;
+        let mut tenants = Vec::with_capacity(keys.len());
+        for (batch, chunk) in keys.chunks(1000).enumerate() {
+            let mut tenant_rows = String::new();
+            let mut key_rows = String::new();
+            for (i, (secret, display, hash)) in chunk.iter().enumerate() {
+                let n = batch * 1000 + i;
+                let tenant = Uuid::now_v7();
+                let key = Uuid::now_v7();
+                let sep = if i == 0 { "" } else { "," };
+                // Every value here is generated (uuids, hex, base62, digits): nothing to escape.
+                let _ = write!(
+                    tenant_rows,
+                    "{sep}('{tenant}', '{prefix}-{n}', 'Bench {n}', '{now}', '{now}')"
+                );
+                let _ = write!(
+                    key_rows,
+                    "{sep}('{tenant}', '{key}', 'bench', '{display}', '{hash}', \
+                     'projects:read projects:write tasks:read tasks:write api_keys:manage', '{now}')"
+                );
+                tenants.push((secret.clone(), tenant, hash.clone()));
+            }
+            txn.execute_unprepared(&format!(
+                "INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES {tenant_rows}"
+            ))
+            .await?;
+            txn.execute_unprepared(&format!(
+                "INSERT INTO api_keys (tenant_id, id, name, prefix, key_hash, scopes, created_at) VALUES {key_rows}"
+            ))
+            .await?;
+        }
+        txn.execute_unprepared(&format!(
+            "INSERT INTO projects (tenant_id, id, name, description, created_at, updated_at)
+             SELECT t.id, gen_random_uuid(), 'Project ' || g, NULL,
+                    timestamptz '{now}' + g * interval '1 microsecond',
+                    timestamptz '{now}' + g * interval '1 microsecond'
+               FROM tenants t CROSS JOIN generate_series(1, {projects}) g
+              WHERE t.slug LIKE '{prefix}-%'"
+        ))
+        .await?;
+        let rows = txn
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                format!(
+                    "SELECT DISTINCT ON (p.tenant_id) p.tenant_id, p.id FROM projects p
+                       JOIN tenants t ON t.id = p.tenant_id
+                      WHERE t.slug LIKE '{prefix}-%' ORDER BY p.tenant_id, p.created_at, p.id"
+                ),
+            ))
+            .await?;
+        let mut first: HashMap<Uuid, Uuid> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            first.insert(row.try_get("", "tenant_id")?, row.try_get("", "id")?);
+        }
+        txn.execute_unprepared(
+            "CREATE TABLE IF NOT EXISTS bench_keys (n int PRIMARY KEY, key_hash text NOT NULL,
+                                                   tenant_id uuid NOT NULL, project_id uuid NOT NULL)",
+        )
+        .await?;
+        let start = txn
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT COALESCE(max(n), 0)::int AS n FROM bench_keys",
+            ))
+            .await?
+            .map(|r| r.try_get::<i32>("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        let mut out = Vec::with_capacity(tenants.len());
+        for (batch, chunk) in tenants.chunks(1000).enumerate() {
+            let mut values = String::new();
+            for (i, (secret, tenant, hash)) in chunk.iter().enumerate() {
+                let project = first.get(tenant).copied().unwrap_or_default();
+                let n = start as usize + batch * 1000 + i + 1;
+                let sep = if i == 0 { "" } else { "," };
+                let _ = write!(values, "{sep}({n}, '{hash}', '{tenant}', '{project}')");
+                out.push((secret.clone(), *tenant, project));
+            }
+            txn.execute_unprepared(&format!("INSERT INTO bench_keys VALUES {values}"))
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+}
