@@ -51,14 +51,15 @@ seed() { # name tenants projects
 server_pid=
 stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=; }
 trap stop_server EXIT
-start_server() { # db; prints cold start ms
+cold_ms=0
+start_server() { # db; sets server_pid and cold_ms (spawn to a ready /readyz)
   local start end
   start=$(date +%s%N)
   DATABASE_URL=$pg/$1 "$bin" serve --listen 127.0.0.1:$port >"$out/server.log" 2>&1 &
   server_pid=$!
   until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.005; done
   end=$(date +%s%N)
-  echo $(( (end - start) / 1000000 ))
+  cold_ms=$(( (end - start) / 1000000 ))
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 rss_kb() { awk "/^$1:/ {print \$2}" "/proc/$server_pid/status"; }
@@ -69,7 +70,7 @@ capture_statements() { # db
   log=$(ls -t /var/log/postgresql/postgresql-*-main.log 2>/dev/null | head -n 1 || true)
   [ -n "$log" ] || return 0
   psql_admin -c "ALTER DATABASE $1 SET log_statement = 'all'"
-  start_server "$1" >/dev/null
+  start_server "$1"
   local key project
   IFS=$'\t' read -r key _ project < "$out/keys-1k.tsv"
   for kind in list get create; do
@@ -138,9 +139,9 @@ for set in $sets; do
   run_pgbench "$set" get_bare get_bare owner $tenants
   run_pgbench "$set" get_norls get_norls owner $tenants
   echo "== $set: server" >&2
-  cold=$(start_server "tenantry_bench_$set")
+  start_server "tenantry_bench_$set"
   sleep 1
-  printf '{"set": "%s", "cold_start_ms": %d, "idle_rss_kb": %d}\n' "$set" "$cold" "$(rss_kb VmRSS)" >> "$out/raw.jsonl"
+  printf '{"set": "%s", "cold_start_ms": %d, "idle_rss_kb": %d}\n' "$set" "$cold_ms" "$(rss_kb VmRSS)" >> "$out/raw.jsonl"
   modes="hello get_nokey list get create mixed"
   [ "$set" = 100k ] && modes="list get"
   for mode in $modes; do
