@@ -9,6 +9,7 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, RequestId, ReuseId};
 use poem::{Endpoint, EndpointExt, Route, Server};
 
+use crate::auth::cache::KeyCache;
 use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
 use crate::auth::{Principal, Scope};
 use crate::clock::{Clock, SystemClock};
@@ -24,6 +25,7 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub clock: Arc<dyn Clock>,
     pub key_usage: Arc<KeyUsage>,
+    pub key_cache: Arc<KeyCache>,
     pub max_body_bytes: usize,
 }
 
@@ -99,6 +101,7 @@ impl Application {
             keys: Arc::new(Keys::from_secret(&secret)),
             clock,
             key_usage: Arc::new(KeyUsage::default()),
+            key_cache: Arc::new(KeyCache::new(settings.key_cache_ttl)),
             max_body_bytes: settings.max_body_bytes,
         };
         let acceptor = TcpListener::bind(listen)

@@ -29,6 +29,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `TENANTRY_MAX_BODY_BYTES`: the largest request body accepted.
     pub max_body_bytes: usize,
+    /// `TENANTRY_KEY_CACHE_TTL_MS`: how long a key lookup is reused (0 disables;
+    /// at most 1000, the bound on revocation across instances).
+    pub key_cache_ttl: std::time::Duration,
     /// `TENANTRY_LOG`: a tracing filter directive.
     pub log_filter: String,
     /// `TENANTRY_LOG_FORMAT`: `pretty` or `json`.
@@ -138,6 +141,16 @@ impl Settings {
         if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
             return Err(err("TENANTRY_MAX_BODY_BYTES", "expected 1024..=67108864"));
         }
+        let key_cache_ttl_ms: u64 = match get("TENANTRY_KEY_CACHE_TTL_MS") {
+            Some(v) => parse_num("TENANTRY_KEY_CACHE_TTL_MS", &v)?,
+            None => 1000,
+        };
+        if key_cache_ttl_ms > 1000 {
+            return Err(err(
+                "TENANTRY_KEY_CACHE_TTL_MS",
+                "expected 0..=1000 (revocation must reach every instance within 1 s)",
+            ));
+        }
         let log_json = match get("TENANTRY_LOG_FORMAT").as_deref() {
             None | Some("pretty") => false,
             Some("json") => true,
@@ -159,6 +172,7 @@ impl Settings {
             auto_migrate,
             listen,
             max_body_bytes,
+            key_cache_ttl: std::time::Duration::from_millis(key_cache_ttl_ms),
             log_filter: get("TENANTRY_LOG").unwrap_or_else(|| "info".to_owned()),
             log_json,
         })

@@ -3,6 +3,7 @@
 //! the only way to reach tenant data (`Db::scoped`).
 
 pub mod api_key;
+pub mod cache;
 mod scope;
 pub mod usage;
 
@@ -138,7 +139,8 @@ async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
 }
 
 /// Turns a presented API key into a principal: format and checksum first (no
-/// lookup for a key that cannot exist), then one indexed lookup by hash.
+/// lookup for a key that cannot exist), then the key cache or one indexed
+/// lookup by hash.
 pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal, ApiError> {
     match api_key::check_format(presented) {
         Ok(()) => {}
@@ -152,10 +154,18 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal
         }
     }
     let hash = api_key::hash(&state.keys.api_key, presented);
-    let Some(record) = state.db.platform().api_key_by_hash(&hash).await? else {
-        return Err(ApiError::unauthenticated("unknown API key"));
-    };
     let now = state.clock.now();
+    let record = match state.key_cache.get(&hash, now) {
+        Some(record) => record,
+        None => {
+            let generation = state.key_cache.generation();
+            let Some(record) = state.db.platform().api_key_by_hash(&hash).await? else {
+                return Err(ApiError::unauthenticated("unknown API key"));
+            };
+            state.key_cache.put(&hash, record.clone(), now, generation);
+            record
+        }
+    };
     if record.revoked_at.is_some() {
         return Err(ApiError::unauthenticated("the API key has been revoked"));
     }

@@ -11,6 +11,7 @@ backends!(
     keys_created_through_the_api_hold_at_most_the_creators_scopes,
     introspection_names_the_tenant_scopes_and_expiry,
     last_use_is_recorded_in_batches,
+    a_revocation_reaches_other_instances_within_the_cache_ttl,
 );
 
 async fn every_kind_of_bad_key_is_a_401(app: TestApp) {
@@ -241,4 +242,28 @@ async fn last_use_is_recorded_in_batches(app: TestApp) {
     app.state.flush_key_usage().await;
     let after = app.get("/v1/api-keys", &t.key).await.ok(200).clone();
     assert!(after["items"][0]["last_used_at"].as_str().unwrap_or_default() > used.as_str());
+}
+
+async fn a_revocation_reaches_other_instances_within_the_cache_ttl(app: TestApp) {
+    let t = app.tenant("acme").await;
+    let (key, id) = app.key(t.id, tenantry::auth::Scopes::all(), None).await;
+    let b = app.sibling().await;
+    let on_b = || {
+        app.send(
+            app.http
+                .get(format!("{}/v1/projects", b.base))
+                .header("X-API-Key", &key),
+        )
+    };
+    // B looks the key up and caches it.
+    on_b().await.ok(200);
+    app.get("/v1/projects", &key).await.ok(200);
+    app.delete(&format!("/v1/api-keys/{id}"), &t.key).await.ok(204);
+    // At once on the instance that revoked it.
+    app.get("/v1/projects", &key).await.problem(401, "unauthenticated");
+    // Elsewhere, for at most the cache's lifetime (1 s by default).
+    b.clock.advance(chrono::Duration::milliseconds(999));
+    on_b().await.ok(200);
+    b.clock.advance(chrono::Duration::milliseconds(1));
+    on_b().await.problem(401, "unauthenticated");
 }

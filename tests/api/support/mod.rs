@@ -311,6 +311,33 @@ impl TestApp {
     }
 }
 
+/// A second instance of the server on the same database and secret, with a
+/// clock of its own (for what crosses instances).
+pub struct Sibling {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub async fn sibling(&self) -> Sibling {
+        let clock = Arc::new(ManualClock::new(self.clock.now()));
+        let app = Application::build(&self.settings, "127.0.0.1:0".parse().expect("addr"), clock.clone())
+            .await
+            .expect("the second instance starts");
+        let base = format!("http://{}", app.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Sibling {
+            base,
+            clock,
+            _shutdown: tx,
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
