@@ -78,6 +78,17 @@ async fn template() -> String {
                 db.migrate(&settings.app_role).await.expect("migrate the template");
                 db.close().await;
                 exec(&mut conn, format!("ALTER DATABASE {building} RENAME TO {name}")).await;
+                // Templates of older schema versions are no longer used by anyone.
+                let stale: Vec<String> = sqlx::query_scalar(
+                    "SELECT datname::text FROM pg_database WHERE datname LIKE 'tenantry\\_tpl\\_%' AND datname <> $1",
+                )
+                .bind(&name)
+                .fetch_all(&mut conn)
+                .await
+                .expect("catalog query");
+                for old in stale {
+                    exec(&mut conn, format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)")).await;
+                }
             }
             exec(&mut conn, "SELECT pg_advisory_unlock(7411001)".into()).await;
             let _ = conn.close().await;
