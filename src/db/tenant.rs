@@ -3,14 +3,23 @@
 //! PostgreSQL every transaction carries it in `app.tenant_id` so row-level
 //! security holds the line too. Neither type here hands out a connection or
 //! a transaction.
+//!
+//! On PostgreSQL a transaction starts with one round trip,
+//! `BEGIN; SELECT set_config('app.tenant_id', …, true)` (sqlx's
+//! `begin_with`, which rolls back if dropped), and SeaORM-built statements run
+//! on it through sqlx. SQLite uses SeaORM's own transactions.
 
 use entity::TenantScoped;
 use sea_orm::sea_query::{IntoCondition, NullOrdering};
+use sea_orm::sqlx::{self, Postgres};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, Order, QueryFilter, QueryOrder, QuerySelect, Select,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnAcquireErr, ConnectionTrait, DatabaseBackend,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, IntoActiveModel, Order, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, RuntimeErr, Select, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
+use sea_query_sqlx::SqlxValues;
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 /// Data access for one tenant. Made only by `Db::scoped`, from a grant.
@@ -41,32 +50,38 @@ impl TenantDb {
     }
 
     async fn begin(&self, write: bool) -> Result<TenantTx, DbErr> {
-        let backend = self.conn.get_database_backend();
-        let txn = if write && backend == DatabaseBackend::Sqlite {
-            self.conn
-                .begin_with_options(TransactionOptions {
-                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                    ..Default::default()
-                })
-                .await?
-        } else {
-            self.conn.begin().await?
+        let inner = match self.conn.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                // A `Uuid` formats as hex digits and hyphens: nothing to escape.
+                let begin = format!(
+                    "BEGIN; SELECT set_config('{}', '{}', true)",
+                    migration::APP_TENANT_SETTING,
+                    self.tenant
+                );
+                let tx = pool.begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(sqlx_err)?;
+                Inner::Pg(Mutex::new(tx))
+            }
+            DatabaseBackend::Sqlite if write => Inner::Orm(
+                self.conn
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await?,
+            ),
+            _ => Inner::Orm(self.conn.begin().await?),
         };
-        if backend == DatabaseBackend::Postgres {
-            set_tenant(&txn, self.tenant).await?;
-        }
         Ok(TenantTx {
-            txn,
+            inner,
             tenant: self.tenant,
         })
     }
 }
 
-/// Sets `app.tenant_id` for the rest of the transaction (`is_local = true`,
-/// the bindable form of `SET LOCAL`; safe behind transaction-mode poolers).
+/// Sets `app.tenant_id` for the rest of a SeaORM transaction (platform code
+/// that writes through SeaORM, e.g. creating a tenant).
 pub(super) async fn set_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
-    // A `Uuid` formats as 36 hex digits and hyphens: nothing to escape. The
-    // simple-query protocol makes this one round trip with no statement to prepare.
     #[expect(clippy::disallowed_methods, reason = "the seam sets the tenant for RLS")]
     txn.execute_unprepared(&format!(
         "SELECT set_config('{}', '{tenant}', true)",
@@ -76,12 +91,33 @@ pub(super) async fn set_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Resul
     Ok(())
 }
 
+fn sqlx_err(err: sqlx::Error) -> DbErr {
+    match err {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(err))),
+        err => DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(err))),
+    }
+}
+
+enum Inner {
+    Orm(DatabaseTransaction),
+    Pg(Mutex<sqlx::Transaction<'static, Postgres>>),
+}
+
 /// A transaction confined to one tenant. Dropped without [`TenantTx::commit`]
 /// it rolls back.
-#[derive(Debug)]
 pub struct TenantTx {
-    txn: DatabaseTransaction,
+    inner: Inner,
     tenant: Uuid,
+}
+
+impl std::fmt::Debug for TenantTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantTx")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
 }
 
 #[expect(
@@ -91,6 +127,46 @@ pub struct TenantTx {
 impl TenantTx {
     pub fn tenant_id(&self) -> Uuid {
         self.tenant
+    }
+
+    /// Runs a statement that returns rows.
+    async fn fetch<M: FromQueryResult>(&self, statement: Statement) -> Result<Vec<M>, DbErr> {
+        let rows: Vec<QueryResult> = match &self.inner {
+            Inner::Orm(txn) => txn.query_all_raw(statement).await?,
+            Inner::Pg(tx) => {
+                let mut tx = tx.lock().await;
+                bind(&statement)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(sqlx_err)?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect()
+            }
+        };
+        rows.iter().map(|row| M::from_query_result(row, "")).collect()
+    }
+
+    /// Runs a statement that returns no rows; how many rows it changed.
+    async fn execute(&self, statement: Statement) -> Result<u64, DbErr> {
+        match &self.inner {
+            Inner::Orm(txn) => Ok(txn.execute_raw(statement).await?.rows_affected()),
+            Inner::Pg(tx) => {
+                let mut tx = tx.lock().await;
+                Ok(bind(&statement)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(sqlx_err)?
+                    .rows_affected())
+            }
+        }
+    }
+
+    fn backend(&self) -> DatabaseBackend {
+        match &self.inner {
+            Inner::Orm(txn) => txn.get_database_backend(),
+            Inner::Pg(_) => DatabaseBackend::Postgres,
+        }
     }
 
     /// A query over `E` already restricted to this tenant.
@@ -113,7 +189,14 @@ impl TenantTx {
         E::Model: IntoActiveModel<A>,
     {
         model.set(E::tenant_column(), self.tenant.into());
-        model.insert(&self.txn).await
+        let mut insert = E::insert(model).into_query();
+        insert.returning_all();
+        let statement = self.backend().build(&insert);
+        self.fetch::<E::Model>(statement)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DbErr::RecordNotInserted)
     }
 
     /// Writes the set fields of `model` to this tenant's row `id`; `None` when
@@ -125,13 +208,14 @@ impl TenantTx {
     {
         model.not_set(E::tenant_column());
         model.not_set(E::id_column());
-        let rows = E::update_many()
+        let mut update = E::update_many()
             .set(model)
             .filter(E::tenant_column().eq(self.tenant))
             .filter(E::id_column().eq(id))
-            .exec_with_returning(&self.txn)
-            .await?;
-        Ok(rows.into_iter().next())
+            .into_query();
+        update.returning_all();
+        let statement = self.backend().build(&update);
+        Ok(self.fetch::<E::Model>(statement).await?.into_iter().next())
     }
 
     /// Writes the set fields of `model` to every row of this tenant that
@@ -143,33 +227,42 @@ impl TenantTx {
     {
         model.not_set(E::tenant_column());
         model.not_set(E::id_column());
-        let result = E::update_many()
+        let update = E::update_many()
             .set(model)
             .filter(E::tenant_column().eq(self.tenant))
-            .filter(condition)
-            .exec(&self.txn)
-            .await?;
-        Ok(result.rows_affected)
+            .filter(condition);
+        self.execute(update.build(self.backend())).await
     }
 
     /// Deletes this tenant's row `id`; `false` when there was none.
     pub async fn delete_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<bool, DbErr> {
-        let result = E::delete_many()
+        let delete = E::delete_many()
             .filter(E::tenant_column().eq(self.tenant))
-            .filter(E::id_column().eq(id))
-            .exec(&self.txn)
-            .await?;
-        Ok(result.rows_affected > 0)
+            .filter(E::id_column().eq(id));
+        Ok(self.execute(delete.build(self.backend())).await? > 0)
     }
 
     /// This tenant's own row.
     pub async fn tenant(&self) -> Result<Option<entity::tenant::Model>, DbErr> {
-        entity::tenant::Entity::find_by_id(self.tenant).one(&self.txn).await
+        let select = entity::tenant::Entity::find_by_id(self.tenant).limit(1);
+        Ok(self.fetch(select.build(self.backend())).await?.into_iter().next())
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        match self.inner {
+            Inner::Orm(txn) => txn.commit().await,
+            Inner::Pg(tx) => tx.into_inner().commit().await.map_err(sqlx_err),
+        }
     }
+}
+
+/// A SeaORM-built statement, bound for sqlx.
+fn bind(statement: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
+    let values = statement
+        .values
+        .clone()
+        .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(statement.sql.as_str()), SqlxValues(values))
 }
 
 /// A select over one tenant's rows of `E`; run it with `all` or `one`.
@@ -203,10 +296,12 @@ impl<E: TenantScoped> TenantSelect<'_, E> {
     }
 
     pub async fn all(self) -> Result<Vec<E::Model>, DbErr> {
-        self.select.all(&self.tx.txn).await
+        let statement = self.select.build(self.tx.backend());
+        self.tx.fetch(statement).await
     }
 
     pub async fn one(self) -> Result<Option<E::Model>, DbErr> {
-        self.select.one(&self.tx.txn).await
+        let statement = self.select.limit(1).build(self.tx.backend());
+        Ok(self.tx.fetch(statement).await?.into_iter().next())
     }
 }
