@@ -7,7 +7,6 @@ pub mod cache;
 mod scope;
 pub mod usage;
 
-use chrono::{DateTime, Utc};
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::ApiKey;
@@ -33,7 +32,6 @@ pub struct Principal {
     tenant_id: Uuid,
     actor: Actor,
     scopes: Scopes,
-    expires_at: Option<DateTime<Utc>>,
 }
 
 impl Principal {
@@ -43,7 +41,6 @@ impl Principal {
             tenant_id,
             actor: Actor::Operator,
             scopes: Scopes::all(),
-            expires_at: None,
         }
     }
 
@@ -55,7 +52,6 @@ impl Principal {
             tenant_id,
             actor: Actor::Operator,
             scopes: Scopes::all(),
-            expires_at: None,
         }
     }
 
@@ -71,17 +67,10 @@ impl Principal {
         self.scopes
     }
 
-    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.expires_at
-    }
-
     /// Proof that this principal may act with `scope`, or a 403.
     pub fn require(&self, scope: Scope) -> Result<Grant<'_>, ApiError> {
         if self.scopes.contains(scope) {
-            Ok(Grant {
-                principal: self,
-                scope: Some(scope),
-            })
+            Ok(Grant { principal: self })
         } else {
             Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -95,33 +84,20 @@ impl Principal {
     /// For the few operations any credential of the tenant may call, whatever
     /// its scopes: reading its own tenant and introspecting itself.
     pub fn authenticated(&self) -> Grant<'_> {
-        Grant {
-            principal: self,
-            scope: None,
-        }
+        Grant { principal: self }
     }
 }
 
-/// A principal together with a scope it holds. Made only by
+/// Proof that a principal holds the scope an operation needs. Made only by
 /// [`Principal::require`] and [`Principal::authenticated`].
 #[derive(Debug, Clone, Copy)]
 pub struct Grant<'a> {
     principal: &'a Principal,
-    scope: Option<Scope>,
 }
 
 impl<'a> Grant<'a> {
     pub fn tenant_id(&self) -> Uuid {
         self.principal.tenant_id
-    }
-
-    pub fn principal(&self) -> &'a Principal {
-        self.principal
-    }
-
-    /// The scope checked; `None` for operations open to every credential.
-    pub fn scope(&self) -> Option<Scope> {
-        self.scope
     }
 }
 
@@ -178,6 +154,5 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal
         tenant_id: record.tenant_id,
         actor: Actor::ApiKey { id: record.id },
         scopes: Scopes::from_stored(&record.scopes),
-        expires_at: record.expires_at,
     })
 }
