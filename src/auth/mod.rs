@@ -3,6 +3,9 @@
 //! the only way to reach tenant data (`Db::scoped`).
 
 pub mod api_key;
+pub mod jwt;
+pub mod password;
+pub mod throttle;
 pub mod cache;
 mod scope;
 pub mod usage;
