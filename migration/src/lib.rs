@@ -3,15 +3,18 @@
 //! `m20261126_000001_tenants` creates the platform table; `m20261126_000002_core`
 //! the tenant-owned tables (each with `tenant_id NOT NULL`, a direct foreign key
 //! to `tenants`, composite primary and foreign keys led by `tenant_id`) and, on
-//! PostgreSQL, their row-level security policies.
+//! PostgreSQL, their row-level security policies; `m20261126_000003_accounts`
+//! users, memberships, sessions and refresh tokens (user-owned rows guarded by
+//! a policy on `app.user_id`).
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_tenants;
 mod m20261126_000002_core;
+mod m20261126_000003_accounts;
 mod rls;
 
-pub use rls::{APP_TENANT_SETTING, TENANT_TABLES};
+pub use rls::{APP_TENANT_SETTING, APP_USER_SETTING, TENANT_TABLES, USER_TABLES};
 
 pub struct Migrator;
 
@@ -21,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_tenants::Migration),
             Box::new(m20261126_000002_core::Migration),
+            Box::new(m20261126_000003_accounts::Migration),
         ]
     }
 }

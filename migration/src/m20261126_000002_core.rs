@@ -183,7 +183,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
-        for table in crate::TENANT_TABLES {
+        for table in ["projects", "tasks", "api_keys"] {
             crate::rls::enable(manager, table, "tenant_id").await?;
         }
         if manager.get_database_backend() == DatabaseBackend::Postgres {

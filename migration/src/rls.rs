@@ -5,7 +5,24 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 pub const APP_TENANT_SETTING: &str = "app.tenant_id";
 
 /// Every table whose rows belong to a tenant, in creation order.
-pub const TENANT_TABLES: &[&str] = &["projects", "tasks", "api_keys"];
+pub const TENANT_TABLES: &[&str] = &["projects", "tasks", "api_keys", "memberships"];
+
+/// The transaction-local setting that carries the current user on PostgreSQL.
+pub const APP_USER_SETTING: &str = "app.user_id";
+
+/// Every table whose rows belong to a user (guarded by a policy on
+/// `app.user_id`), in creation order.
+pub const USER_TABLES: &[&str] = &["users", "sessions", "refresh_tokens"];
+
+/// The `app.tenant_id` setting as a uuid, or NULL when unset.
+pub(crate) fn current_tenant() -> String {
+    format!("NULLIF(current_setting('{APP_TENANT_SETTING}', true), '')::uuid")
+}
+
+/// The `app.user_id` setting as a uuid, or NULL when unset.
+pub(crate) fn current_user() -> String {
+    format!("NULLIF(current_setting('{APP_USER_SETTING}', true), '')::uuid")
+}
 
 /// Enables and forces row-level security on `table` with a policy that admits
 /// only rows of the tenant named by `app.tenant_id` in the current transaction.
@@ -14,7 +31,7 @@ pub(crate) async fn enable(manager: &SchemaManager<'_>, table: &str, column: &st
     if manager.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }
-    let current = format!("NULLIF(current_setting('{APP_TENANT_SETTING}', true), '')::uuid");
+    let current = current_tenant();
     exec(
         manager,
         &format!(

@@ -12,6 +12,8 @@
 mod bench;
 mod platform;
 mod tenant;
+mod tx;
+mod user;
 
 use std::time::Duration;
 
@@ -20,10 +22,11 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::{self, Executor};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, Statement};
 
-pub use platform::{ApiKeyRecord, PlatformDb};
+pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
 pub use tenant::{TenantDb, TenantSelect, TenantTx};
+pub use user::{UserDb, UserSelect, UserTx};
 
-use crate::auth::Grant;
+use crate::auth::{Grant, UserGrant};
 use crate::config::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +113,11 @@ impl Db {
         TenantDb::new(self.conn.clone(), grant.tenant_id())
     }
 
+    /// The user handle for a person whose credential was verified.
+    pub fn for_user(&self, grant: &UserGrant) -> UserDb {
+        UserDb::new(self.conn.clone(), grant.user_id())
+    }
+
     pub fn platform(&self) -> PlatformDb {
         PlatformDb::new(self.conn.clone())
     }
@@ -151,10 +159,14 @@ impl Db {
                    END IF;
                  END $$;
                  GRANT USAGE ON SCHEMA public TO \"{role}\";
-                 GRANT SELECT ON tenants TO \"{role}\";
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON tenants TO \"{role}\";
                  GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO \"{role}\";
-                 GRANT EXECUTE ON FUNCTION tenantry_api_key_by_hash(text) TO \"{role}\";",
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON {user_tables} TO \"{role}\";
+                 GRANT EXECUTE ON FUNCTION tenantry_api_key_by_hash(text), tenantry_user_by_email(text),
+                   tenantry_refresh_token_by_hash(text), tenantry_session_changes_since(timestamptz),
+                   tenantry_free_slug(text), tenantry_sweep_sessions(timestamptz, timestamptz) TO \"{role}\";",
                 tables = migration::TENANT_TABLES.join(", "),
+                user_tables = migration::USER_TABLES.join(", "),
             ))
             .await?;
         Ok(())

@@ -4,23 +4,18 @@
 //! security holds the line too. Neither type here hands out a connection or
 //! a transaction.
 //!
-//! On PostgreSQL a transaction starts with one round trip,
-//! `BEGIN; SELECT set_config('app.tenant_id', …, true)` (sqlx's
-//! `begin_with`, which rolls back if dropped), and SeaORM-built statements run
-//! on it through sqlx. SQLite uses SeaORM's own transactions.
+//! On PostgreSQL a transaction starts with one round trip that also sets
+//! `app.tenant_id` (see `tx.rs`).
 
 use entity::TenantScoped;
 use sea_orm::sea_query::{IntoCondition, NullOrdering};
-use sea_orm::sqlx::{self, Postgres};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnAcquireErr, ConnectionTrait, DatabaseBackend,
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, IntoActiveModel, Order, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect, QueryTrait, RuntimeErr, Select, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, IntoActiveModel, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
-use sea_query_sqlx::SqlxValues;
-use tokio::sync::Mutex;
 use uuid::Uuid;
+
+use super::tx::Tx;
 
 /// Data access for one tenant. Made only by `Db::scoped`, from a grant.
 #[derive(Debug, Clone)]
@@ -50,65 +45,18 @@ impl TenantDb {
     }
 
     async fn begin(&self, write: bool) -> Result<TenantTx, DbErr> {
-        let inner = match self.conn.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let pool = self.conn.get_postgres_connection_pool();
-                // A `Uuid` formats as hex digits and hyphens: nothing to escape.
-                let begin = format!(
-                    "BEGIN; SELECT set_config('{}', '{}', true)",
-                    migration::APP_TENANT_SETTING,
-                    self.tenant
-                );
-                let tx = pool.begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(sqlx_err)?;
-                Inner::Pg(Mutex::new(tx))
-            }
-            DatabaseBackend::Sqlite if write => Inner::Orm(
-                self.conn
-                    .begin_with_options(TransactionOptions {
-                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                        ..Default::default()
-                    })
-                    .await?,
-            ),
-            _ => Inner::Orm(self.conn.begin().await?),
-        };
+        let tx = Tx::begin(&self.conn, &[(migration::APP_TENANT_SETTING, self.tenant)], write).await?;
         Ok(TenantTx {
-            inner,
+            tx,
             tenant: self.tenant,
         })
     }
 }
 
-/// Sets `app.tenant_id` for the rest of a SeaORM transaction (platform code
-/// that writes through SeaORM, e.g. creating a tenant).
-pub(super) async fn set_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
-    #[expect(clippy::disallowed_methods, reason = "the seam sets the tenant for RLS")]
-    txn.execute_unprepared(&format!(
-        "SELECT set_config('{}', '{tenant}', true)",
-        migration::APP_TENANT_SETTING
-    ))
-    .await?;
-    Ok(())
-}
-
-fn sqlx_err(err: sqlx::Error) -> DbErr {
-    match err {
-        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
-        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(err))),
-        err => DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(err))),
-    }
-}
-
-enum Inner {
-    Orm(DatabaseTransaction),
-    Pg(Mutex<sqlx::Transaction<'static, Postgres>>),
-}
-
 /// A transaction confined to one tenant. Dropped without [`TenantTx::commit`]
 /// it rolls back.
 pub struct TenantTx {
-    inner: Inner,
+    tx: Tx,
     tenant: Uuid,
 }
 
@@ -129,44 +77,16 @@ impl TenantTx {
         self.tenant
     }
 
-    /// Runs a statement that returns rows.
     async fn fetch<M: FromQueryResult>(&self, statement: Statement) -> Result<Vec<M>, DbErr> {
-        let rows: Vec<QueryResult> = match &self.inner {
-            Inner::Orm(txn) => txn.query_all_raw(statement).await?,
-            Inner::Pg(tx) => {
-                let mut tx = tx.lock().await;
-                bind(&statement)
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err(sqlx_err)?
-                    .into_iter()
-                    .map(Into::into)
-                    .collect()
-            }
-        };
-        rows.iter().map(|row| M::from_query_result(row, "")).collect()
+        self.tx.fetch(statement).await
     }
 
-    /// Runs a statement that returns no rows; how many rows it changed.
     async fn execute(&self, statement: Statement) -> Result<u64, DbErr> {
-        match &self.inner {
-            Inner::Orm(txn) => Ok(txn.execute_raw(statement).await?.rows_affected()),
-            Inner::Pg(tx) => {
-                let mut tx = tx.lock().await;
-                Ok(bind(&statement)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(sqlx_err)?
-                    .rows_affected())
-            }
-        }
+        self.tx.execute(statement).await
     }
 
     fn backend(&self) -> DatabaseBackend {
-        match &self.inner {
-            Inner::Orm(txn) => txn.get_database_backend(),
-            Inner::Pg(_) => DatabaseBackend::Postgres,
-        }
+        self.tx.backend()
     }
 
     /// A query over `E` already restricted to this tenant.
@@ -249,20 +169,8 @@ impl TenantTx {
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        match self.inner {
-            Inner::Orm(txn) => txn.commit().await,
-            Inner::Pg(tx) => tx.into_inner().commit().await.map_err(sqlx_err),
-        }
+        self.tx.commit().await
     }
-}
-
-/// A SeaORM-built statement, bound for sqlx.
-fn bind(statement: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
-    let values = statement
-        .values
-        .clone()
-        .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
-    sqlx::query_with(sqlx::AssertSqlSafe(statement.sql.as_str()), SqlxValues(values))
 }
 
 /// A select over one tenant's rows of `E`; run it with `all` or `one`.

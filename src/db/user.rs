@@ -1,0 +1,193 @@
+//! The user seam: the same guarantees as the tenant seam, keyed on a person.
+//! Every read of a user-owned table is filtered by the user, every insert is
+//! stamped with it, every update and delete is confined to it, and on
+//! PostgreSQL every transaction carries it in `app.user_id` for row-level
+//! security. A user transaction never carries a tenant: it can read the
+//! person's own memberships and the tenants they belong to, nothing else of a
+//! tenant's.
+
+use entity::{UserScoped, membership, tenant};
+use sea_orm::sea_query::IntoCondition;
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, Order,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+};
+use uuid::Uuid;
+
+use super::tx::Tx;
+
+/// Data access for one person. Made only from an authenticated session or
+/// a verified credential (see `Db::for_user`).
+#[derive(Debug, Clone)]
+pub struct UserDb {
+    conn: DatabaseConnection,
+    user: Uuid,
+}
+
+impl UserDb {
+    pub(super) fn new(conn: DatabaseConnection, user: Uuid) -> Self {
+        Self { conn, user }
+    }
+
+    pub fn user_id(&self) -> Uuid {
+        self.user
+    }
+
+    pub async fn read(&self) -> Result<UserTx, DbErr> {
+        self.begin(false).await
+    }
+
+    pub async fn write(&self) -> Result<UserTx, DbErr> {
+        self.begin(true).await
+    }
+
+    async fn begin(&self, write: bool) -> Result<UserTx, DbErr> {
+        let tx = Tx::begin(&self.conn, &[(migration::APP_USER_SETTING, self.user)], write).await?;
+        Ok(UserTx { tx, user: self.user })
+    }
+}
+
+/// A transaction confined to one person. Dropped without [`UserTx::commit`]
+/// it rolls back.
+pub struct UserTx {
+    tx: Tx,
+    user: Uuid,
+}
+
+impl std::fmt::Debug for UserTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserTx")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "this is the seam: every unscoped call here is scoped before it runs"
+)]
+impl UserTx {
+    pub fn user_id(&self) -> Uuid {
+        self.user
+    }
+
+    /// A query over `E` already restricted to this person.
+    pub fn find<E: UserScoped>(&self) -> UserSelect<'_, E> {
+        UserSelect {
+            tx: self,
+            select: E::find().filter(E::user_column().eq(self.user)),
+        }
+    }
+
+    /// Inserts `model` with its owner overwritten by this person.
+    pub async fn insert<E, A>(&self, mut model: A) -> Result<E::Model, DbErr>
+    where
+        E: UserScoped,
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
+        E::Model: IntoActiveModel<A>,
+    {
+        model.set(E::user_column(), self.user.into());
+        let mut insert = E::insert(model).into_query();
+        insert.returning_all();
+        let statement = self.tx.backend().build(&insert);
+        self.tx
+            .fetch::<E::Model>(statement)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(DbErr::RecordNotInserted)
+    }
+
+    /// Writes the set fields of `model` to every row of this person's that
+    /// matches `condition`; returns how many rows changed. The owner column
+    /// is never changed.
+    pub async fn update_where<E, A>(&self, condition: impl IntoCondition, mut model: A) -> Result<u64, DbErr>
+    where
+        E: UserScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+    {
+        model.not_set(E::user_column());
+        let update = E::update_many()
+            .set(model)
+            .filter(E::user_column().eq(self.user))
+            .filter(condition);
+        self.tx.execute(update.build(self.tx.backend())).await
+    }
+
+    /// Deletes this person's rows of `E` that match `condition`.
+    pub async fn delete_where<E: UserScoped>(&self, condition: impl IntoCondition) -> Result<u64, DbErr> {
+        let delete = E::delete_many()
+            .filter(E::user_column().eq(self.user))
+            .filter(condition);
+        self.tx.execute(delete.build(self.tx.backend())).await
+    }
+
+    /// This person's memberships, with their tenants, oldest first.
+    pub async fn memberships(&self) -> Result<Vec<(membership::Model, tenant::Model)>, DbErr> {
+        let select = membership::Entity::find()
+            .filter(membership::Column::UserId.eq(self.user))
+            .order_by(membership::Column::CreatedAt, Order::Asc)
+            .order_by(membership::Column::TenantId, Order::Asc);
+        let memberships: Vec<membership::Model> = self.tx.fetch(select.build(self.tx.backend())).await?;
+        if memberships.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = memberships.iter().map(|m| m.tenant_id).collect();
+        let tenants = tenant::Entity::find().filter(tenant::Column::Id.is_in(ids));
+        let tenants: Vec<tenant::Model> = self.tx.fetch(tenants.build(self.tx.backend())).await?;
+        Ok(memberships
+            .into_iter()
+            .filter_map(|m| {
+                let tenant = tenants.iter().find(|t| t.id == m.tenant_id)?.clone();
+                Some((m, tenant))
+            })
+            .collect())
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.tx.commit().await
+    }
+}
+
+/// A select over one person's rows of `E`; run it with `all` or `one`.
+#[derive(Debug)]
+pub struct UserSelect<'a, E: EntityTrait> {
+    tx: &'a UserTx,
+    select: Select<E>,
+}
+
+impl<E: UserScoped> UserSelect<'_, E> {
+    pub fn filter(mut self, condition: impl IntoCondition) -> Self {
+        self.select = self.select.filter(condition);
+        self
+    }
+
+    pub fn order_by(mut self, column: E::Column, order: Order) -> Self {
+        self.select = self.select.order_by(column, order);
+        self
+    }
+
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.select = self.select.limit(limit);
+        self
+    }
+
+    /// Locks the selected rows until the transaction ends (PostgreSQL;
+    /// SQLite's write transactions already hold the database lock).
+    pub fn for_update(mut self) -> Self {
+        if self.tx.tx.backend() == sea_orm::DatabaseBackend::Postgres {
+            self.select = self.select.lock_exclusive();
+        }
+        self
+    }
+
+    pub async fn all(self) -> Result<Vec<E::Model>, DbErr> {
+        let statement = self.select.build(self.tx.tx.backend());
+        self.tx.tx.fetch(statement).await
+    }
+
+    pub async fn one(self) -> Result<Option<E::Model>, DbErr> {
+        let statement = self.select.limit(1).build(self.tx.tx.backend());
+        Ok(self.tx.tx.fetch(statement).await?.into_iter().next())
+    }
+}
