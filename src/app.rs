@@ -11,7 +11,7 @@ use poem::{Endpoint, EndpointExt, Route, Server};
 
 use crate::auth::cache::KeyCache;
 use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
-use crate::auth::{Principal, Scope};
+use crate::auth::{AuthState, Principal, Scope};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::{Db, DbError, TenantDb};
@@ -26,6 +26,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub key_usage: Arc<KeyUsage>,
     pub key_cache: Arc<KeyCache>,
+    pub auth: Arc<AuthState>,
     pub max_body_bytes: usize,
 }
 
@@ -33,6 +34,60 @@ impl AppState {
     /// The tenant handle for `principal`, if it holds `scope` (else 403).
     pub fn tenant_db(&self, principal: &Principal, scope: Scope) -> Result<TenantDb, ApiError> {
         Ok(self.db.scoped(&principal.require(scope)?))
+    }
+
+    /// The periodic work of a serving instance: batched key use, session
+    /// revocations from other instances, signing-key reloads and the sweep of
+    /// ended sessions.
+    fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        fn every<F, Fut>(state: &AppState, period: Duration, work: F) -> tokio::task::JoinHandle<()>
+        where
+            F: Fn(AppState) -> Fut + Send + 'static,
+            Fut: Future<Output = ()> + Send,
+        {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    work(state.clone()).await;
+                }
+            })
+        }
+        vec![
+            every(
+                self,
+                FLUSH_INTERVAL,
+                |state| async move { state.flush_key_usage().await },
+            ),
+            every(self, crate::auth::revocation::POLL_INTERVAL, |state| async move {
+                state.poll_revocations().await;
+            }),
+            every(self, Duration::from_secs(30), |state| async move {
+                if let Err(e) = state.auth.keyring.reload(state.clock.now()) {
+                    tracing::warn!(error = %e, "reloading the signing keys failed; keeping the current set");
+                }
+            }),
+            every(self, Duration::from_secs(60), |state| async move {
+                let now = state.clock.now();
+                if let Err(e) = state
+                    .db
+                    .platform()
+                    .sweep_sessions(now, now - state.auth.sessions.grace)
+                    .await
+                {
+                    tracing::warn!(error = %e, "sweeping ended sessions failed");
+                }
+            }),
+        ]
+    }
+
+    /// Takes in the sessions other instances ended or changed.
+    pub async fn poll_revocations(&self) {
+        if let Err(e) = self.auth.revocations.poll(&self.db.platform(), self.clock.now()).await {
+            tracing::warn!(error = %e, "polling session revocations failed");
+        }
     }
 
     /// Writes the batched `last_used_at` values; failed writes are retried
@@ -74,6 +129,8 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error("access-token signing keys: {0}")]
+    Keys(#[from] crate::auth::jwt::KeyError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -99,9 +156,10 @@ impl Application {
         let state = AppState {
             db,
             keys: Arc::new(Keys::from_secret(&secret)),
-            clock,
+            clock: clock.clone(),
             key_usage: Arc::new(KeyUsage::default()),
             key_cache: Arc::new(KeyCache::new(settings.key_cache_ttl)),
+            auth: Arc::new(AuthState::from_settings(settings, clock.now())?),
             max_body_bytes: settings.max_body_bytes,
         };
         let acceptor = TcpListener::bind(listen)
@@ -135,22 +193,14 @@ impl Application {
     /// flushes batched key use and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let state = self.state.clone();
-        let flusher = {
-            let state = state.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(FLUSH_INTERVAL);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    state.flush_key_usage().await;
-                }
-            })
-        };
+        let background = state.spawn_background();
         tracing::info!(addr = %self.addr, "serving");
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(build_route(state.clone()), shutdown, Some(Duration::from_secs(10)))
             .await;
-        flusher.abort();
+        for task in background {
+            task.abort();
+        }
         state.flush_key_usage().await;
         state.db.clone().close().await;
         result

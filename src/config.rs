@@ -32,6 +32,18 @@ pub struct Settings {
     /// `TENANTRY_KEY_CACHE_TTL_MS`: how long a key lookup is reused (0 disables;
     /// at most 1000, the bound on revocation across instances).
     pub key_cache_ttl: std::time::Duration,
+    /// `TENANTRY_JWT_KEY_DIR`: the access-token signing keys (generated when empty).
+    pub jwt_key_dir: PathBuf,
+    /// `TENANTRY_JWT_ISSUER`: the `iss` of access tokens.
+    pub jwt_issuer: String,
+    /// `TENANTRY_JWT_AUDIENCE`: the `aud` of access tokens.
+    pub jwt_audience: String,
+    /// `TENANTRY_ACCESS_TOKEN_TTL_SECS`: access-token lifetime (60..=900).
+    pub access_token_ttl_secs: i64,
+    /// `TENANTRY_SESSION_IDLE_DAYS`: a session unused this long ends.
+    pub session_idle_days: i64,
+    /// `TENANTRY_SESSION_MAX_DAYS`: a session ends this long after sign-in.
+    pub session_max_days: i64,
     /// `TENANTRY_LOG`: a tracing filter directive.
     pub log_filter: String,
     /// `TENANTRY_LOG_FORMAT`: `pretty` or `json`.
@@ -151,6 +163,35 @@ impl Settings {
                 "expected 0..=1000 (revocation must reach every instance within 1 s)",
             ));
         }
+        let jwt_key_dir = get("TENANTRY_JWT_KEY_DIR").map_or_else(|| data_dir.join("jwt-keys"), PathBuf::from);
+        let jwt_issuer = get("TENANTRY_JWT_ISSUER").unwrap_or_else(|| crate::auth::jwt::DEFAULT_ISSUER.to_owned());
+        let jwt_audience =
+            get("TENANTRY_JWT_AUDIENCE").unwrap_or_else(|| crate::auth::jwt::DEFAULT_AUDIENCE.to_owned());
+        let bounded = |var: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+            let value = match get(var) {
+                Some(v) => parse_num(var, &v)?,
+                None => default,
+            };
+            if (min..=max).contains(&value) {
+                Ok(value)
+            } else {
+                Err(err(var, format!("expected {min}..={max}")))
+            }
+        };
+        let access_token_ttl_secs = bounded(
+            "TENANTRY_ACCESS_TOKEN_TTL_SECS",
+            crate::auth::jwt::MAX_ACCESS_TTL_SECS,
+            60,
+            crate::auth::jwt::MAX_ACCESS_TTL_SECS,
+        )?;
+        let session_idle_days = bounded("TENANTRY_SESSION_IDLE_DAYS", 30, 1, 365)?;
+        let session_max_days = bounded("TENANTRY_SESSION_MAX_DAYS", 90, 1, 365)?;
+        if session_idle_days > session_max_days {
+            return Err(err(
+                "TENANTRY_SESSION_IDLE_DAYS",
+                "must not exceed TENANTRY_SESSION_MAX_DAYS",
+            ));
+        }
         let log_json = match get("TENANTRY_LOG_FORMAT").as_deref() {
             None | Some("pretty") => false,
             Some("json") => true,
@@ -173,6 +214,12 @@ impl Settings {
             listen,
             max_body_bytes,
             key_cache_ttl: std::time::Duration::from_millis(key_cache_ttl_ms),
+            jwt_key_dir,
+            jwt_issuer,
+            jwt_audience,
+            access_token_ttl_secs,
+            session_idle_days,
+            session_max_days,
             log_filter: get("TENANTRY_LOG").unwrap_or_else(|| "info".to_owned()),
             log_json,
         })

@@ -66,12 +66,13 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     Conflict,
+    TooManyRequests,
     Internal,
     Unavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::RouteNotFound,
         Self::MethodNotAllowed,
         Self::UnsupportedMediaType,
@@ -83,6 +84,7 @@ impl ErrorCode {
         Self::Forbidden,
         Self::NotFound,
         Self::Conflict,
+        Self::TooManyRequests,
         Self::Internal,
         Self::Unavailable,
     ];
@@ -100,6 +102,7 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
+            Self::TooManyRequests => "too_many_requests",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
         }
@@ -116,6 +119,7 @@ impl ErrorCode {
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -134,6 +138,7 @@ impl ErrorCode {
             Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
             Self::Conflict => "Conflict",
+            Self::TooManyRequests => "Too many requests",
             Self::Internal => "Internal server error",
             Self::Unavailable => "Service unavailable",
         }
@@ -150,6 +155,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Seconds the caller should wait (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -158,7 +165,21 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, detail)
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -174,6 +195,7 @@ impl ApiError {
             code: ErrorCode::ValidationFailed,
             detail,
             errors,
+            retry_after: None,
         }
     }
 
@@ -228,8 +250,12 @@ impl IntoResponse for ApiError {
         if self.code == ErrorCode::Unauthenticated {
             resp.headers_mut().insert(
                 poem::http::header::WWW_AUTHENTICATE,
-                poem::http::HeaderValue::from_static("ApiKey header=\"X-API-Key\""),
+                poem::http::HeaderValue::from_static("ApiKey header=\"X-API-Key\", Bearer"),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            resp.headers_mut()
+                .insert(poem::http::header::RETRY_AFTER, poem::http::HeaderValue::from(seconds));
         }
         resp
     }
@@ -254,7 +280,7 @@ impl From<sea_orm::DbErr> for ApiError {
 }
 
 /// Every error status an operation can document, with its description.
-const DOCUMENTED: [(u16, &str); 10] = [
+const DOCUMENTED: [(u16, &str); 11] = [
     (
         400,
         "The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.",
@@ -263,7 +289,7 @@ const DOCUMENTED: [(u16, &str); 10] = [
         401,
         "No credential, or a credential that is malformed, unknown, expired or revoked.",
     ),
-    (403, "The credential lacks the scope this operation needs."),
+    (403, "The credential lacks the scope or role this operation needs."),
     (404, "No such resource in the caller's tenant."),
     (409, "The request conflicts with the current state."),
     (413, "The request body is larger than the limit."),
@@ -272,8 +298,12 @@ const DOCUMENTED: [(u16, &str); 10] = [
         422,
         "The request parsed but breaks the rules; `errors` lists every offending field.",
     ),
+    (429, "Too many attempts; `Retry-After` says how many seconds to wait."),
     (500, "The server failed; the cause is logged, never returned."),
-    (503, "The database is unreachable; retry later."),
+    (
+        503,
+        "The database is unreachable or the server is saturated; retry later.",
+    ),
 ];
 
 /// Sets of documented error statuses, one bit per entry of `DOCUMENTED`.
@@ -286,8 +316,9 @@ pub mod statuses {
     pub const TOO_LARGE: u16 = 1 << 5;
     pub const MEDIA_TYPE: u16 = 1 << 6;
     pub const UNPROCESSABLE: u16 = 1 << 7;
-    pub const INTERNAL: u16 = 1 << 8;
-    pub const UNAVAILABLE: u16 = 1 << 9;
+    pub const TOO_MANY: u16 = 1 << 8;
+    pub const INTERNAL: u16 = 1 << 9;
+    pub const UNAVAILABLE: u16 = 1 << 10;
 
     /// What any database-backed operation can answer.
     pub const BASE: u16 = INTERNAL | UNAVAILABLE;

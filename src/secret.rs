@@ -41,6 +41,49 @@ impl DerivedKey {
     }
 }
 
+impl DerivedKey {
+    /// Encrypts `plaintext` (XChaCha20-Poly1305, random nonce) bound to
+    /// `context`; base64url of nonce and ciphertext.
+    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> String {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(self.0.expose_secret().into());
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = cipher
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: plaintext,
+                    aad: context,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encrypts any message under 256 GiB");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// Decrypts what [`DerivedKey::seal`] made for the same `context`.
+    pub fn open(&self, sealed: &str, context: &[u8]) -> Option<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(self.0.expose_secret().into());
+        cipher
+            .decrypt(
+                chacha20poly1305::XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context,
+                },
+            )
+            .ok()
+    }
+}
+
 impl std::fmt::Debug for DerivedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DerivedKey(..)")
@@ -54,6 +97,10 @@ pub struct Keys {
     pub api_key: DerivedKey,
     /// Signs pagination cursors.
     pub cursor: DerivedKey,
+    /// Hashes refresh tokens at rest.
+    pub refresh_token: DerivedKey,
+    /// Encrypts a rotated refresh token's successor for the grace window.
+    pub refresh_grace: DerivedKey,
 }
 
 impl Keys {
@@ -67,6 +114,8 @@ impl Keys {
         Self {
             api_key: derive("tenantry/api-key/v1"),
             cursor: derive("tenantry/cursor/v1"),
+            refresh_token: derive("tenantry/refresh-token/v1"),
+            refresh_grace: derive("tenantry/refresh-grace/v1"),
         }
     }
 }

@@ -62,9 +62,23 @@ pub struct AccessClaims {
     pub role: String,
     /// The session the token was issued for.
     pub sid: Uuid,
+    /// The session generation the token was made in; a session whose
+    /// generation moved on (role change) refuses it.
+    #[serde(rename = "gen")]
+    pub generation: i64,
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+}
+
+/// Whom a token is issued to.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub user: Uuid,
+    pub tenant: Uuid,
+    pub role: &'a str,
+    pub session: Uuid,
+    pub generation: i64,
 }
 
 /// What tokens are issued with and checked against.
@@ -489,10 +503,7 @@ impl Keyring {
     pub fn issue(
         &self,
         settings: &TokenSettings,
-        user: Uuid,
-        tenant: Uuid,
-        role: &str,
-        session: Uuid,
+        subject: &Subject<'_>,
         now: DateTime<Utc>,
     ) -> Result<(String, DateTime<Utc>), KeyError> {
         let ttl = settings.ttl.num_seconds().min(MAX_ACCESS_TTL_SECS);
@@ -508,10 +519,11 @@ impl Keyring {
         let claims = AccessClaims {
             iss: settings.issuer.clone(),
             aud: settings.audience.clone(),
-            sub: user,
-            tid: tenant,
-            role: role.to_owned(),
-            sid: session,
+            sub: subject.user,
+            tid: subject.tenant,
+            role: subject.role.to_owned(),
+            sid: subject.session,
+            generation: subject.generation,
             iat,
             exp,
             jti: Uuid::new_v4(),
@@ -641,6 +653,16 @@ mod tests {
         TokenSettings::default()
     }
 
+    fn subject(user: Uuid, tenant: Uuid, role: &str, session: Uuid) -> Subject<'_> {
+        Subject {
+            user,
+            tenant,
+            role,
+            session,
+            generation: 0,
+        }
+    }
+
     fn claims(iat: i64, exp: i64) -> AccessClaims {
         AccessClaims {
             iss: DEFAULT_ISSUER.to_owned(),
@@ -649,6 +671,7 @@ mod tests {
             tid: Uuid::new_v4(),
             role: "member".to_owned(),
             sid: Uuid::new_v4(),
+            generation: 0,
             iat,
             exp,
             jti: Uuid::new_v4(),
@@ -683,7 +706,7 @@ mod tests {
         let tenant = Uuid::new_v4();
         let session = Uuid::new_v4();
         let (token, exp) = ring
-            .issue(&settings(), user, tenant, "admin", session, at(T0))
+            .issue(&settings(), &subject(user, tenant, "admin", session), at(T0))
             .expect("issue");
         assert_eq!(exp, at(T0 + MAX_ACCESS_TTL_SECS));
 
@@ -713,7 +736,11 @@ mod tests {
             ..settings()
         };
         let (_, exp) = ring
-            .issue(&long, Uuid::new_v4(), Uuid::new_v4(), "member", Uuid::new_v4(), at(T0))
+            .issue(
+                &long,
+                &subject(Uuid::new_v4(), Uuid::new_v4(), "member", Uuid::new_v4()),
+                at(T0),
+            )
             .expect("issue");
         assert_eq!(exp, at(T0 + MAX_ACCESS_TTL_SECS));
         let zero = TokenSettings {
@@ -721,7 +748,11 @@ mod tests {
             ..settings()
         };
         assert!(matches!(
-            ring.issue(&zero, Uuid::new_v4(), Uuid::new_v4(), "member", Uuid::new_v4(), at(T0)),
+            ring.issue(
+                &zero,
+                &subject(Uuid::new_v4(), Uuid::new_v4(), "member", Uuid::new_v4()),
+                at(T0)
+            ),
             Err(KeyError::Sign(_))
         ));
         assert!(matches!(ring.sign(&claims(T0, T0 + 901)), Err(KeyError::Sign(_))));

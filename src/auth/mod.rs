@@ -3,18 +3,27 @@
 //! the only way to reach tenant data (`Db::scoped`).
 
 pub mod api_key;
+pub mod cache;
+mod extract;
 pub mod jwt;
 pub mod password;
-pub mod throttle;
-pub mod cache;
+mod people;
+pub mod revocation;
+mod role;
 mod scope;
+pub mod throttle;
 pub mod usage;
 
 use poem::Request;
 use poem_openapi::SecurityScheme;
-use poem_openapi::auth::ApiKey;
+use poem_openapi::auth::{ApiKey, Bearer};
 use uuid::Uuid;
 
+pub use extract::Auth;
+pub use people::{
+    Ending, Started, change_password, end_sessions, issue_access_token, refresh, signup, start_session, verify_password,
+};
+pub use role::Role;
 pub use scope::{Scope, Scopes};
 
 use crate::app::AppState;
@@ -25,6 +34,8 @@ use crate::error::{ApiError, ErrorCode};
 pub enum Actor {
     /// A request authenticated with an API key.
     ApiKey { id: Uuid },
+    /// A person, with an access token of one of their sessions.
+    User { id: Uuid, session: Uuid },
     /// The operator at the command line.
     Operator,
 }
@@ -35,6 +46,8 @@ pub struct Principal {
     tenant_id: Uuid,
     actor: Actor,
     scopes: Scopes,
+    /// A person's role in the tenant; `None` for keys and the operator.
+    role: Option<Role>,
 }
 
 impl Principal {
@@ -44,6 +57,7 @@ impl Principal {
             tenant_id,
             actor: Actor::Operator,
             scopes: Scopes::all(),
+            role: None,
         }
     }
 
@@ -55,6 +69,7 @@ impl Principal {
             tenant_id,
             actor: Actor::Operator,
             scopes: Scopes::all(),
+            role: None,
         }
     }
 
@@ -68,6 +83,24 @@ impl Principal {
 
     pub fn scopes(&self) -> Scopes {
         self.scopes
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        self.role
+    }
+
+    /// The person acting and their session, for credentials that are a
+    /// person's (a 403 for API keys).
+    pub fn person(&self) -> Result<UserGrant, ApiError> {
+        match self.actor {
+            Actor::User { id, session } => Ok(UserGrant {
+                user_id: id,
+                session: Some(session),
+            }),
+            _ => Err(ApiError::forbidden(
+                "this operation is open to people signed in, not to API keys",
+            )),
+        }
     }
 
     /// Proof that this principal may act with `scope`, or a 403.
@@ -101,6 +134,31 @@ pub struct Grant<'a> {
 impl<'a> Grant<'a> {
     pub fn tenant_id(&self) -> Uuid {
         self.principal.tenant_id
+    }
+}
+
+/// Proof that a person's credential was verified: an access token, a
+/// password or a refresh token. The only way to a `UserDb` (`Db::for_user`).
+#[derive(Debug, Clone, Copy)]
+pub struct UserGrant {
+    user_id: Uuid,
+    session: Option<Uuid>,
+}
+
+impl UserGrant {
+    pub fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+
+    /// The session the credential belongs to, when it is an access token.
+    pub fn session(&self) -> Option<Uuid> {
+        self.session
+    }
+
+    /// For a person whose password was just verified (login) or who was
+    /// just created (signup, the CLI).
+    pub(crate) fn verified(user_id: Uuid) -> Self {
+        Self { user_id, session: None }
     }
 }
 
@@ -157,5 +215,87 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal
         tenant_id: record.tenant_id,
         actor: Actor::ApiKey { id: record.id },
         scopes: Scopes::from_stored(&record.scopes),
+        role: None,
     })
+}
+
+/// An access token (a JWT from `/v1/auth/login`, `/signup` or `/refresh`)
+/// in `Authorization: Bearer`. It names a person, a tenant, their role there
+/// and a session; lifetime at most 15 minutes.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
+pub struct BearerAuth(pub Principal);
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    let state = req
+        .data::<AppState>()
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "application state missing"))?;
+    Ok(authenticate_bearer(state, &bearer.token)?)
+}
+
+/// Turns an access token into a principal: signature, issuer, audience and
+/// expiry (no database round trip), then the session revocation set.
+pub fn authenticate_bearer(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let now = state.clock.now();
+    let claims = state
+        .auth
+        .keyring
+        .verify(token, &state.auth.tokens, now)
+        .map_err(|e| ApiError::unauthenticated(format!("the access token is not valid: {e}")))?;
+    if state.auth.revocations.refuses(claims.sid, claims.generation) {
+        return Err(ApiError::unauthenticated(
+            "the access token's session has ended or changed; refresh or sign in again",
+        ));
+    }
+    let role =
+        Role::parse(&claims.role).ok_or_else(|| ApiError::unauthenticated("the access token names no known role"))?;
+    crate::telemetry::record_tenant(claims.tid);
+    Ok(Principal {
+        tenant_id: claims.tid,
+        actor: Actor::User {
+            id: claims.sub,
+            session: claims.sid,
+        },
+        scopes: role.scopes(),
+        role: Some(role),
+    })
+}
+
+/// What person authentication needs, shared by every request.
+#[derive(Debug)]
+pub struct AuthState {
+    pub keyring: jwt::Keyring,
+    pub tokens: jwt::TokenSettings,
+    pub revocations: revocation::Revocations,
+    pub passwords: password::PasswordHasher,
+    pub throttle: throttle::LoginThrottle,
+    pub sessions: crate::domain::sessions::Lifetimes,
+}
+
+/// Waiting password checks beyond which a login is answered 503 at once.
+const PASSWORD_QUEUE: usize = 64;
+
+impl AuthState {
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self, jwt::KeyError> {
+        let sessions = crate::domain::sessions::Lifetimes {
+            idle: chrono::Duration::days(settings.session_idle_days),
+            absolute: chrono::Duration::days(settings.session_max_days),
+            ..Default::default()
+        };
+        Ok(Self {
+            keyring: jwt::Keyring::load_or_create(&settings.jwt_key_dir, now)?,
+            tokens: jwt::TokenSettings {
+                issuer: settings.jwt_issuer.clone(),
+                audience: settings.jwt_audience.clone(),
+                ttl: chrono::Duration::seconds(settings.access_token_ttl_secs),
+            },
+            revocations: revocation::Revocations::default(),
+            passwords: password::PasswordHasher::new(password::PasswordHasher::default_concurrency(), PASSWORD_QUEUE),
+            throttle: throttle::LoginThrottle::default(),
+            sessions,
+        })
+    }
 }
