@@ -1,4 +1,4 @@
-//! `tenantry serve | migrate | spec | tenant create | api-key create`.
+//! `tenantry serve | migrate | spec | tenant create | api-key create | user create`.
 //! Every command reads the same configuration; stdout carries only a
 //! command's JSON, logs go to stderr.
 
@@ -50,6 +50,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Manage people.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Seed benchmark data (PostgreSQL, superuser owner; `--features bench` builds only).
     #[cfg(feature = "bench")]
     #[command(hide = true)]
@@ -99,6 +104,29 @@ pub enum ApiKeyCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a person (and optionally their membership in a tenant); print them as JSON.
+    Create {
+        /// Their email address (stored lowercase; unique).
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of stdin (required: a
+        /// password never goes on the command line).
+        #[arg(long = "password-stdin", required = true)]
+        password_stdin: bool,
+        /// Display name [default: the email's local part].
+        #[arg(long)]
+        name: Option<String>,
+        /// A tenant's slug to make them a member of.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Their role in `--tenant`: owner, admin, member or viewer.
+        #[arg(long, default_value = "owner", requires = "tenant")]
+        role: String,
+    },
+}
+
 /// A command's failure, printed to stderr.
 #[derive(Debug, thiserror::Error)]
 enum CliError {
@@ -116,6 +144,8 @@ enum CliError {
     Usage(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("password hashing failed: {0}")]
+    Password(#[from] crate::auth::password::PasswordError),
 }
 
 impl From<sea_orm::DbErr> for CliError {
@@ -218,6 +248,16 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             }));
             Ok(())
         }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password_stdin: _,
+                    name,
+                    tenant,
+                    role,
+                },
+        } => create_user(settings, &email, name.as_deref(), tenant.as_deref(), &role).await,
         Command::ApiKey {
             command:
                 ApiKeyCommand::Create {
@@ -274,6 +314,48 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+async fn create_user(
+    settings: &Settings,
+    email: &str,
+    name: Option<&str>,
+    tenant: Option<&str>,
+    role: &str,
+) -> Result<(), CliError> {
+    use std::io::BufRead;
+    let role = crate::auth::Role::parse(role)
+        .ok_or_else(|| CliError::Usage(format!("unknown role `{role}`; known: owner, admin, member, viewer")))?;
+    let mut password = String::new();
+    std::io::stdin().lock().read_line(&mut password)?;
+    let password = secrecy::SecretString::from(password.trim_end_matches(['\r', '\n']).to_owned());
+    let now = SystemClock.now();
+    let user = crate::domain::accounts::new_user(email, name, &password, now)?;
+    let hash = crate::auth::password::PasswordHasher::new(1, 0).hash(&password).await?;
+    let db = owner_db(settings).await?;
+    let result = async {
+        let tenant = match tenant {
+            Some(slug) => Some(tenants::by_slug(&db.platform(), slug).await?),
+            None => None,
+        };
+        let user =
+            crate::domain::accounts::create_user(&db.platform(), user, hash, tenant.as_ref().map(|t| (t.id, role)))
+                .await?;
+        Ok::<_, domain::Error>((user, tenant))
+    }
+    .await;
+    db.close().await;
+    let (user, tenant) = result?;
+    print_json(&json!({
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "created_at": user.created_at,
+        "tenant_id": tenant.as_ref().map(|t| t.id),
+        "tenant_slug": tenant.as_ref().map(|t| t.slug.clone()),
+        "role": tenant.as_ref().map(|_| role.as_str()),
+    }));
+    Ok(())
 }
 
 /// The owner connection, migrated first unless `TENANTRY_AUTO_MIGRATE=false`.

@@ -2,22 +2,25 @@
 
 use poem_openapi::{LicenseObject, OpenApiService, ServerObject};
 
-use crate::api::{api_keys::ApiKeysApi, health::HealthApi, projects::ProjectsApi, tasks::TasksApi, tenant::TenantApi};
+use crate::api::{
+    api_keys::ApiKeysApi, auth::AuthApi, health::HealthApi, projects::ProjectsApi, tasks::TasksApi, tenant::TenantApi,
+};
 
-pub type Apis = (ProjectsApi, TasksApi, ApiKeysApi, TenantApi, HealthApi);
+pub type Apis = (ProjectsApi, TasksApi, ApiKeysApi, TenantApi, AuthApi, HealthApi);
 
 /// The API version; `info.version` in the spec.
 pub const API_VERSION: &str = "1.0.0";
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (ProjectsApi, TasksApi, ApiKeysApi, TenantApi, HealthApi),
+        (ProjectsApi, TasksApi, ApiKeysApi, TenantApi, AuthApi, HealthApi),
         "Tenantry API",
         API_VERSION,
     )
     .description(
         "A multi-tenant JSON API. Every `/v1` resource belongs to the tenant of the \
-             credential that calls it; another tenant's resources answer 404. Errors are \
+             credential that calls it (an `X-API-Key` or a person's bearer access token from \
+             `/v1/auth/login`); another tenant's resources answer 404. Errors are \
              `application/problem+json` (RFC 9457). Lists are cursor-paginated: \
              `?limit=&cursor=` returns `{items, next_cursor}`.",
     )

@@ -12,7 +12,7 @@ use super::tenant::TenantOut;
 use super::types::{Int, Nullable, Text, page};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
-use crate::auth::{Actor, ApiKeyAuth, Scope, Scopes};
+use crate::auth::{Actor, ApiKeyAuth, Auth, Scope, Scopes};
 use crate::domain::api_keys::{self, ApiKey, NewApiKey};
 use crate::domain::tenants;
 use crate::error::{ApiError, ApiResult, statuses};
@@ -156,7 +156,7 @@ impl ApiKeysApi {
     #[oai(path = "/api-keys", method = "get", operation_id = "list_api_keys")]
     async fn list_api_keys(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// Page size, 1 to 100.
         #[oai(default = "default_limit")]
@@ -182,7 +182,7 @@ impl ApiKeysApi {
     )]
     async fn create_api_key(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         body: Json<ApiKeyIn>,
     ) -> ApiResult<ApiKeyCreated, { statuses::WRITE }> {
@@ -229,7 +229,7 @@ impl ApiKeysApi {
     #[oai(path = "/api-keys/:id", method = "delete", operation_id = "delete_api_key")]
     async fn delete_api_key(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// The key's id.
         id: Path<Uuid>,

@@ -3,6 +3,7 @@
 //! domain.
 
 pub mod api_keys;
+pub mod auth;
 pub mod gate;
 pub mod health;
 pub mod projects;
@@ -25,6 +26,8 @@ pub enum ApiTags {
     ApiKeys,
     /// The caller's tenant.
     Tenant,
+    /// People: sign-up, sign-in, sessions and the signed-in person.
+    Auth,
     /// Liveness and readiness probes.
     Health,
 }
@@ -50,6 +53,7 @@ impl From<domain::Error> for ApiError {
             domain::Error::Conflict(detail) => ApiError::new(ErrorCode::Conflict, detail),
             domain::Error::Forbidden(detail) => ApiError::new(ErrorCode::Forbidden, detail),
             domain::Error::InvalidCursor(detail) => ApiError::new(ErrorCode::InvalidCursor, detail),
+            domain::Error::Unauthenticated(detail) => ApiError::unauthenticated(detail),
             domain::Error::Db(err) => ApiError::from(err),
         }
     }

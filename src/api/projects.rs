@@ -10,7 +10,7 @@ use super::gate::json_body;
 use super::types::{Int, Nullable, Text, page, patch};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
-use crate::auth::{ApiKeyAuth, Scope};
+use crate::auth::{Auth, Scope};
 use crate::domain::projects::{self, NewProject, Project, ProjectChanges};
 use crate::error::{ApiResult, statuses};
 
@@ -107,7 +107,7 @@ impl ProjectsApi {
     #[oai(path = "/projects", method = "get", operation_id = "list_projects")]
     async fn list_projects(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// Page size, 1 to 100.
         #[oai(default = "default_limit")]
@@ -132,7 +132,7 @@ impl ProjectsApi {
     )]
     async fn create_project(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         body: Json<ProjectIn>,
     ) -> ApiResult<ProjectCreated, { statuses::WRITE }> {
@@ -152,7 +152,7 @@ impl ProjectsApi {
     #[oai(path = "/projects/:id", method = "get", operation_id = "get_project")]
     async fn get_project(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// The project's id.
         id: Path<Uuid>,
@@ -173,7 +173,7 @@ impl ProjectsApi {
     )]
     async fn update_project(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// The project's id.
         id: Path<Uuid>,
@@ -196,7 +196,7 @@ impl ProjectsApi {
     #[oai(path = "/projects/:id", method = "delete", operation_id = "delete_project")]
     async fn delete_project(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// The project's id.
         id: Path<Uuid>,

@@ -11,7 +11,7 @@ use super::projects::default_limit;
 use super::types::{Date, Int, Nullable, Text, page, patch};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
-use crate::auth::{ApiKeyAuth, Scope};
+use crate::auth::{Auth, Scope};
 use crate::domain::tasks::{self, Direction, NewTask, SortBy, Status, Task, TaskChanges, TaskFilter};
 use crate::error::{ApiError, ApiResult, statuses};
 
@@ -203,7 +203,7 @@ fn task_filter(
 /// Both task lists: cursor (400), then limit (422), then scope (403).
 async fn list(
     state: &AppState,
-    auth: &ApiKeyAuth,
+    auth: &Auth,
     filter: TaskFilter,
     limit: Int<1, 100>,
     cursor: Option<String>,
@@ -234,7 +234,7 @@ impl TasksApi {
     #[oai(path = "/tasks", method = "get", operation_id = "list_tasks")]
     async fn list_tasks(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// Only tasks of this project.
         project_id: Query<Option<Uuid>>,
@@ -268,7 +268,7 @@ impl TasksApi {
     )]
     async fn list_project_tasks(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// The project's id.
         project_id: Path<Uuid>,
@@ -301,7 +301,7 @@ impl TasksApi {
     )]
     async fn create_task(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// The project's id.
         project_id: Path<Uuid>,
@@ -327,7 +327,7 @@ impl TasksApi {
     #[oai(path = "/tasks/:id", method = "get", operation_id = "get_task")]
     async fn get_task(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// The task's id.
         id: Path<Uuid>,
@@ -348,7 +348,7 @@ impl TasksApi {
     )]
     async fn update_task(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// The task's id.
         id: Path<Uuid>,
@@ -365,7 +365,7 @@ impl TasksApi {
     #[oai(path = "/tasks/:id", method = "delete", operation_id = "delete_task")]
     async fn delete_task(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
         /// The task's id.
         id: Path<Uuid>,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use crate::app::AppState;
-use crate::auth::ApiKeyAuth;
+use crate::auth::Auth;
 use crate::domain::tenants::{self, Tenant};
 use crate::error::{ApiResult, statuses};
 
@@ -48,7 +48,7 @@ impl TenantApi {
     #[oai(path = "/tenant", method = "get", operation_id = "get_tenant")]
     async fn get_tenant(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         state: Data<&AppState>,
     ) -> ApiResult<Json<TenantOut>, { statuses::AUTHENTICATED }> {
         let db = state.db.scoped(&auth.0.authenticated());

@@ -1,8 +1,10 @@
 //! Rules per resource. Every write goes through here; nothing here knows HTTP.
 
+pub mod accounts;
 pub mod api_keys;
 pub mod cursor;
 pub mod projects;
+pub mod sessions;
 pub mod tasks;
 pub mod tenants;
 
@@ -34,6 +36,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     InvalidCursor(&'static str),
+    /// A credential (a refresh token) that is unknown, expired or revoked.
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -84,6 +89,14 @@ impl Violations {
             code,
             message: message.into(),
         });
+    }
+
+    /// Takes over `other`'s violations with `prefix` before each field name.
+    pub fn extend_prefixed(&mut self, other: Violations, prefix: &str) {
+        self.0.extend(other.0.into_iter().map(|mut v| {
+            v.field = format!("{prefix}{}", v.field);
+            v
+        }));
     }
 
     /// Checks a required text field's length in characters.

@@ -1,0 +1,564 @@
+//! People: sign-up, sign-in, refresh, sessions and the signed-in person.
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::gate::json_body;
+use super::tenant::TenantOut;
+use super::types::Text;
+use super::{ApiTags, NoContent};
+use crate::app::AppState;
+use crate::auth::{self, BearerAuth, Role};
+use crate::domain::Violations;
+use crate::domain::accounts::{self, Membership, User};
+use crate::domain::sessions::{self, Session};
+use crate::error::{ApiError, ApiResult, statuses};
+
+/// A member's role in a tenant. Viewers read; members also write projects
+/// and tasks; admins also manage members and API keys; owners also manage the
+/// tenant itself.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "Role", rename_all = "lowercase")]
+pub enum RoleOut {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl From<Role> for RoleOut {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Owner => Self::Owner,
+            Role::Admin => Self::Admin,
+            Role::Member => Self::Member,
+            Role::Viewer => Self::Viewer,
+        }
+    }
+}
+
+/// A person.
+#[derive(Object, Debug)]
+#[oai(rename = "User")]
+pub struct UserOut {
+    /// The person's id.
+    pub id: Uuid,
+    /// Their email address, lowercase.
+    pub email: String,
+    /// Their display name.
+    pub name: String,
+    /// When they signed up (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A signed-in session: an access token for the API and a refresh token to
+/// get the next one.
+#[derive(Object, Debug)]
+#[oai(rename = "AuthSession")]
+pub struct AuthSessionOut {
+    /// Send as `Authorization: Bearer <access_token>`. A signed JWT naming
+    /// the person, the tenant, the role and the session.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires (at most 900).
+    pub expires_in: i64,
+    /// Single use: exchange it at `/v1/auth/refresh` for a new pair. Keep it
+    /// secret; presenting an already used one ends the session.
+    pub refresh_token: String,
+    /// The session's id (see `/v1/auth/sessions`).
+    pub session_id: Uuid,
+    pub user: UserOut,
+    pub tenant: TenantOut,
+    pub role: RoleOut,
+}
+
+/// Sign-up details.
+#[derive(Object, Debug)]
+#[oai(rename = "SignupIn", deny_unknown_fields, example)]
+pub struct SignupIn {
+    /// The person's email address; stored lowercase, unique.
+    pub email: Text<3, 254>,
+    /// 10 to 1,024 characters, not a common or easily guessed one.
+    pub password: Text<10, 1024>,
+    /// The person's display name, 1 to 200 characters.
+    pub name: Text<1, 200>,
+    /// The new tenant's display name, 1 to 200 characters.
+    pub tenant_name: Text<1, 200>,
+    /// The new tenant's slug; default: made from `tenant_name`, with a
+    /// numeric suffix when taken.
+    pub tenant_slug: Option<Text<3, 63>>,
+}
+
+impl Example for SignupIn {
+    fn example() -> Self {
+        Self {
+            email: "ada@example.com".into(),
+            password: "correct-horse-battery-staple".into(),
+            name: "Ada Lovelace".into(),
+            tenant_name: "Analytical Engines".into(),
+            tenant_slug: None,
+        }
+    }
+}
+
+/// Sign-in details.
+#[derive(Object, Debug)]
+#[oai(rename = "LoginIn", deny_unknown_fields, example)]
+pub struct LoginIn {
+    /// The person's email address (any case).
+    pub email: Text<1, 254>,
+    /// Their password.
+    pub password: Text<1, 1024>,
+    /// The tenant to act in, by id or slug; default: the last one used.
+    pub tenant: Option<Text<1, 63>>,
+}
+
+impl Example for LoginIn {
+    fn example() -> Self {
+        Self {
+            email: "ada@example.com".into(),
+            password: "correct-horse-battery-staple".into(),
+            tenant: Some("analytical-engines".into()),
+        }
+    }
+}
+
+/// A refresh token to exchange.
+#[derive(Object, Debug)]
+#[oai(rename = "RefreshIn", deny_unknown_fields, example)]
+pub struct RefreshIn {
+    /// The `refresh_token` of the last sign-in or refresh.
+    pub refresh_token: Text<1, 256>,
+}
+
+impl Example for RefreshIn {
+    fn example() -> Self {
+        Self {
+            refresh_token: "tnr_hqbMwW9g4Vp0m3iJ7Hc0w2e0mX8m2yq9b5b2Zr1s4uU".into(),
+        }
+    }
+}
+
+/// A password change.
+#[derive(Object, Debug)]
+#[oai(rename = "PasswordChangeIn", deny_unknown_fields, example)]
+pub struct PasswordChangeIn {
+    /// The password in use now.
+    pub current_password: Text<1, 1024>,
+    /// The new password: 10 to 1,024 characters, not a common or easily guessed one.
+    pub new_password: Text<10, 1024>,
+}
+
+impl Example for PasswordChangeIn {
+    fn example() -> Self {
+        Self {
+            current_password: "correct-horse-battery-staple".into(),
+            new_password: "a-longer-and-better-passphrase-42".into(),
+        }
+    }
+}
+
+/// A signed-in device.
+#[derive(Object, Debug)]
+#[oai(rename = "Session")]
+pub struct SessionOut {
+    /// The session's id.
+    pub id: Uuid,
+    /// The tenant the session acts in.
+    pub tenant_id: Uuid,
+    /// The `User-Agent` it signed in with, if any (at most 512 characters).
+    #[oai(nullable)]
+    pub user_agent: super::types::Nullable<String>,
+    /// When it signed in (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// When its refresh token was last used (RFC 3339, UTC).
+    pub last_used_at: DateTime<Utc>,
+    /// When it ends, however used (RFC 3339, UTC).
+    pub expires_at: DateTime<Utc>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+fn session_out(s: Session, current: Option<Uuid>) -> SessionOut {
+    SessionOut {
+        current: Some(s.id) == current,
+        id: s.id,
+        tenant_id: s.tenant_id,
+        user_agent: s.user_agent.into(),
+        created_at: s.created_at,
+        last_used_at: s.last_used_at,
+        expires_at: s.expires_at,
+    }
+}
+
+/// The person's live sessions, newest first (at most 100).
+#[derive(Object, Debug)]
+#[oai(rename = "SessionList")]
+pub struct SessionListOut {
+    /// The sessions.
+    pub items: Vec<SessionOut>,
+}
+
+/// One of the person's memberships.
+#[derive(Object, Debug)]
+#[oai(rename = "Membership")]
+pub struct MembershipOut {
+    pub tenant: TenantOut,
+    pub role: RoleOut,
+    /// When they joined the tenant (RFC 3339, UTC).
+    pub joined_at: DateTime<Utc>,
+}
+
+impl From<Membership> for MembershipOut {
+    fn from(m: Membership) -> Self {
+        Self {
+            tenant: m.tenant.into(),
+            role: m.role.into(),
+            joined_at: m.joined_at,
+        }
+    }
+}
+
+/// The signed-in person, their memberships and the current session.
+#[derive(Object, Debug)]
+#[oai(rename = "Me")]
+pub struct MeOut {
+    pub user: UserOut,
+    /// Every tenant they belong to, oldest membership first.
+    pub memberships: Vec<MembershipOut>,
+    /// The tenant the access token acts in.
+    pub tenant_id: Uuid,
+    /// The session the access token belongs to.
+    pub session_id: Uuid,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum SignedUp {
+    /// The person, their tenant and a session were created.
+    #[oai(status = 201)]
+    Created(Json<AuthSessionOut>),
+}
+
+/// A public operation with a JSON body.
+const PUBLIC_WRITE: u16 =
+    statuses::BASE | statuses::BAD_REQUEST | statuses::TOO_LARGE | statuses::MEDIA_TYPE | statuses::UNPROCESSABLE;
+const SIGNUP: u16 = PUBLIC_WRITE | statuses::CONFLICT;
+const LOGIN: u16 =
+    PUBLIC_WRITE | statuses::UNAUTHORIZED | statuses::FORBIDDEN | statuses::NOT_FOUND | statuses::TOO_MANY;
+const REFRESH: u16 = PUBLIC_WRITE | statuses::UNAUTHORIZED;
+const SESSION: u16 = statuses::AUTHENTICATED | statuses::FORBIDDEN;
+
+fn user_agent(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(poem::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
+    req.remote_addr().as_socket_addr().map(std::net::SocketAddr::ip)
+}
+
+fn required(v: &mut Violations, field: &str, value: Option<String>) -> String {
+    if value.is_none() {
+        v.push(field, "required", "is required");
+    }
+    value.unwrap_or_default()
+}
+
+/// Issues an access token for `session` and wraps it with the refresh token.
+fn session_response(
+    state: &AppState,
+    session: &Session,
+    refresh_token: String,
+    user: User,
+    membership: Membership,
+) -> Result<AuthSessionOut, ApiError> {
+    let now = state.clock.now();
+    let (access_token, expires_at) = auth::issue_access_token(state, session, membership.role, now)?;
+    Ok(AuthSessionOut {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: (expires_at - now).num_seconds(),
+        refresh_token,
+        session_id: session.id,
+        user: user.into(),
+        tenant: membership.tenant.into(),
+        role: membership.role.into(),
+    })
+}
+
+pub struct AuthApi;
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Sign up
+    ///
+    /// Creates a person, a tenant they own and a session. An email already
+    /// signed up is a 409.
+    #[oai(
+        path = "/auth/signup",
+        method = "post",
+        operation_id = "signup",
+        transform = "json_body"
+    )]
+    async fn signup(&self, state: Data<&AppState>, req: &Request, body: Json<SignupIn>) -> ApiResult<SignedUp, SIGNUP> {
+        let body = body.0;
+        let mut v = Violations::default();
+        let email = required(&mut v, "email", body.email.0);
+        let password = required(&mut v, "password", body.password.0);
+        let name = required(&mut v, "name", body.name.0);
+        let tenant_name = required(&mut v, "tenant_name", body.tenant_name.0);
+        let signup = accounts::validate_signup(
+            &mut v,
+            &email,
+            &name,
+            &tenant_name,
+            body.tenant_slug.and_then(|s| s.0).as_deref(),
+        );
+        if !password.is_empty() {
+            let local = signup.email.split('@').next().unwrap_or_default();
+            if let Err(p) = auth::password::check_policy(&password, &[&signup.email, local, &signup.name]) {
+                v.push("password", p.code, p.message);
+            }
+        }
+        v.finish()?;
+        let created = auth::signup(
+            &state,
+            accounts::valid_signup(signup),
+            SecretString::from(password),
+            user_agent(req),
+        )
+        .await?;
+        let (session, refresh_token, user, membership) = created;
+        Ok(SignedUp::Created(Json(session_response(
+            &state,
+            &session,
+            refresh_token,
+            user,
+            membership,
+        )?)))
+    }
+
+    /// Sign in
+    ///
+    /// Exchanges an email and password for a session in one of the person's
+    /// tenants. A wrong email and a wrong password get the same answer.
+    /// Repeated failures are slowed down with a 429 and `Retry-After`.
+    #[oai(
+        path = "/auth/login",
+        method = "post",
+        operation_id = "login",
+        transform = "json_body"
+    )]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<LoginIn>,
+    ) -> ApiResult<Json<AuthSessionOut>, LOGIN> {
+        let body = body.0;
+        let mut v = Violations::default();
+        let email = v.required_text("email", body.email.0.as_deref(), 1, accounts::EMAIL_MAX);
+        let password = v.required_text(
+            "password",
+            body.password.0.as_deref(),
+            1,
+            auth::password::MAX_PASSWORD_CHARS as u64,
+        );
+        let (email, password) = (
+            email.unwrap_or_default().to_owned(),
+            password.unwrap_or_default().to_owned(),
+        );
+        v.finish()?;
+        let grant = auth::verify_password(&state, &email, &SecretString::from(password), client_ip(req)).await?;
+        let tenant = body.tenant.and_then(|t| t.0);
+        let (session, refresh_token, user, membership) =
+            auth::start_session(&state, &grant, tenant.as_deref(), user_agent(req)).await?;
+        Ok(Json(session_response(
+            &state,
+            &session,
+            refresh_token,
+            user,
+            membership,
+        )?))
+    }
+
+    /// Refresh a session
+    ///
+    /// Exchanges a refresh token for a new access token and a new refresh
+    /// token; the old one stops working. Presenting a used refresh token
+    /// ends the session, except within 10 seconds of its use (two tabs
+    /// refreshing at once both get the same new pair).
+    #[oai(
+        path = "/auth/refresh",
+        method = "post",
+        operation_id = "refresh_session",
+        transform = "json_body"
+    )]
+    async fn refresh_session(
+        &self,
+        state: Data<&AppState>,
+        body: Json<RefreshIn>,
+    ) -> ApiResult<Json<AuthSessionOut>, REFRESH> {
+        let mut v = Violations::default();
+        let token = v
+            .required_text("refresh_token", body.0.refresh_token.0.as_deref(), 1, 256)
+            .unwrap_or_default()
+            .to_owned();
+        v.finish()?;
+        let (session, refresh_token, user, membership) = auth::refresh(&state, &token).await?;
+        Ok(Json(session_response(
+            &state,
+            &session,
+            refresh_token,
+            user,
+            membership,
+        )?))
+    }
+
+    /// Sign out
+    ///
+    /// Ends the session of the access token: its refresh token stops working
+    /// and its access tokens are refused from now on.
+    #[oai(path = "/auth/logout", method = "post", operation_id = "logout")]
+    async fn logout(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<NoContent, SESSION> {
+        let grant = auth.0.person()?;
+        auth::end_sessions(&state, &grant, auth::Ending::Current).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// List sessions
+    ///
+    /// The signed-in person's live sessions on every device, newest first.
+    #[oai(path = "/auth/sessions", method = "get", operation_id = "list_sessions")]
+    async fn list_sessions(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<SessionListOut>, SESSION> {
+        let grant = auth.0.person()?;
+        let tx = state.db.for_user(&grant).read().await?;
+        let items = sessions::list(&tx, &state.auth.sessions, state.clock.now()).await?;
+        tx.commit().await?;
+        Ok(Json(SessionListOut {
+            items: items.into_iter().map(|s| session_out(s, grant.session())).collect(),
+        }))
+    }
+
+    /// End a session
+    ///
+    /// Signs one of the person's devices out. Another person's session is a 404.
+    #[oai(path = "/auth/sessions/:id", method = "delete", operation_id = "delete_session")]
+    async fn delete_session(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        /// The session's id.
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, { SESSION | statuses::BAD_REQUEST | statuses::NOT_FOUND }> {
+        let grant = auth.0.person()?;
+        auth::end_sessions(&state, &grant, auth::Ending::One(id.0)).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// End every other session
+    ///
+    /// Signs the person out everywhere but the session making the request.
+    #[oai(
+        path = "/auth/sessions/revoke-others",
+        method = "post",
+        operation_id = "revoke_other_sessions"
+    )]
+    async fn revoke_other_sessions(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<NoContent, SESSION> {
+        let grant = auth.0.person()?;
+        auth::end_sessions(&state, &grant, auth::Ending::AllButCurrent).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Change the password
+    ///
+    /// Needs the current password (a wrong one is a 403, and counts toward
+    /// the sign-in throttle). Every other session of the person ends; this one
+    /// stays signed in.
+    #[oai(
+        path = "/auth/password",
+        method = "post",
+        operation_id = "change_password",
+        transform = "json_body"
+    )]
+    async fn change_password(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<PasswordChangeIn>,
+    ) -> ApiResult<NoContent, { statuses::WRITE | statuses::TOO_MANY }> {
+        let grant = auth.0.person()?;
+        let mut v = Violations::default();
+        let current = required(&mut v, "current_password", body.0.current_password.0);
+        let new = required(&mut v, "new_password", body.0.new_password.0);
+        v.finish()?;
+        auth::change_password(
+            &state,
+            &grant,
+            &SecretString::from(current),
+            SecretString::from(new),
+            client_ip(req),
+        )
+        .await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// The signed-in person
+    ///
+    /// Their profile, every tenant they belong to with their role there, and
+    /// the tenant and session of the access token.
+    #[oai(path = "/me", method = "get", operation_id = "get_me")]
+    async fn get_me(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<MeOut>, SESSION> {
+        let grant = auth.0.person()?;
+        let tx = state.db.for_user(&grant).read().await?;
+        let (user, memberships) = accounts::me(&tx).await?;
+        tx.commit().await?;
+        Ok(Json(MeOut {
+            user: user.into(),
+            memberships: memberships.into_iter().map(Into::into).collect(),
+            tenant_id: auth.0.tenant_id(),
+            session_id: grant.session().unwrap_or_default(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_rules_apply_to_signup_slugs() {
+        let mut v = Violations::default();
+        accounts::validate_signup(&mut v, "a@example.com", "A", "T", Some("X"));
+        let err = v.finish().expect_err("a one-letter slug is refused");
+        let crate::domain::Error::Invalid(list) = err else {
+            panic!("validation error expected");
+        };
+        assert_eq!(list[0].field, "tenant_slug");
+    }
+}
