@@ -5,6 +5,7 @@
 mod support;
 
 mod api_keys;
+mod auth;
 mod cli;
 mod clients;
 mod errors;
@@ -15,3 +16,4 @@ mod projects;
 mod schema_invariants;
 mod tasks;
 mod tenant_isolation;
+mod user_isolation;

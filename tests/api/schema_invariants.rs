@@ -14,6 +14,7 @@ postgres_only!(
     every_tenant_table_keeps_the_tenant_rules,
     row_level_security_alone_stops_cross_tenant_access,
     serve_refuses_a_role_that_escapes_row_level_security,
+    row_level_security_alone_keeps_people_apart,
 );
 
 /// Tables without a `tenant_id`, and why.
@@ -26,13 +27,31 @@ const EXEMPT_TABLES: &[(&str, &str)] = &[
         "seaql_migrations",
         "the migration ledger; the application role has no grant on it",
     ),
+    (
+        "users",
+        "a person is global (many tenants); owned by the user, guarded by user_isolation on app.user_id",
+    ),
+    (
+        "sessions",
+        "a person's devices; owned by the user (user_isolation), readable and endable by the tenant it acts in",
+    ),
+    (
+        "refresh_tokens",
+        "a session's token family; owned by the user, guarded by user_isolation",
+    ),
 ];
 
 /// Indexes on tenant tables that do not lead with `tenant_id`, and why.
-const EXEMPT_INDEXES: &[(&str, &str)] = &[(
-    "api_keys_key_hash_key",
-    "a request's key is looked up by hash before its tenant is known",
-)];
+const EXEMPT_INDEXES: &[(&str, &str)] = &[
+    (
+        "api_keys_key_hash_key",
+        "a request's key is looked up by hash before its tenant is known",
+    ),
+    (
+        "memberships_user_idx",
+        "a person's tenants are listed before a tenant is chosen (login, /me)",
+    ),
+];
 
 async fn connect(app: &TestApp) -> PgConnection {
     PgConnection::connect(&app.settings.database_url)
@@ -90,6 +109,8 @@ async fn every_tenant_table_keeps_the_tenant_rules(app: TestApp) {
             let cols: Vec<String> = fk.get("cols");
             if target == "tenants" && cols == ["tenant_id"] {
                 direct = true;
+            } else if migration::USER_TABLES.contains(&target.as_str()) {
+                // A reference to a person, who is global (a membership's user).
             } else {
                 assert_eq!(
                     cols.first().map(String::as_str),
@@ -133,6 +154,29 @@ async fn every_tenant_table_keeps_the_tenant_rules(app: TestApp) {
         assert!(
             policy.contains("app.tenant_id") && policy.contains("NULLIF"),
             "{table}: {policy}"
+        );
+    }
+    // User-owned tables: RLS forced, with the policy on app.user_id.
+    for table in migration::USER_TABLES {
+        let row =
+            sqlx::query("SELECT c.relrowsecurity, c.relforcerowsecurity FROM pg_class c WHERE c.oid = $1::regclass")
+                .bind(table)
+                .fetch_one(&mut conn)
+                .await
+                .expect("user table");
+        let (rls, forced): (bool, bool) = (row.get(0), row.get(1));
+        assert!(rls && forced, "{table} has row-level security enabled and forced");
+        let policy: Option<String> =
+            sqlx::query_scalar("SELECT qual FROM pg_policies WHERE tablename = $1 AND policyname = 'user_isolation'")
+                .bind(table)
+                .fetch_optional(&mut conn)
+                .await
+                .expect("policies");
+        let policy = policy.unwrap_or_else(|| panic!("{table} has the user_isolation policy"));
+        assert!(policy.contains("app.user_id"), "{table}: {policy}");
+        assert!(
+            exempt.contains_key(table),
+            "{table} is listed as exempt, with its reason"
         );
     }
     let declared: BTreeSet<String> = migration::TENANT_TABLES.iter().map(|t| t.to_string()).collect();
@@ -287,4 +331,55 @@ async fn serve_refuses_a_role_that_escapes_row_level_security(app: TestApp) {
         err.is_some_and(|e| e.to_string().contains("refusing")),
         "refused SET ROLE postgres"
     );
+}
+
+async fn row_level_security_alone_keeps_people_apart(app: TestApp) {
+    let a = app.signup("alice").await;
+    let b = app.signup("bob").await;
+    let mut conn = as_app_role(&app).await;
+    for table in migration::USER_TABLES {
+        assert_eq!(
+            count(&mut conn, &format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "{table} without a user"
+        );
+    }
+    // As B, with no user filter in the SQL at all.
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.user_id', $1, true)")
+        .bind(b.user_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    for (sql, expected) in [
+        ("SELECT count(*) FROM users", 1),
+        ("SELECT count(*) FROM sessions", 1),
+        ("SELECT count(*) FROM refresh_tokens", 1),
+        ("SELECT count(*) FROM memberships", 1),
+        ("SELECT count(*) FROM tenants", 1),
+        ("SELECT count(*) FROM projects", 0),
+    ] {
+        assert_eq!(count(&mut tx, sql).await, expected, "{sql} as B");
+    }
+    let ended = sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1")
+        .bind(a.session_id)
+        .execute(&mut *tx)
+        .await
+        .expect("update runs");
+    assert_eq!(ended.rows_affected(), 0, "B cannot end A's session");
+    let stolen = sqlx::query("UPDATE users SET password_hash = 'x' WHERE id = $1")
+        .bind(a.user_id)
+        .execute(&mut *tx)
+        .await
+        .expect("update runs");
+    assert_eq!(stolen.rows_affected(), 0, "B cannot touch A's profile");
+    let forged = sqlx::query(
+        "INSERT INTO sessions (id, user_id, tenant_id, generation, created_at, last_used_at, expires_at, changed_at)
+         VALUES (gen_random_uuid(), $1, $2, 0, now(), now(), now() + interval '1 day', now())",
+    )
+    .bind(a.user_id)
+    .bind(a.tenant_id)
+    .execute(&mut *tx)
+    .await;
+    assert!(forged.is_err(), "B cannot create a session for A");
 }

@@ -244,7 +244,7 @@ impl TestApp {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(method, self.url(path));
         if let Some(key) = key {
-            req = req.header("X-API-Key", key);
+            req = with_credential(req, key);
         }
         if let Some(body) = body {
             req = req.json(body);
@@ -311,11 +311,142 @@ impl TestApp {
     }
 }
 
+/// Sends `credential` as a bearer token when it is a JWT (`eyJ…`), else as
+/// `X-API-Key`: every helper takes either.
+pub fn with_credential(req: reqwest::RequestBuilder, credential: &str) -> reqwest::RequestBuilder {
+    if credential.starts_with("eyJ") {
+        req.bearer_auth(credential)
+    } else {
+        req.header("X-API-Key", credential)
+    }
+}
+
+/// A signed-up person and their session.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub email: String,
+    pub password: String,
+    pub user_id: Uuid,
+    pub tenant_id: Uuid,
+    pub tenant_slug: String,
+    pub session_id: Uuid,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Person {
+    /// Takes in a fresh `AuthSession` answer.
+    pub fn renew(&mut self, session: &Value) {
+        self.access = session["access_token"].as_str().expect("access token").to_owned();
+        self.refresh = session["refresh_token"].as_str().expect("refresh token").to_owned();
+        self.session_id = session["session_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("session id");
+        self.tenant_id = session["tenant"]["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("tenant id");
+    }
+}
+
+pub const PASSWORD: &str = "plum-orbit-lantern-47";
+
+impl TestApp {
+    /// Signs up a new person with a tenant of their own.
+    pub async fn signup(&self, name: &str) -> Person {
+        let email = format!("{name}.{}@example.com", &Uuid::new_v4().simple().to_string()[..8]);
+        let body = self
+            .call(
+                "POST",
+                "/v1/auth/signup",
+                None,
+                Some(&serde_json::json!({
+                    "email": email,
+                    "password": PASSWORD,
+                    "name": name,
+                    "tenant_name": format!("{name}'s team"),
+                })),
+            )
+            .await
+            .ok(201)
+            .clone();
+        let mut person = Person {
+            email,
+            password: PASSWORD.to_owned(),
+            user_id: body["user"]["id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("user id"),
+            tenant_id: Uuid::nil(),
+            tenant_slug: body["tenant"]["slug"].as_str().expect("slug").to_owned(),
+            session_id: Uuid::nil(),
+            access: String::new(),
+            refresh: String::new(),
+        };
+        person.renew(&body);
+        person
+    }
+
+    /// Signs `person` in again (a second device); returns the `AuthSession`.
+    pub async fn login(&self, email: &str, password: &str, tenant: Option<&str>) -> Resp {
+        let mut body = serde_json::json!({ "email": email, "password": password });
+        if let Some(tenant) = tenant {
+            body["tenant"] = tenant.into();
+        }
+        self.call("POST", "/v1/auth/login", None, Some(&body)).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Resp {
+        self.call(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(&serde_json::json!({ "refresh_token": refresh_token })),
+        )
+        .await
+    }
+}
+
+impl TestApp {
+    /// Runs the `tenantry` binary against this app's database, secret and
+    /// data directory, with `stdin` as its standard input.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        use secrecy::ExposeSecret;
+        use std::io::Write;
+        let secret = self
+            .settings
+            .secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned())
+            .unwrap_or_default();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenantry"))
+            .args(args)
+            .env("DATABASE_URL", &self.settings.database_url)
+            .env("TENANTRY_SECRET", secret)
+            .env("TENANTRY_DATA_DIR", &self.settings.data_dir)
+            .env("TENANTRY_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("stdin written");
+        child.wait_with_output().expect("the binary ends")
+    }
+}
+
 /// A second instance of the server on the same database and secret, with a
 /// clock of its own (for what crosses instances).
 pub struct Sibling {
     pub base: String,
     pub clock: Arc<ManualClock>,
+    pub state: AppState,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -326,6 +457,7 @@ impl TestApp {
             .await
             .expect("the second instance starts");
         let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
             let _ = rx.await;
@@ -333,6 +465,7 @@ impl TestApp {
         Sibling {
             base,
             clock,
+            state,
             _shutdown: tx,
         }
     }
