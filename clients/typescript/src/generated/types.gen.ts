@@ -92,6 +92,40 @@ export type ApiKeyPage = {
 export type ApiScope = 'projects:read' | 'projects:write' | 'tasks:read' | 'tasks:write' | 'api_keys:manage';
 
 /**
+ * AuthSession
+ *
+ * A signed-in session: an access token for the API and a refresh token to
+ * get the next one.
+ */
+export type AuthSession = {
+    /**
+     * Send as `Authorization: Bearer <access_token>`. A signed JWT naming
+     * the person, the tenant, the role and the session.
+     */
+    access_token: string;
+    /**
+     * Always `Bearer`.
+     */
+    token_type: string;
+    /**
+     * Seconds until the access token expires (at most 900).
+     */
+    expires_in: number;
+    /**
+     * Single use: exchange it at `/v1/auth/refresh` for a new pair. Keep it
+     * secret; presenting an already used one ends the session.
+     */
+    refresh_token: string;
+    /**
+     * The session's id (see `/v1/auth/sessions`).
+     */
+    session_id: string;
+    user: User;
+    tenant: Tenant;
+    role: Role;
+};
+
+/**
  * CreatedApiKey
  *
  * A newly created API key, with its secret.
@@ -161,6 +195,77 @@ export type HealthStatus = {
      * `ok`.
      */
     status: string;
+};
+
+/**
+ * LoginIn
+ *
+ * Sign-in details.
+ */
+export type LoginIn = {
+    /**
+     * The person's email address (any case).
+     */
+    email: string;
+    /**
+     * Their password.
+     */
+    password: string;
+    /**
+     * The tenant to act in, by id or slug; default: the last one used.
+     */
+    tenant?: string;
+};
+
+/**
+ * Me
+ *
+ * The signed-in person, their memberships and the current session.
+ */
+export type Me = {
+    user: User;
+    /**
+     * Every tenant they belong to, oldest membership first.
+     */
+    memberships: Array<Membership>;
+    /**
+     * The tenant the access token acts in.
+     */
+    tenant_id: string;
+    /**
+     * The session the access token belongs to.
+     */
+    session_id: string;
+};
+
+/**
+ * Membership
+ *
+ * One of the person's memberships.
+ */
+export type Membership = {
+    tenant: Tenant;
+    role: Role;
+    /**
+     * When they joined the tenant (RFC 3339, UTC).
+     */
+    joined_at: string;
+};
+
+/**
+ * PasswordChangeIn
+ *
+ * A password change.
+ */
+export type PasswordChangeIn = {
+    /**
+     * The password in use now.
+     */
+    current_password: string;
+    /**
+     * The new password: 10 to 1,024 characters, not a common or easily guessed one.
+     */
+    new_password: string;
 };
 
 /**
@@ -269,6 +374,102 @@ export type ProjectPatch = {
      * A new description up to 10,000 characters; `null` clears it.
      */
     description?: string | null;
+};
+
+/**
+ * RefreshIn
+ *
+ * A refresh token to exchange.
+ */
+export type RefreshIn = {
+    /**
+     * The `refresh_token` of the last sign-in or refresh.
+     */
+    refresh_token: string;
+};
+
+/**
+ * A member's role in a tenant. Viewers read; members also write projects
+ * and tasks; admins also manage members and API keys; owners also manage the
+ * tenant itself.
+ */
+export type Role = 'owner' | 'admin' | 'member' | 'viewer';
+
+/**
+ * Session
+ *
+ * A signed-in device.
+ */
+export type Session = {
+    /**
+     * The session's id.
+     */
+    id: string;
+    /**
+     * The tenant the session acts in.
+     */
+    tenant_id: string;
+    /**
+     * The `User-Agent` it signed in with, if any (at most 512 characters).
+     */
+    user_agent: string | null;
+    /**
+     * When it signed in (RFC 3339, UTC).
+     */
+    created_at: string;
+    /**
+     * When its refresh token was last used (RFC 3339, UTC).
+     */
+    last_used_at: string;
+    /**
+     * When it ends, however used (RFC 3339, UTC).
+     */
+    expires_at: string;
+    /**
+     * Whether this is the session making the request.
+     */
+    current: boolean;
+};
+
+/**
+ * SessionList
+ *
+ * The person's live sessions, newest first (at most 100).
+ */
+export type SessionList = {
+    /**
+     * The sessions.
+     */
+    items: Array<Session>;
+};
+
+/**
+ * SignupIn
+ *
+ * Sign-up details.
+ */
+export type SignupIn = {
+    /**
+     * The person's email address; stored lowercase, unique.
+     */
+    email: string;
+    /**
+     * 10 to 1,024 characters, not a common or easily guessed one.
+     */
+    password: string;
+    /**
+     * The person's display name, 1 to 200 characters.
+     */
+    name: string;
+    /**
+     * The new tenant's display name, 1 to 200 characters.
+     */
+    tenant_name: string;
+    /**
+     * The new tenant's slug; default: made from `tenant_name`, with a
+     * numeric suffix when taken.
+     */
+    tenant_slug?: string;
 };
 
 /**
@@ -421,6 +622,30 @@ export type Tenant = {
     updated_at: string;
 };
 
+/**
+ * User
+ *
+ * A person.
+ */
+export type User = {
+    /**
+     * The person's id.
+     */
+    id: string;
+    /**
+     * Their email address, lowercase.
+     */
+    email: string;
+    /**
+     * Their display name.
+     */
+    name: string;
+    /**
+     * When they signed up (RFC 3339, UTC).
+     */
+    created_at: string;
+};
+
 export type ListProjectsData = {
     body?: never;
     path?: never;
@@ -447,7 +672,7 @@ export type ListProjectsErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -459,7 +684,7 @@ export type ListProjectsErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -489,7 +714,7 @@ export type CreateProjectErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -509,7 +734,7 @@ export type CreateProjectErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -547,7 +772,7 @@ export type DeleteProjectErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -559,7 +784,7 @@ export type DeleteProjectErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -597,7 +822,7 @@ export type GetProjectErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -609,7 +834,7 @@ export type GetProjectErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -644,7 +869,7 @@ export type UpdateProjectErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -668,7 +893,7 @@ export type UpdateProjectErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -727,7 +952,7 @@ export type ListTasksErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -739,7 +964,7 @@ export type ListTasksErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -799,7 +1024,7 @@ export type ListProjectTasksErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -815,7 +1040,7 @@ export type ListProjectTasksErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -850,7 +1075,7 @@ export type CreateTaskErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -874,7 +1099,7 @@ export type CreateTaskErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -912,7 +1137,7 @@ export type DeleteTaskErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -924,7 +1149,7 @@ export type DeleteTaskErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -962,7 +1187,7 @@ export type GetTaskErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -974,7 +1199,7 @@ export type GetTaskErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -1009,7 +1234,7 @@ export type UpdateTaskErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -1033,7 +1258,7 @@ export type UpdateTaskErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -1072,7 +1297,7 @@ export type ListApiKeysErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -1084,7 +1309,7 @@ export type ListApiKeysErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -1114,7 +1339,7 @@ export type CreateApiKeyErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -1134,7 +1359,7 @@ export type CreateApiKeyErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -1167,7 +1392,7 @@ export type GetCurrentApiKeyErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -1202,7 +1427,7 @@ export type DeleteApiKeyErrors = {
      */
     401: Problem;
     /**
-     * The credential lacks the scope this operation needs.
+     * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
     /**
@@ -1214,7 +1439,7 @@ export type DeleteApiKeyErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -1247,7 +1472,7 @@ export type GetTenantErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };
@@ -1259,6 +1484,408 @@ export type GetTenantResponses = {
 };
 
 export type GetTenantResponse = GetTenantResponses[keyof GetTenantResponses];
+
+export type SignupData = {
+    body: SignupIn;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/signup';
+};
+
+export type SignupErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * The request parsed but breaks the rules; `errors` lists every offending field.
+     */
+    422: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type SignupError = SignupErrors[keyof SignupErrors];
+
+export type SignupResponses = {
+    /**
+     * The person, their tenant and a session were created.
+     */
+    201: AuthSession;
+};
+
+export type SignupResponse = SignupResponses[keyof SignupResponses];
+
+export type LoginData = {
+    body: LoginIn;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/login';
+};
+
+export type LoginErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * No such resource in the caller's tenant.
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * The request parsed but breaks the rules; `errors` lists every offending field.
+     */
+    422: Problem;
+    /**
+     * Too many attempts; `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type LoginError = LoginErrors[keyof LoginErrors];
+
+export type LoginResponses = {
+    200: AuthSession;
+};
+
+export type LoginResponse = LoginResponses[keyof LoginResponses];
+
+export type RefreshSessionData = {
+    body: RefreshIn;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/refresh';
+};
+
+export type RefreshSessionErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The request body is larger than the limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * The request parsed but breaks the rules; `errors` lists every offending field.
+     */
+    422: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type RefreshSessionError = RefreshSessionErrors[keyof RefreshSessionErrors];
+
+export type RefreshSessionResponses = {
+    200: AuthSession;
+};
+
+export type RefreshSessionResponse = RefreshSessionResponses[keyof RefreshSessionResponses];
+
+export type LogoutData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/logout';
+};
+
+export type LogoutErrors = {
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type LogoutError = LogoutErrors[keyof LogoutErrors];
+
+export type LogoutResponses = {
+    /**
+     * Done.
+     */
+    204: void;
+};
+
+export type LogoutResponse = LogoutResponses[keyof LogoutResponses];
+
+export type ListSessionsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/sessions';
+};
+
+export type ListSessionsErrors = {
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type ListSessionsError = ListSessionsErrors[keyof ListSessionsErrors];
+
+export type ListSessionsResponses = {
+    200: SessionList;
+};
+
+export type ListSessionsResponse = ListSessionsResponses[keyof ListSessionsResponses];
+
+export type DeleteSessionData = {
+    body?: never;
+    path: {
+        /**
+         * The session's id.
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/auth/sessions/{id}';
+};
+
+export type DeleteSessionErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * No such resource in the caller's tenant.
+     */
+    404: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type DeleteSessionError = DeleteSessionErrors[keyof DeleteSessionErrors];
+
+export type DeleteSessionResponses = {
+    /**
+     * Done.
+     */
+    204: void;
+};
+
+export type DeleteSessionResponse = DeleteSessionResponses[keyof DeleteSessionResponses];
+
+export type RevokeOtherSessionsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/sessions/revoke-others';
+};
+
+export type RevokeOtherSessionsErrors = {
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type RevokeOtherSessionsError = RevokeOtherSessionsErrors[keyof RevokeOtherSessionsErrors];
+
+export type RevokeOtherSessionsResponses = {
+    /**
+     * Done.
+     */
+    204: void;
+};
+
+export type RevokeOtherSessionsResponse = RevokeOtherSessionsResponses[keyof RevokeOtherSessionsResponses];
+
+export type ChangePasswordData = {
+    body: PasswordChangeIn;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/password';
+};
+
+export type ChangePasswordErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * The request parsed but breaks the rules; `errors` lists every offending field.
+     */
+    422: Problem;
+    /**
+     * Too many attempts; `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type ChangePasswordError = ChangePasswordErrors[keyof ChangePasswordErrors];
+
+export type ChangePasswordResponses = {
+    /**
+     * Done.
+     */
+    204: void;
+};
+
+export type ChangePasswordResponse = ChangePasswordResponses[keyof ChangePasswordResponses];
+
+export type GetMeData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/me';
+};
+
+export type GetMeErrors = {
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type GetMeError = GetMeErrors[keyof GetMeErrors];
+
+export type GetMeResponses = {
+    200: Me;
+};
+
+export type GetMeResponse = GetMeResponses[keyof GetMeResponses];
 
 export type GetHealthData = {
     body?: never;
@@ -1286,7 +1913,7 @@ export type GetReadinessErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable; retry later.
+     * The database is unreachable or the server is saturated; retry later.
      */
     503: Problem;
 };

@@ -5,14 +5,24 @@ from .api_key_in import ApiKeyIn
 from .api_key_introspection import ApiKeyIntrospection
 from .api_key_page import ApiKeyPage
 from .api_scope import ApiScope
+from .auth_session import AuthSession
 from .created_api_key import CreatedApiKey
 from .field_error import FieldError
 from .health_status import HealthStatus
+from .login_in import LoginIn
+from .me import Me
+from .membership import Membership
+from .password_change_in import PasswordChangeIn
 from .problem import Problem
 from .project import Project
 from .project_in import ProjectIn
 from .project_page import ProjectPage
 from .project_patch import ProjectPatch
+from .refresh_in import RefreshIn
+from .role import Role
+from .session import Session
+from .session_list import SessionList
+from .signup_in import SignupIn
 from .sort_direction import SortDirection
 from .task import Task
 from .task_in import TaskIn
@@ -21,6 +31,7 @@ from .task_patch import TaskPatch
 from .task_sort import TaskSort
 from .task_status import TaskStatus
 from .tenant import Tenant
+from .user import User
 
 __all__ = (
     "ApiKey",
@@ -28,14 +39,24 @@ __all__ = (
     "ApiKeyIntrospection",
     "ApiKeyPage",
     "ApiScope",
+    "AuthSession",
     "CreatedApiKey",
     "FieldError",
     "HealthStatus",
+    "LoginIn",
+    "Me",
+    "Membership",
+    "PasswordChangeIn",
     "Problem",
     "Project",
     "ProjectIn",
     "ProjectPage",
     "ProjectPatch",
+    "RefreshIn",
+    "Role",
+    "Session",
+    "SessionList",
+    "SignupIn",
     "SortDirection",
     "Task",
     "TaskIn",
@@ -44,4 +65,5 @@ __all__ = (
     "TaskSort",
     "TaskStatus",
     "Tenant",
+    "User",
 )

@@ -1,0 +1,218 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.auth_session import AuthSession
+from ...models.problem import Problem
+from ...models.refresh_in import RefreshIn
+from ...types import Response
+
+
+def _get_kwargs(
+    *,
+    body: RefreshIn,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/auth/refresh",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json; charset=utf-8"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> AuthSession | Problem | None:
+    if response.status_code == 200:
+        response_200 = AuthSession.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[AuthSession | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RefreshIn,
+) -> Response[AuthSession | Problem]:
+    """Refresh a session
+
+     Exchanges a refresh token for a new access token and a new refresh
+    token; the old one stops working. Presenting a used refresh token
+    ends the session, except within 10 seconds of its use (two tabs
+    refreshing at once both get the same new pair).
+
+    Args:
+        body (RefreshIn): A refresh token to exchange. Example: {'refresh_token':
+            'tnr_hqbMwW9g4Vp0m3iJ7Hc0w2e0mX8m2yq9b5b2Zr1s4uU'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AuthSession | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RefreshIn,
+) -> AuthSession | Problem | None:
+    """Refresh a session
+
+     Exchanges a refresh token for a new access token and a new refresh
+    token; the old one stops working. Presenting a used refresh token
+    ends the session, except within 10 seconds of its use (two tabs
+    refreshing at once both get the same new pair).
+
+    Args:
+        body (RefreshIn): A refresh token to exchange. Example: {'refresh_token':
+            'tnr_hqbMwW9g4Vp0m3iJ7Hc0w2e0mX8m2yq9b5b2Zr1s4uU'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AuthSession | Problem
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RefreshIn,
+) -> Response[AuthSession | Problem]:
+    """Refresh a session
+
+     Exchanges a refresh token for a new access token and a new refresh
+    token; the old one stops working. Presenting a used refresh token
+    ends the session, except within 10 seconds of its use (two tabs
+    refreshing at once both get the same new pair).
+
+    Args:
+        body (RefreshIn): A refresh token to exchange. Example: {'refresh_token':
+            'tnr_hqbMwW9g4Vp0m3iJ7Hc0w2e0mX8m2yq9b5b2Zr1s4uU'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AuthSession | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RefreshIn,
+) -> AuthSession | Problem | None:
+    """Refresh a session
+
+     Exchanges a refresh token for a new access token and a new refresh
+    token; the old one stops working. Presenting a used refresh token
+    ends the session, except within 10 seconds of its use (two tabs
+    refreshing at once both get the same new pair).
+
+    Args:
+        body (RefreshIn): A refresh token to exchange. Example: {'refresh_token':
+            'tnr_hqbMwW9g4Vp0m3iJ7Hc0w2e0mX8m2yq9b5b2Zr1s4uU'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AuthSession | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+        )
+    ).parsed
