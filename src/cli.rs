@@ -1,4 +1,4 @@
-//! `tenantry serve | migrate | spec | tenant create | api-key create | user create`.
+//! `tenantry serve | migrate | spec | tenant create | api-key create | user create | member add`.
 //! Every command reads the same configuration; stdout carries only a
 //! command's JSON, logs go to stderr.
 
@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage memberships.
+    Member {
+        #[command(subcommand)]
+        command: MemberCommand,
+    },
     /// Seed benchmark data (PostgreSQL, superuser owner; `--features bench` builds only).
     #[cfg(feature = "bench")]
     #[command(hide = true)]
@@ -95,7 +100,8 @@ pub enum ApiKeyCommand {
         #[arg(long)]
         name: Option<String>,
         /// Comma-separated scopes [default: all]:
-        /// projects:read, projects:write, tasks:read, tasks:write, api_keys:manage.
+        /// projects:read, projects:write, tasks:read, tasks:write, api_keys:manage,
+        /// members:read, members:manage, tenant:manage.
         #[arg(long, value_delimiter = ',')]
         scopes: Option<Vec<String>>,
         /// Days until the key expires (1–730) [default: never].
@@ -123,6 +129,22 @@ pub enum UserCommand {
         tenant: Option<String>,
         /// Their role in `--tenant`: owner, admin, member or viewer.
         #[arg(long, default_value = "owner", requires = "tenant")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberCommand {
+    /// Add an existing person to a tenant with a role; print the membership as JSON.
+    Add {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The person's email address.
+        #[arg(long)]
+        email: String,
+        /// owner, admin, member or viewer.
+        #[arg(long, default_value = "member")]
         role: String,
     },
 }
@@ -258,6 +280,33 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
                     role,
                 },
         } => create_user(settings, &email, name.as_deref(), tenant.as_deref(), &role).await,
+        Command::Member {
+            command: MemberCommand::Add { tenant, email, role },
+        } => {
+            let role = crate::auth::Role::parse(&role).ok_or_else(|| {
+                CliError::Usage(format!("unknown role `{role}`; known: owner, admin, member, viewer"))
+            })?;
+            let db = owner_db(settings).await?;
+            let result = async {
+                let tenant = tenants::by_slug(&db.platform(), &tenant).await?;
+                let operator = Principal::operator(tenant.id);
+                let scoped = db.scoped(&operator.authenticated());
+                let user =
+                    crate::domain::members::add(&scoped, &db.platform(), &email, role, SystemClock.now()).await?;
+                Ok::<_, domain::Error>((tenant, user))
+            }
+            .await;
+            db.close().await;
+            let (tenant, user) = result?;
+            print_json(&json!({
+                "tenant_id": tenant.id,
+                "tenant_slug": tenant.slug,
+                "user_id": user,
+                "email": email.trim().to_lowercase(),
+                "role": role.as_str(),
+            }));
+            Ok(())
+        }
         Command::ApiKey {
             command:
                 ApiKeyCommand::Create {

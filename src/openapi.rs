@@ -3,17 +3,34 @@
 use poem_openapi::{LicenseObject, OpenApiService, ServerObject};
 
 use crate::api::{
-    api_keys::ApiKeysApi, auth::AuthApi, health::HealthApi, projects::ProjectsApi, tasks::TasksApi, tenant::TenantApi,
+    api_keys::ApiKeysApi, auth::AuthApi, health::HealthApi, members::MembersApi, projects::ProjectsApi,
+    tasks::TasksApi, tenant::TenantApi,
 };
 
-pub type Apis = (ProjectsApi, TasksApi, ApiKeysApi, TenantApi, AuthApi, HealthApi);
+pub type Apis = (
+    ProjectsApi,
+    TasksApi,
+    ApiKeysApi,
+    MembersApi,
+    TenantApi,
+    AuthApi,
+    HealthApi,
+);
 
 /// The API version; `info.version` in the spec.
 pub const API_VERSION: &str = "1.0.0";
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (ProjectsApi, TasksApi, ApiKeysApi, TenantApi, AuthApi, HealthApi),
+        (
+            ProjectsApi,
+            TasksApi,
+            ApiKeysApi,
+            MembersApi,
+            TenantApi,
+            AuthApi,
+            HealthApi,
+        ),
         "Tenantry API",
         API_VERSION,
     )

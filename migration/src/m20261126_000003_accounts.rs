@@ -155,7 +155,9 @@ impl MigrationTrait for Migration {
                     .table(Sessions::Table)
                     .col(uuid(Sessions::Id).primary_key())
                     .col(uuid(Sessions::UserId))
-                    // The tenant the session currently acts in.
+                    // The tenant the session currently acts in. No foreign key:
+                    // deleting a tenant ends its sessions, and the ended rows
+                    // stay (swept a day later) so every instance learns of it.
                     .col(uuid(Sessions::TenantId))
                     // Bumped when the session's access tokens must be re-issued
                     // (role change); tokens carry the generation they were made in.
@@ -175,13 +177,6 @@ impl MigrationTrait for Migration {
                         Sessions::UserId,
                         Users::Table,
                         Users::Id,
-                    ))
-                    .foreign_key(&mut fk(
-                        "sessions_tenant_fk",
-                        Sessions::Table,
-                        Sessions::TenantId,
-                        Tenants::Table,
-                        Tenants::Id,
                     ))
                     .to_owned(),
             )

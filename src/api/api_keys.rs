@@ -30,6 +30,12 @@ pub enum ApiScope {
     TasksWrite,
     #[oai(rename = "api_keys:manage")]
     ApiKeysManage,
+    #[oai(rename = "members:read")]
+    MembersRead,
+    #[oai(rename = "members:manage")]
+    MembersManage,
+    #[oai(rename = "tenant:manage")]
+    TenantManage,
 }
 
 impl From<ApiScope> for Scope {
@@ -40,6 +46,9 @@ impl From<ApiScope> for Scope {
             ApiScope::TasksRead => Scope::TasksRead,
             ApiScope::TasksWrite => Scope::TasksWrite,
             ApiScope::ApiKeysManage => Scope::ApiKeysManage,
+            ApiScope::MembersRead => Scope::MembersRead,
+            ApiScope::MembersManage => Scope::MembersManage,
+            ApiScope::TenantManage => Scope::TenantManage,
         }
     }
 }
@@ -52,6 +61,9 @@ impl From<Scope> for ApiScope {
             Scope::TasksRead => ApiScope::TasksRead,
             Scope::TasksWrite => ApiScope::TasksWrite,
             Scope::ApiKeysManage => ApiScope::ApiKeysManage,
+            Scope::MembersRead => ApiScope::MembersRead,
+            Scope::MembersManage => ApiScope::MembersManage,
+            Scope::TenantManage => ApiScope::TenantManage,
         }
     }
 }

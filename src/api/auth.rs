@@ -177,6 +177,22 @@ impl Example for PasswordChangeIn {
     }
 }
 
+/// The tenant to switch to.
+#[derive(Object, Debug)]
+#[oai(rename = "SwitchTenantIn", deny_unknown_fields, example)]
+pub struct SwitchTenantIn {
+    /// A tenant the person belongs to, by id or slug.
+    pub tenant: Text<1, 63>,
+}
+
+impl Example for SwitchTenantIn {
+    fn example() -> Self {
+        Self {
+            tenant: "analytical-engines".into(),
+        }
+    }
+}
+
 /// A signed-in device.
 #[derive(Object, Debug)]
 #[oai(rename = "Session")]
@@ -438,7 +454,7 @@ impl AuthApi {
     /// Sign out
     ///
     /// Ends the session of the access token: its refresh token stops working
-    /// and its access tokens are refused from now on.
+    /// and its access tokens are refused from now on. Open to every signed-in person.
     #[oai(path = "/auth/logout", method = "post", operation_id = "logout")]
     async fn logout(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<NoContent, SESSION> {
         let grant = auth.0.person()?;
@@ -448,7 +464,7 @@ impl AuthApi {
 
     /// List sessions
     ///
-    /// The signed-in person's live sessions on every device, newest first.
+    /// The signed-in person's live sessions on every device, newest first. Open to every signed-in person.
     #[oai(path = "/auth/sessions", method = "get", operation_id = "list_sessions")]
     async fn list_sessions(
         &self,
@@ -466,7 +482,7 @@ impl AuthApi {
 
     /// End a session
     ///
-    /// Signs one of the person's devices out. Another person's session is a 404.
+    /// Signs one of the person's devices out. Another person's session is a 404. Open to every signed-in person.
     #[oai(path = "/auth/sessions/:id", method = "delete", operation_id = "delete_session")]
     async fn delete_session(
         &self,
@@ -482,7 +498,7 @@ impl AuthApi {
 
     /// End every other session
     ///
-    /// Signs the person out everywhere but the session making the request.
+    /// Signs the person out everywhere but the session making the request. Open to every signed-in person.
     #[oai(
         path = "/auth/sessions/revoke-others",
         method = "post",
@@ -498,7 +514,7 @@ impl AuthApi {
     ///
     /// Needs the current password (a wrong one is a 403, and counts toward
     /// the sign-in throttle). Every other session of the person ends; this one
-    /// stays signed in.
+    /// stays signed in. Open to every signed-in person.
     #[oai(
         path = "/auth/password",
         method = "post",
@@ -528,10 +544,44 @@ impl AuthApi {
         Ok(NoContent::NoContent)
     }
 
+    /// Switch tenants
+    ///
+    /// Moves the session to another tenant the person belongs to (`tenant`:
+    /// an id or a slug) and returns a new pair; access tokens for the previous
+    /// tenant are refused from now on. A tenant they do not belong to is a 404. Open to every signed-in person.
+    #[oai(
+        path = "/auth/switch-tenant",
+        method = "post",
+        operation_id = "switch_tenant",
+        transform = "json_body"
+    )]
+    async fn switch_tenant(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        body: Json<SwitchTenantIn>,
+    ) -> ApiResult<Json<AuthSessionOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
+        let grant = auth.0.person()?;
+        let mut v = Violations::default();
+        let tenant = v
+            .required_text("tenant", body.0.tenant.0.as_deref(), 1, 63)
+            .unwrap_or_default()
+            .to_owned();
+        v.finish()?;
+        let (session, refresh_token, user, membership) = auth::switch_tenant(&state, &grant, &tenant).await?;
+        Ok(Json(session_response(
+            &state,
+            &session,
+            refresh_token,
+            user,
+            membership,
+        )?))
+    }
+
     /// The signed-in person
     ///
     /// Their profile, every tenant they belong to with their role there, and
-    /// the tenant and session of the access token.
+    /// the tenant and session of the access token. Open to every signed-in person.
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
     async fn get_me(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<MeOut>, SESSION> {
         let grant = auth.0.person()?;

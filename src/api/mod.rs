@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod gate;
 pub mod health;
+pub mod members;
 pub mod projects;
 pub mod tasks;
 pub mod tenant;
@@ -28,6 +29,8 @@ pub enum ApiTags {
     Tenant,
     /// People: sign-up, sign-in, sessions and the signed-in person.
     Auth,
+    /// The people of the caller's tenant and their roles.
+    Members,
     /// Liveness and readiness probes.
     Health,
 }

@@ -1,14 +1,51 @@
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
-use super::ApiTags;
+use super::gate::json_body;
+use super::types::Text;
+use super::{ApiTags, NoContent};
 use crate::app::AppState;
-use crate::auth::Auth;
+use crate::auth::{self, Auth, Scope};
 use crate::domain::tenants::{self, Tenant};
 use crate::error::{ApiResult, statuses};
+
+/// Changes to the tenant.
+#[derive(Object, Debug)]
+#[oai(rename = "TenantPatch", deny_unknown_fields, example)]
+pub struct TenantPatch {
+    /// The tenant's display name, 1 to 200 characters.
+    pub name: Text<1, 200>,
+}
+
+impl Example for TenantPatch {
+    fn example() -> Self {
+        Self {
+            name: "Acme Holdings".into(),
+        }
+    }
+}
+
+/// The member who becomes the owner.
+#[derive(Object, Debug)]
+#[oai(rename = "OwnershipTransferIn", deny_unknown_fields, example)]
+pub struct OwnershipTransferIn {
+    /// The user id of a member of the tenant.
+    pub user_id: Uuid,
+}
+
+impl Example for OwnershipTransferIn {
+    fn example() -> Self {
+        Self {
+            user_id: Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_0001),
+        }
+    }
+}
+
+const OWNER_ONLY: u16 = statuses::AUTHENTICATED | statuses::FORBIDDEN | statuses::NOT_FOUND;
 
 /// A tenant: the organisation every resource belongs to.
 #[derive(Object, Debug)]
@@ -53,5 +90,74 @@ impl TenantApi {
     ) -> ApiResult<Json<TenantOut>, { statuses::AUTHENTICATED }> {
         let db = state.db.scoped(&auth.0.authenticated());
         Ok(Json(tenants::current(&db).await?.into()))
+    }
+
+    /// Rename the tenant
+    ///
+    /// Requires the `tenant:manage` scope.
+    #[oai(
+        path = "/tenant",
+        method = "patch",
+        operation_id = "update_tenant",
+        transform = "json_body"
+    )]
+    async fn update_tenant(
+        &self,
+        auth: Auth,
+        state: Data<&AppState>,
+        body: Json<TenantPatch>,
+    ) -> ApiResult<Json<TenantOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
+        let name = body.0.name.0;
+        let mut v = crate::domain::Violations::default();
+        v.required_text("name", name.as_deref(), 1, tenants::NAME_MAX);
+        v.finish()?;
+        let db = state.tenant_db(&auth.0, Scope::TenantManage)?;
+        Ok(Json(
+            tenants::rename(&db, name.as_deref(), state.clock.now()).await?.into(),
+        ))
+    }
+
+    /// Delete the tenant
+    ///
+    /// Removes the tenant and everything it owns: projects, tasks, API keys,
+    /// memberships; every session in it ends. Only the tenant's owner, signed
+    /// in; never an API key.
+    #[oai(path = "/tenant", method = "delete", operation_id = "delete_tenant")]
+    async fn delete_tenant(&self, auth: Auth, state: Data<&AppState>) -> ApiResult<NoContent, OWNER_ONLY> {
+        let db = state.db.scoped(&auth.0.require_owner()?);
+        let ended = tenants::delete(&db, state.clock.now()).await?;
+        auth::apply_session_effects(
+            &state,
+            &crate::domain::members::SessionEffects {
+                ended,
+                bumped: Vec::new(),
+            },
+        );
+        tracing::warn!(tenant.id = %auth.0.tenant_id(), "tenant deleted");
+        Ok(NoContent::NoContent)
+    }
+
+    /// Transfer ownership
+    ///
+    /// Makes another member the owner; the caller becomes an admin. Only the
+    /// tenant's owner, signed in; never an API key.
+    #[oai(
+        path = "/tenant/transfer-ownership",
+        method = "post",
+        operation_id = "transfer_tenant_ownership",
+        transform = "json_body"
+    )]
+    async fn transfer_tenant_ownership(
+        &self,
+        auth: Auth,
+        state: Data<&AppState>,
+        body: Json<OwnershipTransferIn>,
+    ) -> ApiResult<NoContent, { statuses::WRITE | OWNER_ONLY | statuses::CONFLICT }> {
+        let db = state.db.scoped(&auth.0.require_owner()?);
+        let me = auth.0.person()?;
+        let effects =
+            crate::domain::members::transfer_ownership(&db, me.user_id(), body.0.user_id, state.clock.now()).await?;
+        auth::apply_session_effects(&state, &effects);
+        Ok(NoContent::NoContent)
     }
 }

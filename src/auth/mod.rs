@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 pub use extract::Auth;
 pub use people::{
-    Ending, Started, change_password, end_sessions, issue_access_token, refresh, signup, start_session, verify_password,
+    Ending, Started, apply_session_effects, change_password, end_sessions, issue_access_token, refresh, signup,
+    start_session, switch_tenant, verify_password,
 };
 pub use role::Role;
 pub use scope::{Scope, Scopes};
@@ -87,6 +88,32 @@ impl Principal {
 
     pub fn role(&self) -> Option<Role> {
         self.role
+    }
+
+    /// Who changes memberships: a person with their role, or an API key
+    /// (at most admin-level: never on or to owners).
+    pub fn member_actor(&self) -> crate::domain::members::Actor {
+        match self.actor {
+            Actor::User { id, .. } => crate::domain::members::Actor {
+                user: Some(id),
+                role: self.role.unwrap_or(Role::Viewer),
+            },
+            _ => crate::domain::members::Actor {
+                user: None,
+                role: Role::Admin,
+            },
+        }
+    }
+
+    /// Proof for the owner-only operations (deleting the tenant, transferring
+    /// ownership): a signed-in owner, never an API key.
+    pub fn require_owner(&self) -> Result<Grant<'_>, ApiError> {
+        match (self.actor, self.role) {
+            (Actor::User { .. }, Some(Role::Owner)) => Ok(Grant { principal: self }),
+            _ => Err(ApiError::forbidden(
+                "only the tenant's owner, signed in, may do this (never an API key)",
+            )),
+        }
     }
 
     /// The person acting and their session, for credentials that are a

@@ -319,3 +319,43 @@ pub async fn change_password(
     tracing::info!(user.id = %grant.user_id(), "password changed");
     Ok(())
 }
+
+/// Moves the caller's session to another of their tenants (an id or a slug):
+/// a new pair, the old tenant's access tokens refused.
+pub async fn switch_tenant(state: &AppState, grant: &UserGrant, tenant: &str) -> Result<Started, ApiError> {
+    let session_id = grant
+        .session()
+        .ok_or_else(|| ApiError::forbidden("no session to switch"))?;
+    let now = state.clock.now();
+    let tx = state.db.for_user(grant).write().await?;
+    let user = accounts::profile(&tx).await?;
+    let membership = accounts::choose_membership(&tx, &user, Some(tenant)).await?;
+    let (session, token) = sessions::switch_tenant(
+        &tx,
+        &state.keys,
+        &state.auth.sessions,
+        now,
+        session_id,
+        membership.tenant.id,
+    )
+    .await?;
+    accounts::remember_tenant(&tx, membership.tenant.id, now).await?;
+    tx.commit().await?;
+    state
+        .auth
+        .revocations
+        .require_generation(session.id, session.generation, now);
+    Ok((session, token, user, membership))
+}
+
+/// Feeds what a membership change did to sessions into this instance's
+/// revocation set (other instances learn it from their next poll).
+pub fn apply_session_effects(state: &AppState, effects: &crate::domain::members::SessionEffects) {
+    let now = state.clock.now();
+    for id in &effects.ended {
+        state.auth.revocations.revoke(*id, now);
+    }
+    for (id, generation) in &effects.bumped {
+        state.auth.revocations.require_generation(*id, *generation, now);
+    }
+}

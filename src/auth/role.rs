@@ -30,18 +30,21 @@ impl Role {
 
     /// The scopes the role grants: the same vocabulary API keys use, so one
     /// check serves both credentials. Viewers read; members also write
-    /// projects and tasks; admins also manage API keys (and members);
-    /// owners also manage the tenant.
+    /// projects and tasks; admins also manage API keys and members; owners
+    /// also manage the tenant.
     pub fn scopes(self) -> Scopes {
-        let read = [Scope::ProjectsRead, Scope::TasksRead];
+        let read = [Scope::ProjectsRead, Scope::TasksRead, Scope::MembersRead];
         let write = [Scope::ProjectsWrite, Scope::TasksWrite];
-        let admin = [Scope::ApiKeysManage];
+        let admin = [Scope::ApiKeysManage, Scope::MembersManage];
         let mut scopes: Scopes = read.into_iter().collect();
         if self >= Self::Member {
             write.into_iter().for_each(|s| scopes.insert(s));
         }
         if self >= Self::Admin {
             admin.into_iter().for_each(|s| scopes.insert(s));
+        }
+        if self == Self::Owner {
+            scopes.insert(Scope::TenantManage);
         }
         scopes
     }

@@ -8,15 +8,21 @@ pub enum Scope {
     TasksRead,
     TasksWrite,
     ApiKeysManage,
+    MembersRead,
+    MembersManage,
+    TenantManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 8] = [
         Self::ProjectsRead,
         Self::ProjectsWrite,
         Self::TasksRead,
         Self::TasksWrite,
         Self::ApiKeysManage,
+        Self::MembersRead,
+        Self::MembersManage,
+        Self::TenantManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -26,6 +32,9 @@ impl Scope {
             Self::TasksRead => "tasks:read",
             Self::TasksWrite => "tasks:write",
             Self::ApiKeysManage => "api_keys:manage",
+            Self::MembersRead => "members:read",
+            Self::MembersManage => "members:manage",
+            Self::TenantManage => "tenant:manage",
         }
     }
 
@@ -53,7 +62,7 @@ impl Scopes {
         Self::ALL_SET
     }
 
-    const ALL_SET: Scopes = Scopes(0b1_1111);
+    const ALL_SET: Scopes = Scopes(0xFF);
 
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0

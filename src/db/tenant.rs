@@ -168,6 +168,41 @@ impl TenantTx {
         Ok(self.fetch(select.build(self.backend())).await?.into_iter().next())
     }
 
+    /// Renames this tenant; its updated row.
+    pub async fn rename_tenant(
+        &self,
+        name: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<entity::tenant::Model>, DbErr> {
+        let mut update = entity::tenant::Entity::update_many()
+            .col_expr(entity::tenant::Column::Name, sea_orm::sea_query::Expr::value(name))
+            .col_expr(entity::tenant::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(entity::tenant::Column::Id.eq(self.tenant))
+            .into_query();
+        update.returning_all();
+        Ok(self.fetch(self.backend().build(&update)).await?.into_iter().next())
+    }
+
+    /// Deletes this tenant and, through the foreign keys, every row it owns.
+    pub async fn delete_tenant(&self) -> Result<bool, DbErr> {
+        let delete = entity::tenant::Entity::delete_many().filter(entity::tenant::Column::Id.eq(self.tenant));
+        Ok(self.execute(delete.build(self.backend())).await? > 0)
+    }
+
+    /// The profiles of this tenant's members among `ids` (people are global;
+    /// a tenant sees those who belong to it).
+    pub async fn member_profiles(&self, ids: &[Uuid]) -> Result<Vec<entity::user::Model>, DbErr> {
+        use entity::{membership, user};
+        let members = membership::Entity::find()
+            .select_only()
+            .column(membership::Column::UserId)
+            .filter(membership::Column::TenantId.eq(self.tenant))
+            .filter(membership::Column::UserId.is_in(ids.iter().copied()))
+            .into_query();
+        let select = user::Entity::find().filter(user::Column::Id.in_subquery(members));
+        self.fetch(select.build(self.backend())).await
+    }
+
     pub async fn commit(self) -> Result<(), DbErr> {
         self.tx.commit().await
     }
@@ -200,6 +235,15 @@ impl<E: TenantScoped> TenantSelect<'_, E> {
 
     pub fn limit(mut self, limit: u64) -> Self {
         self.select = self.select.limit(limit);
+        self
+    }
+
+    /// Locks the selected rows until the transaction ends (PostgreSQL;
+    /// SQLite's write transactions already hold the database lock).
+    pub fn for_update(mut self) -> Self {
+        if self.tx.backend() == DatabaseBackend::Postgres {
+            self.select = self.select.lock_exclusive();
+        }
         self
     }
 

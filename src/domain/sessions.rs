@@ -57,6 +57,7 @@ pub enum EndReason {
     RefreshTokenReuse,
     PasswordChanged,
     MembershipEnded,
+    TenantDeleted,
     TooManySessions,
 }
 
@@ -68,6 +69,7 @@ impl EndReason {
             Self::RefreshTokenReuse => "refresh_token_reuse",
             Self::PasswordChanged => "password_changed",
             Self::MembershipEnded => "membership_ended",
+            Self::TenantDeleted => "tenant_deleted",
             Self::TooManySessions => "too_many_sessions",
         }
     }
@@ -244,6 +246,51 @@ pub async fn refresh(tx: &UserTx, keys: &Keys, life: &Lifetimes, now: DateTime<U
     }
     end(tx, session.id, EndReason::RefreshTokenReuse, now).await?;
     Ok(Refresh::Reused { session: session.id })
+}
+
+/// Moves a live session to another tenant: a new generation (its access
+/// tokens for the old tenant are refused) and a rotated refresh token.
+pub async fn switch_tenant(
+    tx: &UserTx,
+    keys: &Keys,
+    life: &Lifetimes,
+    now: DateTime<Utc>,
+    id: Uuid,
+    tenant: Uuid,
+) -> Result<(Session, String)> {
+    let mut session = tx
+        .find::<session::Entity>()
+        .filter(session::Column::Id.eq(id))
+        .for_update()
+        .one()
+        .await?
+        .filter(|s| is_live(s, life, now))
+        .ok_or_else(|| Error::Unauthenticated("the session has ended; sign in again".to_owned()))?;
+    let current = tx
+        .find::<refresh_token::Entity>()
+        .filter(refresh_token::Column::SessionId.eq(id))
+        .filter(refresh_token::Column::RotatedAt.is_null())
+        .for_update()
+        .one()
+        .await?
+        .ok_or_else(|| Error::Unauthenticated("the session has ended; sign in again".to_owned()))?;
+    let token = rotate(tx, keys, life, now, &current).await?;
+    session.tenant_id = tenant;
+    session.generation += 1;
+    session.changed_at = now;
+    session.last_used_at = now;
+    tx.update_where(
+        session::Column::Id.eq(id),
+        session::ActiveModel {
+            tenant_id: Set(session.tenant_id),
+            generation: Set(session.generation),
+            changed_at: Set(now),
+            last_used_at: Set(now),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok((session, token))
 }
 
 /// Marks `row` rotated and stores its successor; returns the successor.

@@ -69,3 +69,42 @@ pub async fn current(db: &TenantDb) -> Result<Tenant> {
     tx.commit().await?;
     Ok(tenant)
 }
+
+/// Renames the tenant.
+pub async fn rename(db: &TenantDb, name: Option<&str>, now: DateTime<Utc>) -> Result<Tenant> {
+    let mut v = Violations::default();
+    let name = v.required_text("name", name.map(str::trim), 1, NAME_MAX);
+    v.finish()?;
+    let tx = db.write().await?;
+    let tenant = tx
+        .rename_tenant(name.unwrap_or_default(), now)
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
+/// Deletes the tenant and everything it owns; its sessions end first (and
+/// stay, ended, so every instance learns of it). Returns the ended sessions.
+pub async fn delete(db: &TenantDb, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+    use entity::session;
+    use sea_orm::ColumnTrait;
+    let tx = db.write().await?;
+    let live = tx
+        .find::<session::Entity>()
+        .filter(session::Column::RevokedAt.is_null())
+        .all()
+        .await?;
+    for s in &live {
+        tx.update_by_id::<session::Entity, _>(
+            s.id,
+            super::sessions::ended(super::sessions::EndReason::TenantDeleted, now),
+        )
+        .await?;
+    }
+    if !tx.delete_tenant().await? {
+        return Err(Error::NotFound("tenant"));
+    }
+    tx.commit().await?;
+    Ok(live.into_iter().map(|s| s.id).collect())
+}

@@ -16,12 +16,13 @@ backends!(tenant_b_never_reaches_tenant_a);
 
 /// The resource a path segment names, to the id of A's row of it. A new
 /// resource needs one line here; the walker fails until it has it.
-fn fixture_ids(project: &Value, task: &Value, key_id: &str) -> HashMap<&'static str, String> {
+fn fixture_ids(project: &Value, task: &Value, key_id: &str, member: &str) -> HashMap<&'static str, String> {
     let id = |v: &Value| v["id"].as_str().unwrap_or_default().to_owned();
     HashMap::from([
         ("projects", id(project)),
         ("tasks", id(task)),
         ("api-keys", key_id.to_owned()),
+        ("users", member.to_owned()),
     ])
 }
 
@@ -64,7 +65,29 @@ async fn tenant_b_never_reaches_tenant_a(app: TestApp) {
         )
         .await;
     let (_, spare_key) = app.key(a.id, tenantry::auth::Scopes::all(), None).await;
-    let ids = fixture_ids(&project, &task, &spare_key.to_string());
+    // A member of A's: a person added to A from the CLI.
+    let member = app.cli(
+        &[
+            "user",
+            "create",
+            "--email",
+            "a-member@example.com",
+            "--password-stdin",
+            "--tenant",
+            &a.slug,
+            "--role",
+            "admin",
+        ],
+        &format!("{}\n", crate::support::PASSWORD),
+    );
+    assert!(member.status.success(), "{}", String::from_utf8_lossy(&member.stderr));
+    let member: Value = serde_json::from_slice(&member.stdout).expect("JSON");
+    let ids = fixture_ids(
+        &project,
+        &task,
+        &spare_key.to_string(),
+        member["id"].as_str().unwrap_or_default(),
+    );
     let a_markers: Vec<String> = ids
         .values()
         .cloned()

@@ -52,6 +52,16 @@ fn template_name() -> String {
     for m in migration::Migrator::migrations() {
         m.name().hash(&mut hasher);
     }
+    // The migrations' source too, so a template made from an earlier draft of
+    // a migration is never reused.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migration/src");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for file in files {
+        std::fs::read(&file).unwrap_or_default().hash(&mut hasher);
+    }
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     format!("tenantry_tpl_{:012x}", hasher.finish() & 0xffff_ffff_ffff)
 }

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client/index.js';
-import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateTaskData, CreateTaskErrors, CreateTaskResponses, DeleteApiKeyData, DeleteApiKeyErrors, DeleteApiKeyResponses, DeleteProjectData, DeleteProjectErrors, DeleteProjectResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteTaskData, DeleteTaskErrors, DeleteTaskResponses, GetCurrentApiKeyData, GetCurrentApiKeyErrors, GetCurrentApiKeyResponses, GetHealthData, GetHealthResponses, GetMeData, GetMeErrors, GetMeResponses, GetProjectData, GetProjectErrors, GetProjectResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetTaskData, GetTaskErrors, GetTaskResponses, GetTenantData, GetTenantErrors, GetTenantResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListProjectTasksData, ListProjectTasksErrors, ListProjectTasksResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, ListTasksData, ListTasksErrors, ListTasksResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RefreshSessionData, RefreshSessionErrors, RefreshSessionResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, SignupData, SignupErrors, SignupResponses, UpdateProjectData, UpdateProjectErrors, UpdateProjectResponses, UpdateTaskData, UpdateTaskErrors, UpdateTaskResponses } from './types.gen.js';
+import type { ChangePasswordData, ChangePasswordErrors, ChangePasswordResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateTaskData, CreateTaskErrors, CreateTaskResponses, DeleteApiKeyData, DeleteApiKeyErrors, DeleteApiKeyResponses, DeleteMemberData, DeleteMemberErrors, DeleteMemberResponses, DeleteProjectData, DeleteProjectErrors, DeleteProjectResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteTaskData, DeleteTaskErrors, DeleteTaskResponses, DeleteTenantData, DeleteTenantErrors, DeleteTenantResponses, GetCurrentApiKeyData, GetCurrentApiKeyErrors, GetCurrentApiKeyResponses, GetHealthData, GetHealthResponses, GetMeData, GetMeErrors, GetMeResponses, GetProjectData, GetProjectErrors, GetProjectResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetTaskData, GetTaskErrors, GetTaskResponses, GetTenantData, GetTenantErrors, GetTenantResponses, LeaveTenantData, LeaveTenantErrors, LeaveTenantResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListMembersData, ListMembersErrors, ListMembersResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListProjectTasksData, ListProjectTasksErrors, ListProjectTasksResponses, ListSessionsData, ListSessionsErrors, ListSessionsResponses, ListTasksData, ListTasksErrors, ListTasksResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RefreshSessionData, RefreshSessionErrors, RefreshSessionResponses, RevokeOtherSessionsData, RevokeOtherSessionsErrors, RevokeOtherSessionsResponses, SignupData, SignupErrors, SignupResponses, SwitchTenantData, SwitchTenantErrors, SwitchTenantResponses, TransferTenantOwnershipData, TransferTenantOwnershipErrors, TransferTenantOwnershipResponses, UpdateMemberData, UpdateMemberErrors, UpdateMemberResponses, UpdateProjectData, UpdateProjectErrors, UpdateProjectResponses, UpdateTaskData, UpdateTaskErrors, UpdateTaskResponses, UpdateTenantData, UpdateTenantErrors, UpdateTenantResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -213,6 +213,75 @@ export const deleteApiKey = <ThrowOnError extends boolean = false>(options: Opti
 });
 
 /**
+ * List members
+ *
+ * The tenant's members with their roles, oldest membership first.
+ * Requires the `members:read` scope.
+ */
+export const listMembers = <ThrowOnError extends boolean = false>(options?: Options<ListMembersData, ThrowOnError>): RequestResult<ListMembersResponses, ListMembersErrors, ThrowOnError> => (options?.client ?? client).get<ListMembersResponses, ListMembersErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }, { scheme: 'bearer', type: 'http' }],
+    url: '/v1/members',
+    ...options
+});
+
+/**
+ * Remove a member
+ *
+ * Their sessions in this tenant end. Nobody removes someone ranked above
+ * them; the last owner cannot be removed (409). Requires the
+ * `members:manage` scope.
+ */
+export const deleteMember = <ThrowOnError extends boolean = false>(options: Options<DeleteMemberData, ThrowOnError>): RequestResult<DeleteMemberResponses, DeleteMemberErrors, ThrowOnError> => (options.client ?? client).delete<DeleteMemberResponses, DeleteMemberErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }, { scheme: 'bearer', type: 'http' }],
+    url: '/v1/members/{user_id}',
+    ...options
+});
+
+/**
+ * Change a member's role
+ *
+ * Nobody grants a role above their own or changes someone ranked above
+ * them (an API key acts as an admin); the last owner cannot be demoted
+ * (409). The member's access tokens are re-issued with the new role on
+ * their next refresh. Requires the `members:manage` scope.
+ */
+export const updateMember = <ThrowOnError extends boolean = false>(options: Options<UpdateMemberData, ThrowOnError>): RequestResult<UpdateMemberResponses, UpdateMemberErrors, ThrowOnError> => (options.client ?? client).patch<UpdateMemberResponses, UpdateMemberErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }, { scheme: 'bearer', type: 'http' }],
+    url: '/v1/members/{user_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json; charset=utf-8',
+        ...options.headers
+    }
+});
+
+/**
+ * Leave the tenant
+ *
+ * The signed-in person leaves the tenant of their access token; their
+ * sessions in it end. The last owner cannot leave (409). Open to every
+ * signed-in person.
+ */
+export const leaveTenant = <ThrowOnError extends boolean = false>(options?: Options<LeaveTenantData, ThrowOnError>): RequestResult<LeaveTenantResponses, LeaveTenantErrors, ThrowOnError> => (options?.client ?? client).post<LeaveTenantResponses, LeaveTenantErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/members/leave',
+    ...options
+});
+
+/**
+ * Delete the tenant
+ *
+ * Removes the tenant and everything it owns: projects, tasks, API keys,
+ * memberships; every session in it ends. Only the tenant's owner, signed
+ * in; never an API key.
+ */
+export const deleteTenant = <ThrowOnError extends boolean = false>(options?: Options<DeleteTenantData, ThrowOnError>): RequestResult<DeleteTenantResponses, DeleteTenantErrors, ThrowOnError> => (options?.client ?? client).delete<DeleteTenantResponses, DeleteTenantErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }, { scheme: 'bearer', type: 'http' }],
+    url: '/v1/tenant',
+    ...options
+});
+
+/**
  * Get the caller's tenant
  *
  * The tenant the credential belongs to. Open to every credential.
@@ -221,6 +290,37 @@ export const getTenant = <ThrowOnError extends boolean = false>(options?: Option
     security: [{ name: 'X-API-Key', type: 'apiKey' }, { scheme: 'bearer', type: 'http' }],
     url: '/v1/tenant',
     ...options
+});
+
+/**
+ * Rename the tenant
+ *
+ * Requires the `tenant:manage` scope.
+ */
+export const updateTenant = <ThrowOnError extends boolean = false>(options: Options<UpdateTenantData, ThrowOnError>): RequestResult<UpdateTenantResponses, UpdateTenantErrors, ThrowOnError> => (options.client ?? client).patch<UpdateTenantResponses, UpdateTenantErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }, { scheme: 'bearer', type: 'http' }],
+    url: '/v1/tenant',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json; charset=utf-8',
+        ...options.headers
+    }
+});
+
+/**
+ * Transfer ownership
+ *
+ * Makes another member the owner; the caller becomes an admin. Only the
+ * tenant's owner, signed in; never an API key.
+ */
+export const transferTenantOwnership = <ThrowOnError extends boolean = false>(options: Options<TransferTenantOwnershipData, ThrowOnError>): RequestResult<TransferTenantOwnershipResponses, TransferTenantOwnershipErrors, ThrowOnError> => (options.client ?? client).post<TransferTenantOwnershipResponses, TransferTenantOwnershipErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }, { scheme: 'bearer', type: 'http' }],
+    url: '/v1/tenant/transfer-ownership',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json; charset=utf-8',
+        ...options.headers
+    }
 });
 
 /**
@@ -275,7 +375,7 @@ export const refreshSession = <ThrowOnError extends boolean = false>(options: Op
  * Sign out
  *
  * Ends the session of the access token: its refresh token stops working
- * and its access tokens are refused from now on.
+ * and its access tokens are refused from now on. Open to every signed-in person.
  */
 export const logout = <ThrowOnError extends boolean = false>(options?: Options<LogoutData, ThrowOnError>): RequestResult<LogoutResponses, LogoutErrors, ThrowOnError> => (options?.client ?? client).post<LogoutResponses, LogoutErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -286,7 +386,7 @@ export const logout = <ThrowOnError extends boolean = false>(options?: Options<L
 /**
  * List sessions
  *
- * The signed-in person's live sessions on every device, newest first.
+ * The signed-in person's live sessions on every device, newest first. Open to every signed-in person.
  */
 export const listSessions = <ThrowOnError extends boolean = false>(options?: Options<ListSessionsData, ThrowOnError>): RequestResult<ListSessionsResponses, ListSessionsErrors, ThrowOnError> => (options?.client ?? client).get<ListSessionsResponses, ListSessionsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -297,7 +397,7 @@ export const listSessions = <ThrowOnError extends boolean = false>(options?: Opt
 /**
  * End a session
  *
- * Signs one of the person's devices out. Another person's session is a 404.
+ * Signs one of the person's devices out. Another person's session is a 404. Open to every signed-in person.
  */
 export const deleteSession = <ThrowOnError extends boolean = false>(options: Options<DeleteSessionData, ThrowOnError>): RequestResult<DeleteSessionResponses, DeleteSessionErrors, ThrowOnError> => (options.client ?? client).delete<DeleteSessionResponses, DeleteSessionErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -308,7 +408,7 @@ export const deleteSession = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * End every other session
  *
- * Signs the person out everywhere but the session making the request.
+ * Signs the person out everywhere but the session making the request. Open to every signed-in person.
  */
 export const revokeOtherSessions = <ThrowOnError extends boolean = false>(options?: Options<RevokeOtherSessionsData, ThrowOnError>): RequestResult<RevokeOtherSessionsResponses, RevokeOtherSessionsErrors, ThrowOnError> => (options?.client ?? client).post<RevokeOtherSessionsResponses, RevokeOtherSessionsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -321,7 +421,7 @@ export const revokeOtherSessions = <ThrowOnError extends boolean = false>(option
  *
  * Needs the current password (a wrong one is a 403, and counts toward
  * the sign-in throttle). Every other session of the person ends; this one
- * stays signed in.
+ * stays signed in. Open to every signed-in person.
  */
 export const changePassword = <ThrowOnError extends boolean = false>(options: Options<ChangePasswordData, ThrowOnError>): RequestResult<ChangePasswordResponses, ChangePasswordErrors, ThrowOnError> => (options.client ?? client).post<ChangePasswordResponses, ChangePasswordErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -334,10 +434,27 @@ export const changePassword = <ThrowOnError extends boolean = false>(options: Op
 });
 
 /**
+ * Switch tenants
+ *
+ * Moves the session to another tenant the person belongs to (`tenant`:
+ * an id or a slug) and returns a new pair; access tokens for the previous
+ * tenant are refused from now on. A tenant they do not belong to is a 404. Open to every signed-in person.
+ */
+export const switchTenant = <ThrowOnError extends boolean = false>(options: Options<SwitchTenantData, ThrowOnError>): RequestResult<SwitchTenantResponses, SwitchTenantErrors, ThrowOnError> => (options.client ?? client).post<SwitchTenantResponses, SwitchTenantErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/auth/switch-tenant',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json; charset=utf-8',
+        ...options.headers
+    }
+});
+
+/**
  * The signed-in person
  *
  * Their profile, every tenant they belong to with their role there, and
- * the tenant and session of the access token.
+ * the tenant and session of the access token. Open to every signed-in person.
  */
 export const getMe = <ThrowOnError extends boolean = false>(options?: Options<GetMeData, ThrowOnError>): RequestResult<GetMeResponses, GetMeErrors, ThrowOnError> => (options?.client ?? client).get<GetMeResponses, GetMeErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -89,7 +89,7 @@ export type ApiKeyPage = {
 /**
  * A permission an API key can hold.
  */
-export type ApiScope = 'projects:read' | 'projects:write' | 'tasks:read' | 'tasks:write' | 'api_keys:manage';
+export type ApiScope = 'projects:read' | 'projects:write' | 'tasks:read' | 'tasks:write' | 'api_keys:manage' | 'members:read' | 'members:manage' | 'tenant:manage';
 
 /**
  * AuthSession
@@ -239,6 +239,56 @@ export type Me = {
 };
 
 /**
+ * Member
+ *
+ * A member of the tenant.
+ */
+export type Member = {
+    /**
+     * The person's id.
+     */
+    user_id: string;
+    /**
+     * Their email address.
+     */
+    email: string;
+    /**
+     * Their display name.
+     */
+    name: string;
+    role: Role;
+    /**
+     * When they joined the tenant (RFC 3339, UTC).
+     */
+    joined_at: string;
+};
+
+/**
+ * MemberPage
+ *
+ * A page of members.
+ */
+export type MemberPage = {
+    /**
+     * The rows of this page, in order.
+     */
+    items: Array<Member>;
+    /**
+     * Pass as `cursor` to read the next page; `null` when no rows follow this page.
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * MemberPatch
+ *
+ * A role change.
+ */
+export type MemberPatch = {
+    role: Role;
+};
+
+/**
  * Membership
  *
  * One of the person's memberships.
@@ -250,6 +300,18 @@ export type Membership = {
      * When they joined the tenant (RFC 3339, UTC).
      */
     joined_at: string;
+};
+
+/**
+ * OwnershipTransferIn
+ *
+ * The member who becomes the owner.
+ */
+export type OwnershipTransferIn = {
+    /**
+     * The user id of a member of the tenant.
+     */
+    user_id: string;
 };
 
 /**
@@ -478,6 +540,18 @@ export type SignupIn = {
 export type SortDirection = 'asc' | 'desc';
 
 /**
+ * SwitchTenantIn
+ *
+ * The tenant to switch to.
+ */
+export type SwitchTenantIn = {
+    /**
+     * A tenant the person belongs to, by id or slug.
+     */
+    tenant: string;
+};
+
+/**
  * Task
  *
  * A task within a project.
@@ -620,6 +694,18 @@ export type Tenant = {
      * When the tenant was last changed (RFC 3339, UTC).
      */
     updated_at: string;
+};
+
+/**
+ * TenantPatch
+ *
+ * Changes to the tenant.
+ */
+export type TenantPatch = {
+    /**
+     * The tenant's display name, 1 to 200 characters.
+     */
+    name: string;
 };
 
 /**
@@ -1455,6 +1541,256 @@ export type DeleteApiKeyResponses = {
 
 export type DeleteApiKeyResponse = DeleteApiKeyResponses[keyof DeleteApiKeyResponses];
 
+export type ListMembersData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Page size, 1 to 100.
+         */
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/v1/members';
+};
+
+export type ListMembersErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * The request parsed but breaks the rules; `errors` lists every offending field.
+     */
+    422: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type ListMembersError = ListMembersErrors[keyof ListMembersErrors];
+
+export type ListMembersResponses = {
+    200: MemberPage;
+};
+
+export type ListMembersResponse = ListMembersResponses[keyof ListMembersResponses];
+
+export type DeleteMemberData = {
+    body?: never;
+    path: {
+        /**
+         * The member's user id.
+         */
+        user_id: string;
+    };
+    query?: never;
+    url: '/v1/members/{user_id}';
+};
+
+export type DeleteMemberErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * No such resource in the caller's tenant.
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type DeleteMemberError = DeleteMemberErrors[keyof DeleteMemberErrors];
+
+export type DeleteMemberResponses = {
+    /**
+     * Done.
+     */
+    204: void;
+};
+
+export type DeleteMemberResponse = DeleteMemberResponses[keyof DeleteMemberResponses];
+
+export type UpdateMemberData = {
+    body: MemberPatch;
+    path: {
+        /**
+         * The member's user id.
+         */
+        user_id: string;
+    };
+    query?: never;
+    url: '/v1/members/{user_id}';
+};
+
+export type UpdateMemberErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * No such resource in the caller's tenant.
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * The request parsed but breaks the rules; `errors` lists every offending field.
+     */
+    422: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type UpdateMemberError = UpdateMemberErrors[keyof UpdateMemberErrors];
+
+export type UpdateMemberResponses = {
+    200: Member;
+};
+
+export type UpdateMemberResponse = UpdateMemberResponses[keyof UpdateMemberResponses];
+
+export type LeaveTenantData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/members/leave';
+};
+
+export type LeaveTenantErrors = {
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type LeaveTenantError = LeaveTenantErrors[keyof LeaveTenantErrors];
+
+export type LeaveTenantResponses = {
+    /**
+     * Done.
+     */
+    204: void;
+};
+
+export type LeaveTenantResponse = LeaveTenantResponses[keyof LeaveTenantResponses];
+
+export type DeleteTenantData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/tenant';
+};
+
+export type DeleteTenantErrors = {
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * No such resource in the caller's tenant.
+     */
+    404: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type DeleteTenantError = DeleteTenantErrors[keyof DeleteTenantErrors];
+
+export type DeleteTenantResponses = {
+    /**
+     * Done.
+     */
+    204: void;
+};
+
+export type DeleteTenantResponse = DeleteTenantResponses[keyof DeleteTenantResponses];
+
 export type GetTenantData = {
     body?: never;
     path?: never;
@@ -1484,6 +1820,121 @@ export type GetTenantResponses = {
 };
 
 export type GetTenantResponse = GetTenantResponses[keyof GetTenantResponses];
+
+export type UpdateTenantData = {
+    body: TenantPatch;
+    path?: never;
+    query?: never;
+    url: '/v1/tenant';
+};
+
+export type UpdateTenantErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * No such resource in the caller's tenant.
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * The request parsed but breaks the rules; `errors` lists every offending field.
+     */
+    422: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type UpdateTenantError = UpdateTenantErrors[keyof UpdateTenantErrors];
+
+export type UpdateTenantResponses = {
+    200: Tenant;
+};
+
+export type UpdateTenantResponse = UpdateTenantResponses[keyof UpdateTenantResponses];
+
+export type TransferTenantOwnershipData = {
+    body: OwnershipTransferIn;
+    path?: never;
+    query?: never;
+    url: '/v1/tenant/transfer-ownership';
+};
+
+export type TransferTenantOwnershipErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * No such resource in the caller's tenant.
+     */
+    404: Problem;
+    /**
+     * The request conflicts with the current state.
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * The request parsed but breaks the rules; `errors` lists every offending field.
+     */
+    422: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type TransferTenantOwnershipError = TransferTenantOwnershipErrors[keyof TransferTenantOwnershipErrors];
+
+export type TransferTenantOwnershipResponses = {
+    /**
+     * Done.
+     */
+    204: void;
+};
+
+export type TransferTenantOwnershipResponse = TransferTenantOwnershipResponses[keyof TransferTenantOwnershipResponses];
 
 export type SignupData = {
     body: SignupIn;
@@ -1852,6 +2303,60 @@ export type ChangePasswordResponses = {
 };
 
 export type ChangePasswordResponse = ChangePasswordResponses[keyof ChangePasswordResponses];
+
+export type SwitchTenantData = {
+    body: SwitchTenantIn;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/switch-tenant';
+};
+
+export type SwitchTenantErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     */
+    400: Problem;
+    /**
+     * No credential, or a credential that is malformed, unknown, expired or revoked.
+     */
+    401: Problem;
+    /**
+     * The credential lacks the scope or role this operation needs.
+     */
+    403: Problem;
+    /**
+     * No such resource in the caller's tenant.
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the limit.
+     */
+    413: Problem;
+    /**
+     * The request body is not `application/json`.
+     */
+    415: Problem;
+    /**
+     * The request parsed but breaks the rules; `errors` lists every offending field.
+     */
+    422: Problem;
+    /**
+     * The server failed; the cause is logged, never returned.
+     */
+    500: Problem;
+    /**
+     * The database is unreachable or the server is saturated; retry later.
+     */
+    503: Problem;
+};
+
+export type SwitchTenantError = SwitchTenantErrors[keyof SwitchTenantErrors];
+
+export type SwitchTenantResponses = {
+    200: AuthSession;
+};
+
+export type SwitchTenantResponse = SwitchTenantResponses[keyof SwitchTenantResponses];
 
 export type GetMeData = {
     body?: never;

@@ -11,7 +11,11 @@ from .field_error import FieldError
 from .health_status import HealthStatus
 from .login_in import LoginIn
 from .me import Me
+from .member import Member
+from .member_page import MemberPage
+from .member_patch import MemberPatch
 from .membership import Membership
+from .ownership_transfer_in import OwnershipTransferIn
 from .password_change_in import PasswordChangeIn
 from .problem import Problem
 from .project import Project
@@ -24,6 +28,7 @@ from .session import Session
 from .session_list import SessionList
 from .signup_in import SignupIn
 from .sort_direction import SortDirection
+from .switch_tenant_in import SwitchTenantIn
 from .task import Task
 from .task_in import TaskIn
 from .task_page import TaskPage
@@ -31,6 +36,7 @@ from .task_patch import TaskPatch
 from .task_sort import TaskSort
 from .task_status import TaskStatus
 from .tenant import Tenant
+from .tenant_patch import TenantPatch
 from .user import User
 
 __all__ = (
@@ -45,7 +51,11 @@ __all__ = (
     "HealthStatus",
     "LoginIn",
     "Me",
+    "Member",
+    "MemberPage",
+    "MemberPatch",
     "Membership",
+    "OwnershipTransferIn",
     "PasswordChangeIn",
     "Problem",
     "Project",
@@ -58,6 +68,7 @@ __all__ = (
     "SessionList",
     "SignupIn",
     "SortDirection",
+    "SwitchTenantIn",
     "Task",
     "TaskIn",
     "TaskPage",
@@ -65,5 +76,6 @@ __all__ = (
     "TaskSort",
     "TaskStatus",
     "Tenant",
+    "TenantPatch",
     "User",
 )

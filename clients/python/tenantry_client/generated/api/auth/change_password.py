@@ -103,7 +103,7 @@ def sync_detailed(
 
      Needs the current password (a wrong one is a 403, and counts toward
     the sign-in throttle). Every other session of the person ends; this one
-    stays signed in.
+    stays signed in. Open to every signed-in person.
 
     Args:
         body (PasswordChangeIn): A password change. Example: {'current_password': 'correct-horse-
@@ -137,7 +137,7 @@ def sync(
 
      Needs the current password (a wrong one is a 403, and counts toward
     the sign-in throttle). Every other session of the person ends; this one
-    stays signed in.
+    stays signed in. Open to every signed-in person.
 
     Args:
         body (PasswordChangeIn): A password change. Example: {'current_password': 'correct-horse-
@@ -166,7 +166,7 @@ async def asyncio_detailed(
 
      Needs the current password (a wrong one is a 403, and counts toward
     the sign-in throttle). Every other session of the person ends; this one
-    stays signed in.
+    stays signed in. Open to every signed-in person.
 
     Args:
         body (PasswordChangeIn): A password change. Example: {'current_password': 'correct-horse-
@@ -198,7 +198,7 @@ async def asyncio(
 
      Needs the current password (a wrong one is a 403, and counts toward
     the sign-in throttle). Every other session of the person ends; this one
-    stays signed in.
+    stays signed in. Open to every signed-in person.
 
     Args:
         body (PasswordChangeIn): A password change. Example: {'current_password': 'correct-horse-

@@ -82,7 +82,8 @@ def sync_detailed(
 ) -> Response[Any | Problem]:
     """End a session
 
-     Signs one of the person's devices out. Another person's session is a 404.
+     Signs one of the person's devices out. Another person's session is a 404. Open to every signed-in
+    person.
 
     Args:
         id (UUID):
@@ -113,7 +114,8 @@ def sync(
 ) -> Any | Problem | None:
     """End a session
 
-     Signs one of the person's devices out. Another person's session is a 404.
+     Signs one of the person's devices out. Another person's session is a 404. Open to every signed-in
+    person.
 
     Args:
         id (UUID):
@@ -139,7 +141,8 @@ async def asyncio_detailed(
 ) -> Response[Any | Problem]:
     """End a session
 
-     Signs one of the person's devices out. Another person's session is a 404.
+     Signs one of the person's devices out. Another person's session is a 404. Open to every signed-in
+    person.
 
     Args:
         id (UUID):
@@ -168,7 +171,8 @@ async def asyncio(
 ) -> Any | Problem | None:
     """End a session
 
-     Signs one of the person's devices out. Another person's session is a 404.
+     Signs one of the person's devices out. Another person's session is a 404. Open to every signed-in
+    person.
 
     Args:
         id (UUID):

@@ -68,7 +68,7 @@ def sync_detailed(
     """The signed-in person
 
      Their profile, every tenant they belong to with their role there, and
-    the tenant and session of the access token.
+    the tenant and session of the access token. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,7 +94,7 @@ def sync(
     """The signed-in person
 
      Their profile, every tenant they belong to with their role there, and
-    the tenant and session of the access token.
+    the tenant and session of the access token. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -116,7 +116,7 @@ async def asyncio_detailed(
     """The signed-in person
 
      Their profile, every tenant they belong to with their role there, and
-    the tenant and session of the access token.
+    the tenant and session of the access token. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -140,7 +140,7 @@ async def asyncio(
     """The signed-in person
 
      Their profile, every tenant they belong to with their role there, and
-    the tenant and session of the access token.
+    the tenant and session of the access token. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

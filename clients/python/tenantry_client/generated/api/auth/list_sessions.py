@@ -69,7 +69,7 @@ def sync_detailed(
 ) -> Response[Problem | SessionList]:
     """List sessions
 
-     The signed-in person's live sessions on every device, newest first.
+     The signed-in person's live sessions on every device, newest first. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,7 +94,7 @@ def sync(
 ) -> Problem | SessionList | None:
     """List sessions
 
-     The signed-in person's live sessions on every device, newest first.
+     The signed-in person's live sessions on every device, newest first. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -115,7 +115,7 @@ async def asyncio_detailed(
 ) -> Response[Problem | SessionList]:
     """List sessions
 
-     The signed-in person's live sessions on every device, newest first.
+     The signed-in person's live sessions on every device, newest first. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -138,7 +138,7 @@ async def asyncio(
 ) -> Problem | SessionList | None:
     """List sessions
 
-     The signed-in person's live sessions on every device, newest first.
+     The signed-in person's live sessions on every device, newest first. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

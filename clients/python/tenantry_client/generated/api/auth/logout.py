@@ -66,7 +66,7 @@ def sync_detailed(
     """Sign out
 
      Ends the session of the access token: its refresh token stops working
-    and its access tokens are refused from now on.
+    and its access tokens are refused from now on. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -92,7 +92,7 @@ def sync(
     """Sign out
 
      Ends the session of the access token: its refresh token stops working
-    and its access tokens are refused from now on.
+    and its access tokens are refused from now on. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -114,7 +114,7 @@ async def asyncio_detailed(
     """Sign out
 
      Ends the session of the access token: its refresh token stops working
-    and its access tokens are refused from now on.
+    and its access tokens are refused from now on. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -138,7 +138,7 @@ async def asyncio(
     """Sign out
 
      Ends the session of the access token: its refresh token stops working
-    and its access tokens are refused from now on.
+    and its access tokens are refused from now on. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

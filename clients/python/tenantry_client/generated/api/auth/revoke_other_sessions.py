@@ -65,7 +65,7 @@ def sync_detailed(
 ) -> Response[Any | Problem]:
     """End every other session
 
-     Signs the person out everywhere but the session making the request.
+     Signs the person out everywhere but the session making the request. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -90,7 +90,7 @@ def sync(
 ) -> Any | Problem | None:
     """End every other session
 
-     Signs the person out everywhere but the session making the request.
+     Signs the person out everywhere but the session making the request. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -111,7 +111,7 @@ async def asyncio_detailed(
 ) -> Response[Any | Problem]:
     """End every other session
 
-     Signs the person out everywhere but the session making the request.
+     Signs the person out everywhere but the session making the request. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -134,7 +134,7 @@ async def asyncio(
 ) -> Any | Problem | None:
     """End every other session
 
-     Signs the person out everywhere but the session making the request.
+     Signs the person out everywhere but the session making the request. Open to every signed-in person.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

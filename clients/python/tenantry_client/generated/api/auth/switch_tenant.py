@@ -1,0 +1,224 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.auth_session import AuthSession
+from ...models.problem import Problem
+from ...models.switch_tenant_in import SwitchTenantIn
+from ...types import Response
+
+
+def _get_kwargs(
+    *,
+    body: SwitchTenantIn,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/auth/switch-tenant",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json; charset=utf-8"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> AuthSession | Problem | None:
+    if response.status_code == 200:
+        response_200 = AuthSession.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[AuthSession | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: SwitchTenantIn,
+) -> Response[AuthSession | Problem]:
+    """Switch tenants
+
+     Moves the session to another tenant the person belongs to (`tenant`:
+    an id or a slug) and returns a new pair; access tokens for the previous
+    tenant are refused from now on. A tenant they do not belong to is a 404. Open to every signed-in
+    person.
+
+    Args:
+        body (SwitchTenantIn): The tenant to switch to. Example: {'tenant': 'analytical-engines'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AuthSession | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: SwitchTenantIn,
+) -> AuthSession | Problem | None:
+    """Switch tenants
+
+     Moves the session to another tenant the person belongs to (`tenant`:
+    an id or a slug) and returns a new pair; access tokens for the previous
+    tenant are refused from now on. A tenant they do not belong to is a 404. Open to every signed-in
+    person.
+
+    Args:
+        body (SwitchTenantIn): The tenant to switch to. Example: {'tenant': 'analytical-engines'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AuthSession | Problem
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: SwitchTenantIn,
+) -> Response[AuthSession | Problem]:
+    """Switch tenants
+
+     Moves the session to another tenant the person belongs to (`tenant`:
+    an id or a slug) and returns a new pair; access tokens for the previous
+    tenant are refused from now on. A tenant they do not belong to is a 404. Open to every signed-in
+    person.
+
+    Args:
+        body (SwitchTenantIn): The tenant to switch to. Example: {'tenant': 'analytical-engines'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AuthSession | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: SwitchTenantIn,
+) -> AuthSession | Problem | None:
+    """Switch tenants
+
+     Moves the session to another tenant the person belongs to (`tenant`:
+    an id or a slug) and returns a new pair; access tokens for the previous
+    tenant are refused from now on. A tenant they do not belong to is a 404. Open to every signed-in
+    person.
+
+    Args:
+        body (SwitchTenantIn): The tenant to switch to. Example: {'tenant': 'analytical-engines'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AuthSession | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+        )
+    ).parsed

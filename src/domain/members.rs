@@ -1,0 +1,293 @@
+//! Members: the people of a tenant and their roles. The rules: nobody grants
+//! a role above their own, nobody changes or removes someone ranked above
+//! them, and the last owner can neither leave, be removed nor be demoted —
+//! decided with the tenant's owner rows locked, so two owners acting at the
+//! same moment cannot both step down.
+
+use chrono::{DateTime, Utc};
+use entity::{membership, session, user};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, Set};
+use uuid::Uuid;
+
+use super::sessions::{EndReason, ended};
+use super::{Error, ListParams, Page, Result};
+use crate::auth::Role;
+use crate::db::{PlatformDb, TenantDb, TenantTx};
+use crate::secret::DerivedKey;
+
+/// A member: their membership and profile.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user: user::Model,
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// Who is changing the membership: a person with their role, or an API key
+/// (which acts at most as an admin, and never on owners).
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub user: Option<Uuid>,
+    pub role: Role,
+}
+
+/// What a change did to sessions, for the instance's revocation set.
+#[derive(Debug, Default)]
+pub struct SessionEffects {
+    /// Sessions ended.
+    pub ended: Vec<Uuid>,
+    /// Sessions whose tokens must be re-issued: `(session, new generation)`.
+    pub bumped: Vec<(Uuid, i64)>,
+}
+
+pub fn list_params(tenant: Uuid, key: &DerivedKey, limit: Option<i64>, cursor: Option<&str>) -> Result<ListParams> {
+    ListParams::new(key, format!("members|{tenant}"), limit, cursor)
+}
+
+/// One page of the tenant's members, oldest membership first.
+pub async fn list(db: &TenantDb, key: &DerivedKey, params: &ListParams) -> Result<Page<Member>> {
+    let page = super::oldest_first::<membership::Entity>(
+        db,
+        key,
+        params,
+        membership::Column::CreatedAt,
+        Condition::all(),
+        |m| (m.created_at, m.user_id),
+    )
+    .await?;
+    let tx = db.read().await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|m| m.user_id).collect();
+    let profiles = tx.member_profiles(&ids).await?;
+    tx.commit().await?;
+    let items = page
+        .items
+        .into_iter()
+        .filter_map(|m| {
+            let user = profiles.iter().find(|u| u.id == m.user_id)?.clone();
+            Some(Member {
+                role: Role::parse(&m.role)?,
+                user,
+                joined_at: m.created_at,
+            })
+        })
+        .collect();
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+async fn member(tx: &TenantTx, user: Uuid) -> Result<(membership::Model, Role)> {
+    let m = tx
+        .find::<membership::Entity>()
+        .filter(membership::Column::UserId.eq(user))
+        .for_update()
+        .one()
+        .await?
+        .ok_or(Error::NotFound("member"))?;
+    let role = Role::parse(&m.role).ok_or(Error::NotFound("member"))?;
+    Ok((m, role))
+}
+
+/// The tenant's owners, locked until the transaction ends.
+async fn lock_owners(tx: &TenantTx) -> Result<usize> {
+    Ok(tx
+        .find::<membership::Entity>()
+        .filter(membership::Column::Role.eq(Role::Owner.as_str()))
+        .for_update()
+        .all()
+        .await?
+        .len())
+}
+
+fn outranked(actor: &Actor, target: Role) -> Result<()> {
+    if target > actor.role {
+        return Err(Error::Forbidden(format!(
+            "a {} cannot change or remove a {target}",
+            actor.role
+        )));
+    }
+    Ok(())
+}
+
+async fn refuse_last_owner(tx: &TenantTx, what: &str) -> Result<()> {
+    if lock_owners(tx).await? <= 1 {
+        return Err(Error::Conflict(format!(
+            "the last owner cannot {what}; make another member owner first"
+        )));
+    }
+    Ok(())
+}
+
+/// Adds the person with `email` to the tenant with `role` (the operator's
+/// command; invitations come later). Returns their user id.
+pub async fn add(db: &TenantDb, platform: &PlatformDb, email: &str, role: Role, now: DateTime<Utc>) -> Result<Uuid> {
+    let email = email.trim().to_lowercase();
+    let (user, _) = platform.user_by_email(&email).await?.ok_or(Error::NotFound("user"))?;
+    let tx = db.write().await?;
+    tx.insert::<membership::Entity, _>(membership::ActiveModel {
+        tenant_id: Set(db.tenant_id()),
+        user_id: Set(user),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .await
+    .map_err(|e| Error::conflict_on_unique(e, "this person is already a member of the tenant"))?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Gives `user` the role `role`.
+pub async fn set_role(
+    db: &TenantDb,
+    actor: Actor,
+    user: Uuid,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<(Member, SessionEffects)> {
+    let tx = db.write().await?;
+    let (current, current_role) = member(&tx, user).await?;
+    if role > actor.role {
+        return Err(Error::Forbidden(format!(
+            "a {} cannot grant the {role} role",
+            actor.role
+        )));
+    }
+    outranked(&actor, current_role)?;
+    if current_role == Role::Owner && role != Role::Owner {
+        refuse_last_owner(&tx, "be demoted").await?;
+    }
+    let mut effects = SessionEffects::default();
+    if role != current_role {
+        tx.update_by_id::<membership::Entity, _>(
+            user,
+            membership::ActiveModel {
+                role: Set(role.as_str().to_owned()),
+                updated_at: Set(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+        effects.bumped = bump_sessions(&tx, user, now).await?;
+    }
+    let profile = tx
+        .member_profiles(&[user])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(Error::NotFound("member"))?;
+    tx.commit().await?;
+    Ok((
+        Member {
+            user: profile,
+            role,
+            joined_at: current.created_at,
+        },
+        effects,
+    ))
+}
+
+/// Removes `user` from the tenant; their sessions in it end.
+pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>) -> Result<SessionEffects> {
+    let tx = db.write().await?;
+    let (_, role) = member(&tx, user).await?;
+    outranked(&actor, role)?;
+    if role == Role::Owner {
+        refuse_last_owner(&tx, "be removed").await?;
+    }
+    tx.delete_by_id::<membership::Entity>(user).await?;
+    let ended = end_sessions(&tx, user, now).await?;
+    tx.commit().await?;
+    Ok(SessionEffects {
+        ended,
+        bumped: Vec::new(),
+    })
+}
+
+/// The caller leaves the tenant; their sessions in it end.
+pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<SessionEffects> {
+    let tx = db.write().await?;
+    let (_, role) = member(&tx, user).await?;
+    if role == Role::Owner {
+        refuse_last_owner(&tx, "leave").await?;
+    }
+    tx.delete_by_id::<membership::Entity>(user).await?;
+    let ended = end_sessions(&tx, user, now).await?;
+    tx.commit().await?;
+    Ok(SessionEffects {
+        ended,
+        bumped: Vec::new(),
+    })
+}
+
+/// Makes `to` an owner and the calling owner `from` an admin.
+pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTime<Utc>) -> Result<SessionEffects> {
+    if from == to {
+        return Err(Error::Conflict("you already own this tenant".to_owned()));
+    }
+    let tx = db.write().await?;
+    lock_owners(&tx).await?;
+    let (_, from_role) = member(&tx, from).await?;
+    if from_role != Role::Owner {
+        return Err(Error::Forbidden("only an owner can transfer ownership".to_owned()));
+    }
+    member(&tx, to).await?;
+    let mut effects = SessionEffects::default();
+    for (user, role) in [(to, Role::Owner), (from, Role::Admin)] {
+        tx.update_by_id::<membership::Entity, _>(
+            user,
+            membership::ActiveModel {
+                role: Set(role.as_str().to_owned()),
+                updated_at: Set(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+        effects.bumped.extend(bump_sessions(&tx, user, now).await?);
+    }
+    tx.commit().await?;
+    Ok(effects)
+}
+
+/// Moves `user`'s live sessions in this tenant to a new generation, so their
+/// access tokens (which carry the old role) are refused and re-issued.
+async fn bump_sessions(tx: &TenantTx, user: Uuid, now: DateTime<Utc>) -> Result<Vec<(Uuid, i64)>> {
+    let live = tx
+        .find::<session::Entity>()
+        .filter(session::Column::UserId.eq(user))
+        .filter(session::Column::RevokedAt.is_null())
+        .all()
+        .await?;
+    let mut bumped = Vec::new();
+    for s in live {
+        let generation = s.generation + 1;
+        tx.update_by_id::<session::Entity, _>(
+            s.id,
+            session::ActiveModel {
+                generation: Set(generation),
+                changed_at: Set(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+        bumped.push((s.id, generation));
+    }
+    Ok(bumped)
+}
+
+/// Ends `user`'s live sessions in this tenant.
+pub async fn end_sessions(tx: &TenantTx, user: Uuid, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+    let live = tx
+        .find::<session::Entity>()
+        .filter(session::Column::UserId.eq(user))
+        .filter(session::Column::RevokedAt.is_null())
+        .all()
+        .await?;
+    for s in &live {
+        tx.update_by_id::<session::Entity, _>(s.id, ended(EndReason::MembershipEnded, now))
+            .await?;
+    }
+    Ok(live.into_iter().map(|s| s.id).collect())
+}
