@@ -194,6 +194,15 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let state = self.state.clone();
         let background = state.spawn_background();
+        {
+            // The dummy hash for unknown emails, made before the first login needs it.
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = state.auth.passwords.warm_up().await {
+                    tracing::warn!(error = %e, "preparing the password hasher failed");
+                }
+            });
+        }
         tracing::info!(addr = %self.addr, "serving");
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(build_route(state.clone()), shutdown, Some(Duration::from_secs(10)))

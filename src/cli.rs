@@ -1,4 +1,5 @@
-//! `tenantry serve | migrate | spec | tenant create | api-key create | user create | member add`.
+//! `tenantry serve | migrate | spec | tenant create | api-key create | user create | member add |
+//! jwt-keys rotate`.
 //! Every command reads the same configuration; stdout carries only a
 //! command's JSON, logs go to stderr.
 
@@ -59,6 +60,11 @@ pub enum Command {
     Member {
         #[command(subcommand)]
         command: MemberCommand,
+    },
+    /// Manage the keys that sign access tokens.
+    JwtKeys {
+        #[command(subcommand)]
+        command: JwtKeysCommand,
     },
     /// Seed benchmark data (PostgreSQL, superuser owner; `--features bench` builds only).
     #[cfg(feature = "bench")]
@@ -134,6 +140,13 @@ pub enum UserCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum JwtKeysCommand {
+    /// Add a signing key (it signs once every instance has had 60 s to load
+    /// it) and delete keys no live token can need; print the key ids as JSON.
+    Rotate,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum MemberCommand {
     /// Add an existing person to a tenant with a role; print the membership as JSON.
     Add {
@@ -168,6 +181,8 @@ enum CliError {
     Io(#[from] std::io::Error),
     #[error("password hashing failed: {0}")]
     Password(#[from] crate::auth::password::PasswordError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] crate::auth::jwt::KeyError),
 }
 
 impl From<sea_orm::DbErr> for CliError {
@@ -280,6 +295,19 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
                     role,
                 },
         } => create_user(settings, &email, name.as_deref(), tenant.as_deref(), &role).await,
+        Command::JwtKeys {
+            command: JwtKeysCommand::Rotate,
+        } => {
+            let now = SystemClock.now();
+            let kid = crate::auth::jwt::Keyring::rotate(&settings.jwt_key_dir, now)?;
+            let ring = crate::auth::jwt::Keyring::load_or_create(&settings.jwt_key_dir, now)?;
+            print_json(&json!({
+                "new_kid": kid,
+                "signing_kid": ring.signing_kid(now),
+                "kids": ring.kids(),
+            }));
+            Ok(())
+        }
         Command::Member {
             command: MemberCommand::Add { tenant, email, role },
         } => {

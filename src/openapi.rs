@@ -18,7 +18,7 @@ pub type Apis = (
 );
 
 /// The API version; `info.version` in the spec.
-pub const API_VERSION: &str = "1.0.0";
+pub const API_VERSION: &str = "1.1.0";
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(

@@ -443,7 +443,14 @@ impl Keyring {
         ensure_dir(dir)?;
         // Refuse to touch a directory holding a key that cannot be read.
         read_keys(dir)?;
-        let kid = create_key(dir, now)?;
+        // The new key must sort after every existing one, even when it is
+        // made within the same second as the newest.
+        let newest = key_files(dir)?.iter().map(|f| f.created).max();
+        let created = match newest {
+            Some(secs) if secs >= now.timestamp() => DateTime::from_timestamp(secs + 1, 0).unwrap_or(now),
+            _ => now,
+        };
+        let kid = create_key(dir, created)?;
         let files = key_files(dir)?;
         let now_secs = now.timestamp();
         let Some(signer) = signing_position(&files, |f| f.created, now_secs) else {

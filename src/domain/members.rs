@@ -90,11 +90,14 @@ async fn member(tx: &TenantTx, user: Uuid) -> Result<(membership::Model, Role)> 
     Ok((m, role))
 }
 
-/// The tenant's owners, locked until the transaction ends.
+/// The tenant's owners, locked until the transaction ends. Every change
+/// takes these locks first, in one order, so concurrent changes queue
+/// instead of deadlocking, and each sees the owners the previous one left.
 async fn lock_owners(tx: &TenantTx) -> Result<usize> {
     Ok(tx
         .find::<membership::Entity>()
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
+        .order_by(membership::Column::UserId, sea_orm::Order::Asc)
         .for_update()
         .all()
         .await?
@@ -111,8 +114,8 @@ fn outranked(actor: &Actor, target: Role) -> Result<()> {
     Ok(())
 }
 
-async fn refuse_last_owner(tx: &TenantTx, what: &str) -> Result<()> {
-    if lock_owners(tx).await? <= 1 {
+fn refuse_last_owner(owners: usize, what: &str) -> Result<()> {
+    if owners <= 1 {
         return Err(Error::Conflict(format!(
             "the last owner cannot {what}; make another member owner first"
         )));
@@ -148,6 +151,7 @@ pub async fn set_role(
     now: DateTime<Utc>,
 ) -> Result<(Member, SessionEffects)> {
     let tx = db.write().await?;
+    let owners = lock_owners(&tx).await?;
     let (current, current_role) = member(&tx, user).await?;
     if role > actor.role {
         return Err(Error::Forbidden(format!(
@@ -157,7 +161,7 @@ pub async fn set_role(
     }
     outranked(&actor, current_role)?;
     if current_role == Role::Owner && role != Role::Owner {
-        refuse_last_owner(&tx, "be demoted").await?;
+        refuse_last_owner(owners, "be demoted")?;
     }
     let mut effects = SessionEffects::default();
     if role != current_role {
@@ -192,10 +196,11 @@ pub async fn set_role(
 /// Removes `user` from the tenant; their sessions in it end.
 pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>) -> Result<SessionEffects> {
     let tx = db.write().await?;
+    let owners = lock_owners(&tx).await?;
     let (_, role) = member(&tx, user).await?;
     outranked(&actor, role)?;
     if role == Role::Owner {
-        refuse_last_owner(&tx, "be removed").await?;
+        refuse_last_owner(owners, "be removed")?;
     }
     tx.delete_by_id::<membership::Entity>(user).await?;
     let ended = end_sessions(&tx, user, now).await?;
@@ -209,9 +214,10 @@ pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>)
 /// The caller leaves the tenant; their sessions in it end.
 pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<SessionEffects> {
     let tx = db.write().await?;
+    let owners = lock_owners(&tx).await?;
     let (_, role) = member(&tx, user).await?;
     if role == Role::Owner {
-        refuse_last_owner(&tx, "leave").await?;
+        refuse_last_owner(owners, "leave")?;
     }
     tx.delete_by_id::<membership::Entity>(user).await?;
     let ended = end_sessions(&tx, user, now).await?;

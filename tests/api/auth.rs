@@ -28,6 +28,8 @@ backends!(
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
     either_credential_works_on_tenant_resources_but_not_both,
     a_colleague_added_from_the_cli_signs_in_with_their_role,
+    two_tabs_refreshing_at_the_same_moment_share_one_new_pair,
+    a_rotated_signing_key_takes_over_while_old_tokens_still_verify,
 );
 
 async fn signup_creates_a_person_a_tenant_and_a_session(app: TestApp) {
@@ -575,4 +577,54 @@ async fn a_colleague_added_from_the_cli_signs_in_with_their_role(app: TestApp) {
         .await
         .problem(403, "forbidden");
     app.get("/v1/api-keys", token).await.problem(403, "forbidden");
+}
+
+async fn two_tabs_refreshing_at_the_same_moment_share_one_new_pair(app: TestApp) {
+    let ada = app.signup("ada").await;
+    let (a, b) = tokio::join!(app.refresh(&ada.refresh), app.refresh(&ada.refresh));
+    let (a, b) = (a.ok(200).clone(), b.ok(200).clone());
+    assert_eq!(
+        a["refresh_token"], b["refresh_token"],
+        "both tabs hold the same new refresh token"
+    );
+    assert_eq!(a["session_id"], b["session_id"]);
+    for token in [&a["access_token"], &b["access_token"]] {
+        app.get("/v1/projects", token.as_str().unwrap_or_default())
+            .await
+            .ok(200);
+    }
+    // The family goes on from the shared token, well after the window.
+    app.clock.advance(Duration::seconds(11));
+    let next = app.refresh(a["refresh_token"].as_str().unwrap_or_default()).await;
+    app.get(
+        "/v1/projects",
+        next.ok(200)["access_token"].as_str().unwrap_or_default(),
+    )
+    .await
+    .ok(200);
+}
+
+async fn a_rotated_signing_key_takes_over_while_old_tokens_still_verify(app: TestApp) {
+    let ada = app.signup("ada").await;
+    let (old_header, _, _) = parts(&ada.access);
+    let out = app.cli(&["jwt-keys", "rotate"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rotated: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let new_kid = rotated["new_kid"].as_str().unwrap_or_default().to_owned();
+    assert_ne!(new_kid, old_header["kid"].as_str().unwrap_or_default());
+    app.state.auth.keyring.reload(app.clock.now()).expect("reload");
+    // Published but not yet signing: tokens still come from the old key.
+    let now_token = app.login(&ada.email, PASSWORD, None).await.ok(200).clone();
+    let (h, _, _) = parts(now_token["access_token"].as_str().unwrap_or_default());
+    assert_eq!(h["kid"], old_header["kid"]);
+    // A minute later the new key signs, and the old key's tokens still verify.
+    app.clock.advance(Duration::seconds(61));
+    let later = app.login(&ada.email, PASSWORD, None).await.ok(200).clone();
+    let later_token = later["access_token"].as_str().unwrap_or_default().to_owned();
+    let (h, _, _) = parts(&later_token);
+    assert_eq!(h["kid"], new_kid.as_str());
+    app.get("/v1/projects", &later_token).await.ok(200);
+    app.get("/v1/projects", now_token["access_token"].as_str().unwrap_or_default())
+        .await
+        .ok(200);
 }

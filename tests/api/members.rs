@@ -190,7 +190,7 @@ async fn the_last_owner_cannot_leave_be_removed_or_be_demoted(app: TestApp) {
 }
 
 async fn two_owners_stepping_down_at_once_leave_one_owner(app: TestApp) {
-    for _ in 0..3 {
+    for _ in 0..5 {
         let ada = app.signup("ada").await;
         let grace = member(&app, &ada.tenant_slug, Role::Owner).await;
         let (ada_path, grace_path) = (

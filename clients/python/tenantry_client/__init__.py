@@ -2,7 +2,8 @@
 
 The operations and models are generated from the OpenAPI spec into
 ``tenantry_client.generated`` (never edited by hand); this package adds a client
-configured once, typed problem errors and auto-pagination::
+configured once (with an API key, or a person's session refreshed transparently),
+typed problem errors and auto-pagination::
 
     from tenantry_client import Tenantry, ProblemError, paginate, unwrap
     from tenantry_client.generated.api.projects import create_project, list_projects
@@ -14,7 +15,22 @@ configured once, typed problem errors and auto-pagination::
             print(p.id, p.name)
 """
 
-from .client import API_KEY_HEADER, DEFAULT_TIMEOUT, Tenantry
+from .client import (
+    API_KEY_HEADER,
+    DEFAULT_REFRESH_LEEWAY,
+    DEFAULT_TIMEOUT,
+    SessionAuth,
+    SessionChange,
+    SessionClient,
+    SessionTokens,
+    Tenantry,
+    alog_in,
+    alog_out,
+    asign_up,
+    log_in,
+    log_out,
+    sign_up,
+)
 from .errors import FieldError, ProblemError, SupportsResponse, unwrap
 from .generated.client import AuthenticatedClient, Client
 from .generated.types import UNSET, Response, Unset
@@ -24,6 +40,7 @@ __version__ = "1.0.0"
 
 __all__ = [
     "API_KEY_HEADER",
+    "DEFAULT_REFRESH_LEEWAY",
     "DEFAULT_TIMEOUT",
     "UNSET",
     "AsyncListFn",
@@ -34,13 +51,23 @@ __all__ = [
     "Page",
     "ProblemError",
     "Response",
+    "SessionAuth",
+    "SessionChange",
+    "SessionClient",
+    "SessionTokens",
     "SupportsResponse",
     "SyncListFn",
     "Tenantry",
     "Unset",
+    "alog_in",
+    "alog_out",
     "apages",
     "apaginate",
+    "asign_up",
+    "log_in",
+    "log_out",
     "pages",
     "paginate",
+    "sign_up",
     "unwrap",
 ]

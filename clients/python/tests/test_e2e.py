@@ -7,7 +7,8 @@ Set, all three (a missing one fails every test here):
 
 The tenant may hold data of other suites or earlier runs: every name made here
 carries a fresh tag, the assertions look at what this run created, and each test
-deletes what it created.
+deletes what it created. The session tests sign up new people (each with a tenant
+of their own) with fresh email addresses.
 """
 
 from __future__ import annotations
@@ -17,20 +18,38 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
+import httpx
 import pytest
 
-from tenantry_client import AuthenticatedClient, ProblemError, Tenantry, apaginate, paginate, unwrap
+from tenantry_client import (
+    AuthenticatedClient,
+    ProblemError,
+    SessionAuth,
+    SessionClient,
+    SessionTokens,
+    Tenantry,
+    alog_out,
+    apaginate,
+    asign_up,
+    log_in,
+    log_out,
+    paginate,
+    sign_up,
+    unwrap,
+)
 from tenantry_client.generated.api.api_keys import (
     create_api_key,
     delete_api_key,
     get_current_api_key,
     list_api_keys,
 )
+from tenantry_client.generated.api.auth import get_me, list_sessions, logout, refresh_session
 from tenantry_client.generated.api.projects import (
     create_project,
     delete_project,
@@ -50,9 +69,14 @@ from tenantry_client.generated.api.tenant import get_tenant
 from tenantry_client.generated.models import (
     ApiKeyIn,
     ApiScope,
+    AuthSession,
+    LoginIn,
     Project,
     ProjectIn,
     ProjectPatch,
+    RefreshIn,
+    Role,
+    SignupIn,
     SortDirection,
     Task,
     TaskIn,
@@ -67,6 +91,8 @@ ENV_VARS = ("TENANTRY_BASE_URL", "TENANTRY_API_KEY", "TENANTRY_READONLY_KEY")
 RUN = uuid.uuid4().hex[:10]
 # Parallel requests when creating or deleting many rows.
 CONCURRENCY = 8
+# A password the server's strength check accepts.
+PASSWORD = "plum-orbit-lantern-47"
 
 
 @dataclass(frozen=True)
@@ -562,3 +588,166 @@ def test_api_keys_create_list_revoke() -> None:
             raises_problem(lambda: unwrap(get_current_api_key.sync_detailed(client=revoked)), 401, "unauthenticated")
         assert created.id not in {k.id for k in paginate(list_api_keys.sync_detailed, client, limit=100)}
         raises_problem(lambda: unwrap(delete_api_key.sync_detailed(created.id, client=client)), 404, "not_found")
+
+
+def unique_email(label: str) -> str:
+    return f"py-{RUN}-{label}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def corrupted(token: str) -> str:
+    """``token`` with one character of its signature changed: well-formed, and refused."""
+    header, payload, signature = token.split(".")
+    i = 10
+    swapped = "B" if signature[i] == "A" else "A"
+    return f"{header}.{payload}.{signature[:i]}{swapped}{signature[i + 1 :]}"
+
+
+def held(auth: SessionAuth) -> SessionTokens:
+    """The tokens ``auth`` holds now; fails when it holds none."""
+    tokens = auth.tokens()
+    assert tokens is not None, "signed in"
+    return tokens
+
+
+class Calls:
+    """Counts the requests a client sends (the refreshes included), through an httpx event hook."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def hook(self, request: httpx.Request) -> None:
+        self.seen.append(f"{request.method} {request.url.path}")
+
+    async def ahook(self, request: httpx.Request) -> None:
+        self.hook(request)
+
+    def count(self, call: str) -> int:
+        return self.seen.count(call)
+
+
+def test_sessions_signup_login_refresh_logout() -> None:
+    s = settings()
+    calls = Calls()
+    changes: list[AuthSession | None] = []
+    auth = SessionAuth(on_session_change=changes.append)
+    email = unique_email("sync")
+    with Tenantry(s.base_url, session=auth, httpx_args={"event_hooks": {"request": [calls.hook]}}) as client:
+        assert isinstance(client, SessionClient)
+        signed = sign_up(client, SignupIn(email=email.upper(), password=PASSWORD, name="Ada", tenant_name=f"py {RUN}"))
+        assert (signed.token_type, signed.role, signed.user.email) == ("Bearer", Role.OWNER, email)
+        assert 0 < signed.expires_in <= 900
+        assert signed.refresh_token.startswith("tnr_")
+        assert changes == [signed]
+        assert held(auth).access_token == signed.access_token
+
+        # The bearer token reaches the tenant's resources.
+        project = unwrap(create_project.sync_detailed(client=client, body=ProjectIn(name=unique("bearer"))))
+        assert [p.id for p in paginate(list_projects, client)] == [project.id]
+
+        # A second device.
+        with Tenantry(s.base_url, session=SessionAuth()) as device:
+            second = log_in(device, LoginIn(email=email, password=PASSWORD, tenant=signed.tenant.slug))
+            assert second.tenant.id == signed.tenant.id
+            assert second.session_id != signed.session_id
+            sessions = unwrap(list_sessions.sync_detailed(client=device)).items
+            assert sorted(x.id for x in sessions) == sorted([signed.session_id, second.session_id])
+            assert [x.id for x in sessions if x.current] == [second.session_id]
+
+            # An explicit refresh rotates the pair; within 10 s a replay of the old refresh
+            # token gets the same new one (two tabs refreshing at once).
+            before = held(auth)
+            fresh = auth.refresh()
+            assert fresh.refresh_token != before.refresh_token
+            assert held(auth).refresh_token == fresh.refresh_token
+            assert changes[-1] == fresh
+            replayed = unwrap(
+                refresh_session.sync_detailed(client=device, body=RefreshIn(refresh_token=before.refresh_token))
+            )
+            assert replayed.refresh_token == fresh.refresh_token
+            unwrap(list_projects.sync_detailed(client=client))
+
+            # A refused access token: three requests at once (threads), one refresh, all answered.
+            auth.set(SessionTokens(access_token=corrupted(fresh.access_token), refresh_token=fresh.refresh_token))
+            calls.seen.clear()
+            with ThreadPoolExecutor(3) as pool:
+                pages = list(pool.map(lambda _: unwrap(list_projects.sync_detailed(client=client)), range(3)))
+            assert all(project.id in {p.id for p in page.items} for page in pages)
+            assert calls.count("POST /v1/auth/refresh") == 1, calls.seen
+            assert calls.count("GET /v1/projects") == 6, "three refused, three sent again"
+            renewed = changes[-1]
+            assert renewed is not None and renewed.refresh_token != fresh.refresh_token
+            now = held(auth)
+            assert (now.access_token, now.refresh_token) == (renewed.access_token, renewed.refresh_token)
+
+            # The person's view of themselves.
+            me = unwrap(get_me.sync_detailed(client=client))
+            assert (me.user.id, me.user.email, me.tenant_id, me.session_id) == (
+                signed.user.id,
+                email,
+                signed.tenant.id,
+                signed.session_id,
+            )
+            assert [(m.tenant.id, m.role) for m in me.memberships] == [(signed.tenant.id, Role.OWNER)]
+            assert me.memberships[0].joined_at.utcoffset() is not None
+
+            # Ended on the server (the generated logout leaves the tokens in place): the next
+            # request is refused, so is its refresh, and the 401 surfaces without a loop.
+            assert unwrap(logout.sync_detailed(client=client)) is None
+            calls.seen.clear()
+            raises_problem(lambda: unwrap(list_projects.sync_detailed(client=client)), 401, "unauthenticated")
+            assert calls.seen == ["GET /v1/projects", "POST /v1/auth/refresh"]
+            assert changes[-1:] == [None]
+            assert auth.tokens() is None
+            raises_problem(lambda: unwrap(get_me.sync_detailed(client=client)), 401, "unauthenticated")
+            assert calls.count("POST /v1/auth/refresh") == 1
+
+            # The helper ends the second device's session and forgets it.
+            log_out(device)
+            assert device.session.tokens() is None
+        with Tenantry(s.base_url, bearer_token=second.access_token) as ended:
+            raises_problem(lambda: unwrap(get_me.sync_detailed(client=ended)), 401, "unauthenticated")
+
+
+def test_sessions_async_single_flight_refresh_and_logout() -> None:
+    s = settings()
+    calls = Calls()
+    changes: list[AuthSession | None] = []
+
+    async def go() -> None:
+        hooks = {"request": [calls.ahook]}
+        auth = SessionAuth(on_session_change=changes.append)
+        async with Tenantry(s.base_url, session=auth, httpx_args={"event_hooks": hooks}) as client:
+            body = SignupIn(email=unique_email("async"), password=PASSWORD, name="Grace", tenant_name=f"py {RUN}")
+            signed = await asign_up(client, body)
+            assert signed.role == Role.OWNER
+
+            async def create(i: int) -> Project:
+                project_in = ProjectIn(name=f"async {i}")
+                return unwrap(await create_project.asyncio_detailed(client=client, body=project_in))
+
+            # A refused access token: three writes at once (tasks), one refresh, each body sent again.
+            auth.set(SessionTokens(access_token=corrupted(signed.access_token), refresh_token=signed.refresh_token))
+            calls.seen.clear()
+            created = await asyncio.gather(*(create(i) for i in range(3)))
+            assert sorted(p.name for p in created) == ["async 0", "async 1", "async 2"]
+            assert calls.count("POST /v1/auth/refresh") == 1, calls.seen
+            assert calls.count("POST /v1/projects") == 6
+            listed = [p.id async for p in apaginate(list_projects, client)]
+            assert sorted(listed) == sorted(p.id for p in created), "each project made once"
+            assert changes[-1] is not None and changes[-1].refresh_token != signed.refresh_token
+
+            fresh = await auth.arefresh()
+            assert held(auth).access_token == fresh.access_token
+
+            await alog_out(client)
+            assert auth.tokens() is None and changes[-1:] == [None]
+            calls.seen.clear()
+            with pytest.raises(ProblemError) as caught:
+                unwrap(await list_projects.asyncio_detailed(client=client))
+            assert (caught.value.status, caught.value.code) == (401, "unauthenticated")
+            assert calls.seen == ["GET /v1/projects"], "signed out: nothing to refresh"
+            with pytest.raises(ProblemError) as caught:
+                await auth.arefresh()
+            assert caught.value.status == 401
+
+    asyncio.run(go())

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 import pytest
 
-from tenantry_client import AuthenticatedClient, ProblemError, Tenantry, apaginate, pages, paginate, unwrap
-from tenantry_client.generated.api.projects import delete_project, get_project, list_projects
+from tenantry_client import (
+    AuthenticatedClient,
+    ProblemError,
+    SessionAuth,
+    SessionClient,
+    SessionTokens,
+    Tenantry,
+    alog_in,
+    apaginate,
+    log_in,
+    log_out,
+    pages,
+    paginate,
+    unwrap,
+)
+from tenantry_client.generated.api.auth import get_me
+from tenantry_client.generated.api.projects import create_project, delete_project, get_project, list_projects
 from tenantry_client.generated.api.tasks import list_project_tasks, list_tasks
-from tenantry_client.generated.models import Project, TaskSort, TaskStatus
+from tenantry_client.generated.models import AuthSession, LoginIn, Project, ProjectIn, TaskSort, TaskStatus
 
 BASE = "http://tenantry.test"
 PROBLEM = "application/problem+json"
@@ -246,3 +263,318 @@ def test_unwrap_describes_a_body_that_is_no_problem() -> None:
     assert caught.value.code == "unexpected_response"
     assert caught.value.title == "Bad Gateway"
     assert "bad gateway" in caught.value.detail
+
+
+# Sessions, against a stand-in for the API that accepts one access token (`valid`) and
+# rotates tnr_refresh-0 into access-1 / tnr_refresh-1 at /v1/auth/refresh.
+
+STALE = SessionTokens(access_token="access-0", refresh_token="tnr_refresh-0")
+
+
+def _auth_session(n: int, expires_in: int = 900) -> dict[str, Any]:
+    at = "2026-11-26T00:00:00Z"
+    return {
+        "access_token": f"access-{n}",
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "refresh_token": f"tnr_refresh-{n}",
+        "session_id": str(uuid.UUID(int=1)),
+        "user": {"id": str(uuid.UUID(int=2)), "email": "ada@example.com", "name": "Ada", "created_at": at},
+        "tenant": {
+            "id": str(uuid.UUID(int=3)),
+            "slug": "engines",
+            "name": "Engines",
+            "created_at": at,
+            "updated_at": at,
+        },
+        "role": "owner",
+    }
+
+
+def _refused(detail: str, status: int = 401, code: str = "unauthenticated") -> httpx.Response:
+    body = {**_problem(status, code), "detail": detail}
+    return httpx.Response(status, json=body, headers={"Content-Type": PROBLEM})
+
+
+class FakeApi:
+    """Answers like the API; ``seen`` holds (method, path, Authorization) of every request."""
+
+    def __init__(self) -> None:
+        self.valid = "access-1"
+        self.seen: list[tuple[str, str, str | None]] = []
+        self.bodies: list[bytes] = []
+        #: Answers /v1/auth/refresh, given the refresh token.
+        self.refresh: Callable[[str], httpx.Response] = self.rotate
+
+    def rotate(self, refresh_token: str) -> httpx.Response:
+        assert refresh_token == "tnr_refresh-0"
+        self.valid = "access-1"
+        return httpx.Response(200, json=_auth_session(1))
+
+    def record(self, request: httpx.Request) -> None:
+        self.seen.append((request.method, request.url.path, request.headers.get("Authorization")))
+        self.bodies.append(request.content)
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        token = request.headers.get("Authorization")
+        path = request.url.path
+        if path == "/v1/auth/refresh":
+            return self.refresh(json.loads(request.content)["refresh_token"])
+        if path == "/v1/auth/login":
+            if b"wrong" in request.content:
+                return _refused("the email or password is wrong")
+            return httpx.Response(200, json=_auth_session(5))
+        if token != f"Bearer {self.valid}":
+            return _refused(f"refused {token}")
+        if path == "/v1/auth/logout":
+            return httpx.Response(204)
+        if request.method == "POST":
+            return httpx.Response(201, json={**_project(9), **json.loads(request.content)})
+        return httpx.Response(200, json={"items": [], "next_cursor": None})
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.record(request)
+        return self.answer(request)
+
+    def paths(self) -> list[str]:
+        return [path for _, path, _ in self.seen]
+
+    def tokens(self, path: str) -> list[str | None]:
+        return [token for _, p, token in self.seen if p == path]
+
+
+def _session_client(
+    handler: Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]],
+    session: SessionAuth | SessionTokens = STALE,
+    changes: list[AuthSession | None] | None = None,
+) -> SessionClient:
+    return Tenantry(
+        BASE,
+        session=session,
+        on_session_change=None if changes is None else changes.append,
+        httpx_args={"transport": httpx.MockTransport(handler)},
+    )
+
+
+def test_session_sends_its_access_token_and_none_to_the_auth_endpoints() -> None:
+    api = FakeApi()
+    api.valid = "access-5"
+    changes: list[AuthSession | None] = []
+    with _session_client(api, SessionAuth(on_session_change=changes.append)) as client:
+        with pytest.raises(ProblemError):
+            unwrap(list_projects.sync_detailed(client=client))
+        with pytest.raises(ProblemError) as caught:
+            log_in(client, LoginIn(email="ada@example.com", password="wrong"))
+        assert caught.value.status == 401
+        assert client.session.tokens() is None and changes == []
+        started = time.time()
+        session = log_in(client, LoginIn(email="ada@example.com", password="right"))
+        assert changes == [session]
+        tokens = client.session.tokens()
+        assert tokens is not None
+        assert (tokens.access_token, tokens.refresh_token) == ("access-5", "tnr_refresh-5")
+        assert tokens.expires_at is not None and started + 900 <= tokens.expires_at <= time.time() + 900
+        unwrap(list_projects.sync_detailed(client=client))
+    assert api.seen == [
+        ("GET", "/v1/projects", None),  # signed out: no Authorization at all
+        ("POST", "/v1/auth/login", None),
+        ("POST", "/v1/auth/login", None),
+        ("GET", "/v1/projects", "Bearer access-5"),
+    ]
+
+
+def test_sync_refresh_is_single_flight_across_threads() -> None:
+    api = FakeApi()
+    both_refused = threading.Barrier(2, timeout=5)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        api.record(request)
+        if request.url.path == "/v1/auth/refresh":
+            time.sleep(0.05)  # the other thread waits for this refresh meanwhile
+        response = api.answer(request)
+        if response.status_code == 401:
+            both_refused.wait()  # both requests are refused before either refreshes
+        return response
+
+    changes: list[AuthSession | None] = []
+    with _session_client(handler, changes=changes) as client:
+        threads = [
+            threading.Thread(target=lambda: unwrap(list_projects.sync_detailed(client=client))) for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert api.paths().count("/v1/auth/refresh") == 1
+    assert api.tokens("/v1/projects") == ["Bearer access-0"] * 2 + ["Bearer access-1"] * 2
+    assert [c.refresh_token if c else None for c in changes] == ["tnr_refresh-1"]
+
+
+def test_async_refresh_is_single_flight_across_tasks() -> None:
+    api = FakeApi()
+    refused = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal refused
+        api.record(request)
+        if request.url.path == "/v1/auth/refresh":
+            await asyncio.sleep(0.05)
+        response = api.answer(request)
+        if response.status_code == 401:
+            refused += 1
+            while refused < 2:  # both requests are refused before either refreshes
+                await asyncio.sleep(0.001)
+        return response
+
+    async def go() -> list[Project]:
+        async with _session_client(handler) as client:
+
+            async def create(name: str) -> Project:
+                return unwrap(await create_project.asyncio_detailed(client=client, body=ProjectIn(name=name)))
+
+            return list(await asyncio.gather(create("a"), create("b")))
+
+    created = asyncio.run(asyncio.wait_for(go(), 5))
+    assert sorted(p.name for p in created) == ["a", "b"]
+    assert api.paths().count("/v1/auth/refresh") == 1
+    assert api.tokens("/v1/projects") == ["Bearer access-0"] * 2 + ["Bearer access-1"] * 2
+    sent = [
+        json.loads(body)["name"]
+        for body, (_, path, _) in zip(api.bodies, api.seen, strict=True)
+        if path == "/v1/projects"
+    ]
+    assert sorted(sent) == ["a", "a", "b", "b"], "each body is sent again"
+
+
+def test_a_refused_refresh_forgets_the_session_and_the_original_401_surfaces() -> None:
+    api = FakeApi()
+    api.refresh = lambda refresh_token: _refused("the session has ended; sign in again")
+    changes: list[AuthSession | None] = []
+    with _session_client(api, changes=changes) as client:
+        with pytest.raises(ProblemError) as caught:
+            unwrap(list_projects.sync_detailed(client=client))
+        assert (caught.value.status, caught.value.detail) == (401, "refused Bearer access-0"), "the request's own 401"
+        assert client.session.tokens() is None
+        assert changes == [None]
+        with pytest.raises(ProblemError):
+            unwrap(get_me.sync_detailed(client=client))
+    assert api.seen == [
+        ("GET", "/v1/projects", "Bearer access-0"),
+        ("POST", "/v1/auth/refresh", None),
+        ("GET", "/v1/me", None),
+    ]
+
+
+@pytest.mark.parametrize("failure", ["503", "network"])
+def test_a_refresh_that_cannot_be_made_keeps_the_session(failure: str) -> None:
+    api = FakeApi()
+
+    def broken(refresh_token: str) -> httpx.Response:
+        if failure == "network":
+            raise httpx.ConnectError("connection refused")
+        return _refused("try again", status=503, code="unavailable")
+
+    api.refresh = broken
+    changes: list[AuthSession | None] = []
+    with _session_client(api, changes=changes) as client:
+        with pytest.raises(ProblemError) as caught:
+            unwrap(list_projects.sync_detailed(client=client))
+        assert caught.value.detail == "refused Bearer access-0"
+        assert client.session.tokens() == STALE
+        assert changes == []
+    assert api.paths() == ["/v1/projects", "/v1/auth/refresh"]
+
+
+def test_a_request_refused_again_is_not_retried_twice() -> None:
+    api = FakeApi()
+
+    def rotate_to_a_token_refused_too(refresh_token: str) -> httpx.Response:
+        api.valid = "access-never"
+        return httpx.Response(200, json=_auth_session(1))
+
+    api.refresh = rotate_to_a_token_refused_too
+
+    async def go() -> None:
+        async with _session_client(api) as client:
+            with pytest.raises(ProblemError) as caught:
+                unwrap(await get_me.asyncio_detailed(client=client))
+            assert caught.value.detail == "refused Bearer access-1"
+
+    asyncio.run(go())
+    assert api.paths() == ["/v1/me", "/v1/auth/refresh", "/v1/me"]
+
+
+def test_an_access_token_about_to_expire_is_refreshed_first() -> None:
+    api = FakeApi()
+    soon = SessionTokens(access_token="access-0", refresh_token="tnr_refresh-0", expires_at=time.time() + 2)
+    with _session_client(api, soon) as client:
+        unwrap(list_projects.sync_detailed(client=client))
+    assert api.seen == [("POST", "/v1/auth/refresh", None), ("GET", "/v1/projects", "Bearer access-1")]
+
+    api = FakeApi()
+    lazy = SessionAuth(soon, refresh_leeway=0)
+    with _session_client(api, lazy) as client:
+        unwrap(list_projects.sync_detailed(client=client))
+    assert api.paths() == ["/v1/projects", "/v1/auth/refresh", "/v1/projects"]
+
+
+def test_explicit_refresh_and_log_out() -> None:
+    api = FakeApi()
+    changes: list[AuthSession | None] = []
+    with _session_client(api, changes=changes) as client:
+        fresh = client.session.refresh()
+        assert fresh.refresh_token == "tnr_refresh-1"
+        assert (held := client.session.tokens()) is not None and held.access_token == "access-1"
+        log_out(client)
+        log_out(client)  # nothing held: nothing sent
+        assert client.session.tokens() is None
+        with pytest.raises(ProblemError) as caught:
+            client.session.refresh()
+        assert caught.value.code == "unauthenticated"
+    assert [c.access_token if c else None for c in changes] == ["access-1", None]
+    assert api.seen == [("POST", "/v1/auth/refresh", None), ("POST", "/v1/auth/logout", "Bearer access-1")]
+
+
+def test_log_out_forgets_a_session_that_had_already_ended() -> None:
+    api = FakeApi()
+    api.refresh = lambda refresh_token: _refused("the session has ended")
+    changes: list[AuthSession | None] = []
+    with _session_client(api, changes=changes) as client:
+        log_out(client)
+        assert client.session.tokens() is None
+    assert changes == [None], "told once"
+    assert api.paths() == ["/v1/auth/logout", "/v1/auth/refresh"]
+
+
+def test_alog_in_and_a_session_across_event_loops() -> None:
+    api = FakeApi()
+    api.valid = "access-5"
+    auth = SessionAuth()
+    client = _session_client(api, auth)
+
+    async def sign_in() -> None:
+        await alog_in(client, LoginIn(email="ada@example.com", password="right"))
+
+    async def read() -> None:
+        unwrap(await list_projects.asyncio_detailed(client=client))
+
+    asyncio.run(sign_in())
+    auth.set(STALE)
+    api.valid = "access-1"
+    asyncio.run(read())  # the refresh lock of a new event loop
+    assert (held := auth.tokens()) is not None and held.access_token == "access-1"
+
+
+def test_tenantry_session_arguments() -> None:
+    with pytest.raises(ValueError):
+        Tenantry(BASE, api_key="tnt_x", session=STALE)  # type: ignore[call-overload]
+    with pytest.raises(ValueError):
+        Tenantry(BASE, session=SessionAuth(), on_session_change=print)
+    with pytest.raises(ValueError):
+        Tenantry(BASE, session=STALE, httpx_args={"auth": None})
+    with pytest.raises(RuntimeError, match="belongs to no client"):
+        SessionAuth(STALE).refresh()
+    client = Tenantry(BASE, session=STALE)
+    assert isinstance(client, SessionClient) and isinstance(client, AuthenticatedClient)
+    assert client.session.tokens() == STALE

@@ -3,6 +3,7 @@
 // `tests/api/clients.rs`, or by hand):
 //   TENANTRY_BASE_URL, TENANTRY_API_KEY (every scope),
 //   TENANTRY_READONLY_KEY (projects:read and tasks:read only).
+// The sessions test signs up a new person (and tenant) with a fresh email.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -14,15 +15,23 @@ import {
   deleteProject,
   deleteTask,
   getCurrentApiKey,
+  getMe,
   getProject,
   getTask,
   listProjectTasks,
   listProjects,
+  listSessions,
   listTasks,
+  logIn,
+  logOut,
+  logout,
   paginate,
+  refreshSession,
+  signUp,
   unwrap,
   updateProject,
   updateTask,
+  type AuthSession,
   type Task,
 } from '../dist/index.js';
 
@@ -142,4 +151,101 @@ test('a bad key is a 401 and a missing scope a 403', async () => {
   const me = await unwrap(getCurrentApiKey({ client: readonly }));
   assert.deepEqual(me.api_key.scopes, ['projects:read', 'tasks:read']);
   await unwrap(listProjects({ client: readonly }));
+});
+
+/** `token` with one character of its signature changed: well-formed, and refused. */
+function corrupted(token: string): string {
+  const [header, payload, signature] = token.split('.');
+  assert.ok(header && payload && signature, 'a JWT');
+  const i = 10;
+  return `${header}.${payload}.${signature.slice(0, i)}${signature[i] === 'A' ? 'B' : 'A'}${signature.slice(i + 1)}`;
+}
+
+test('sessions: signup, login, refresh once for concurrent 401s, logout', async () => {
+  const calls: string[] = [];
+  const counting: typeof fetch = (input, init) => {
+    const request = new Request(input, init);
+    calls.push(`${request.method} ${new URL(request.url).pathname}`);
+    return fetch(request);
+  };
+  const count = (call: string) => calls.filter((c) => c === call).length;
+  const changes: (AuthSession | null)[] = [];
+  const client = createTenantryClient({ baseUrl, fetch: counting, onSessionChange: (s) => changes.push(s) });
+  const email = `ts-${run}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+  const password = 'plum-orbit-lantern-47';
+
+  const signed = await signUp(client, { email: email.toUpperCase(), password, name: 'Ada', tenant_name: `TS ${run}` });
+  assert.equal(signed.token_type, 'Bearer');
+  assert.equal(signed.role, 'owner');
+  assert.equal(signed.user.email, email, 'stored lowercase');
+  assert.ok(signed.expires_in > 0 && signed.expires_in <= 900);
+  assert.ok(signed.refresh_token.startsWith('tnr_'));
+  assert.deepEqual(changes, [signed]);
+  assert.equal(client.session.get()?.accessToken, signed.access_token);
+
+  // The bearer token reaches the tenant's resources.
+  const project = await unwrap(createProject({ client, body: { name: `bearer ${run}` } }));
+  assert.deepEqual((await unwrap(listProjects({ client }))).items.map((p) => p.id), [project.id]);
+
+  // A second device.
+  const device = createTenantryClient({ baseUrl });
+  const second = await logIn(device, { email, password, tenant: signed.tenant.slug });
+  assert.equal(second.tenant.id, signed.tenant.id);
+  assert.notEqual(second.session_id, signed.session_id);
+  const sessions = (await unwrap(listSessions({ client: device }))).items;
+  assert.deepEqual(sessions.map((s) => s.id).sort(), [signed.session_id, second.session_id].sort());
+  assert.deepEqual(sessions.filter((s) => s.current).map((s) => s.id), [second.session_id]);
+
+  // An explicit refresh rotates the pair; within 10 s a replay of the old
+  // refresh token gets the same new one (two tabs refreshing at once).
+  const before = client.session.get();
+  assert.ok(before);
+  const fresh = await client.session.refresh();
+  assert.notEqual(fresh.refresh_token, before.refreshToken);
+  assert.equal(client.session.get()?.refreshToken, fresh.refresh_token);
+  assert.deepEqual(changes.at(-1), fresh);
+  const bare = createTenantryClient({ baseUrl });
+  const replayed = await unwrap(refreshSession({ client: bare, body: { refresh_token: before.refreshToken } }));
+  assert.equal(replayed.refresh_token, fresh.refresh_token);
+  await unwrap(listProjects({ client }));
+
+  // A refused access token: three concurrent requests, one refresh, all answered.
+  client.session.set({ accessToken: corrupted(fresh.access_token), refreshToken: fresh.refresh_token });
+  calls.length = 0;
+  const pages = await Promise.all([1, 2, 3].map(() => unwrap(listProjects({ client }))));
+  assert.ok(pages.every((p) => p.items.some((i) => i.id === project.id)));
+  assert.equal(count('POST /v1/auth/refresh'), 1, calls.join(', '));
+  assert.equal(count('GET /v1/projects'), 6, 'three refused, three replayed');
+  const renewed = changes.at(-1);
+  assert.ok(renewed);
+  assert.notEqual(renewed.refresh_token, fresh.refresh_token);
+  assert.equal(client.session.get()?.accessToken, renewed.access_token);
+  assert.equal(client.session.get()?.refreshToken, renewed.refresh_token);
+
+  // The person's view of themselves.
+  const me = await unwrap(getMe({ client }));
+  assert.equal(me.user.id, signed.user.id);
+  assert.equal(me.user.email, email);
+  assert.equal(me.tenant_id, signed.tenant.id);
+  assert.equal(me.session_id, signed.session_id);
+  assert.deepEqual(me.memberships.map((m) => [m.tenant.id, m.role]), [[signed.tenant.id, 'owner']]);
+  assert.ok(!Number.isNaN(Date.parse(me.memberships[0]?.joined_at ?? '')));
+
+  // Ended on the server (the generated logout leaves the tokens in place):
+  // the next request is refused, its refresh is refused too, and the 401
+  // surfaces without a loop.
+  await unwrap(logout({ client }));
+  calls.length = 0;
+  await rejectsWith(unwrap(listProjects({ client })), 401, 'unauthenticated');
+  assert.deepEqual(calls, ['GET /v1/projects', 'POST /v1/auth/refresh']);
+  assert.equal(changes.at(-1), null);
+  assert.equal(client.session.get(), null);
+  await rejectsWith(unwrap(getMe({ client })), 401, 'unauthenticated');
+  assert.equal(count('POST /v1/auth/refresh'), 1);
+
+  // The helper ends the second device's session and forgets it.
+  await logOut(device);
+  assert.equal(device.session.get(), null);
+  const ended = createTenantryClient({ baseUrl, bearerToken: second.access_token });
+  await rejectsWith(unwrap(getMe({ client: ended })), 401, 'unauthenticated');
 });
