@@ -138,7 +138,7 @@ pub fn load_or_create(settings: &Settings) -> Result<SecretString, SecretError> 
         path: path.display().to_string(),
         source,
     };
-    std::fs::create_dir_all(&settings.data_dir).map_err(io)?;
+    create_private_dir(&settings.data_dir).map_err(io)?;
     match create_new(&path) {
         Ok(secret) => return Ok(secret),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -152,6 +152,23 @@ pub fn load_or_create(settings: &Settings) -> Result<SecretString, SecretError> 
         });
     }
     Ok(SecretString::from(text.to_owned()))
+}
+
+/// Creates `dir` (and its parents) if missing; a directory made here is
+/// readable by its owner only (it holds the database file, the secret and
+/// the signing keys). An existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 fn create_new(path: &Path) -> std::io::Result<SecretString> {

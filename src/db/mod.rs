@@ -214,7 +214,7 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(parent).map_err(|source| DbError::DataDir {
+        crate::secret::create_private_dir(parent).map_err(|source| DbError::DataDir {
             path: parent.display().to_string(),
             source,
         })?;
