@@ -20,45 +20,6 @@ backends!(
     api_keys_made_by_people_hold_at_most_their_scopes,
 );
 
-async fn member(app: &TestApp, tenant_slug: &str, role: Role) -> Person {
-    let email = format!(
-        "{}.{}@example.com",
-        role.as_str(),
-        &Uuid::new_v4().simple().to_string()[..8]
-    );
-    let out = app.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            &email,
-            "--password-stdin",
-            "--tenant",
-            tenant_slug,
-            "--role",
-            role.as_str(),
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let session = app.login(&email, PASSWORD, Some(tenant_slug)).await.ok(200).clone();
-    let mut person = Person {
-        email,
-        password: PASSWORD.to_owned(),
-        user_id: session["user"]["id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .expect("user id"),
-        tenant_id: Uuid::nil(),
-        tenant_slug: tenant_slug.to_owned(),
-        session_id: Uuid::nil(),
-        access: String::new(),
-        refresh: String::new(),
-    };
-    person.renew(&session);
-    person
-}
-
 fn role_of(list: &Value, user: Uuid) -> String {
     list["items"]
         .as_array()
@@ -70,7 +31,7 @@ fn role_of(list: &Value, user: Uuid) -> String {
 
 async fn members_are_listed_and_roles_change_with_fresh_tokens(app: TestApp) {
     let ada = app.signup("ada").await;
-    let mut bob = member(&app, &ada.tenant_slug, Role::Viewer).await;
+    let mut bob = app.person_in(&ada.tenant_slug, Role::Viewer).await;
     let list = app.get("/v1/members", &bob.access).await.ok(200).clone();
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(
@@ -122,8 +83,8 @@ async fn members_are_listed_and_roles_change_with_fresh_tokens(app: TestApp) {
 
 async fn nobody_grants_or_changes_a_role_above_their_own(app: TestApp) {
     let ada = app.signup("ada").await;
-    let admin = member(&app, &ada.tenant_slug, Role::Admin).await;
-    let viewer = member(&app, &ada.tenant_slug, Role::Viewer).await;
+    let admin = app.person_in(&ada.tenant_slug, Role::Admin).await;
+    let viewer = app.person_in(&ada.tenant_slug, Role::Viewer).await;
     let path = |p: &Person| format!("/v1/members/{}", p.user_id);
     // An admin cannot make anyone an owner, nor touch the owner.
     app.patch(&path(&viewer), &admin.access, json!({"role": "owner"}))
@@ -144,7 +105,7 @@ async fn nobody_grants_or_changes_a_role_above_their_own(app: TestApp) {
         "admin"
     );
     // A viewer manages nobody.
-    let other_viewer = member(&app, &ada.tenant_slug, Role::Viewer).await;
+    let other_viewer = app.person_in(&ada.tenant_slug, Role::Viewer).await;
     app.patch(&path(&other_viewer), &other_viewer.access, json!({"role": "admin"}))
         .await
         .problem(403, "forbidden");
@@ -179,7 +140,7 @@ async fn the_last_owner_cannot_leave_be_removed_or_be_demoted(app: TestApp) {
         .await
         .problem(409, "conflict");
     // With a second owner, the first may step down.
-    let grace = member(&app, &ada.tenant_slug, Role::Owner).await;
+    let grace = app.person_in(&ada.tenant_slug, Role::Owner).await;
     assert_eq!(
         app.patch(&path, &ada.access, json!({"role": "admin"})).await.ok(200)["role"],
         "admin"
@@ -192,7 +153,7 @@ async fn the_last_owner_cannot_leave_be_removed_or_be_demoted(app: TestApp) {
 async fn two_owners_stepping_down_at_once_leave_one_owner(app: TestApp) {
     for _ in 0..5 {
         let ada = app.signup("ada").await;
-        let grace = member(&app, &ada.tenant_slug, Role::Owner).await;
+        let grace = app.person_in(&ada.tenant_slug, Role::Owner).await;
         let (ada_path, grace_path) = (
             format!("/v1/members/{}", ada.user_id),
             format!("/v1/members/{}", grace.user_id),
@@ -264,7 +225,7 @@ async fn a_removed_member_loses_their_sessions_in_that_tenant_only(app: TestApp)
     app.refresh(&carol.refresh).await.ok(200);
 
     // Leaving works the same way.
-    let dave = member(&app, &ada.tenant_slug, Role::Viewer).await;
+    let dave = app.person_in(&ada.tenant_slug, Role::Viewer).await;
     assert_eq!(
         app.call("POST", "/v1/members/leave", Some(&dave.access), None)
             .await
@@ -339,7 +300,7 @@ async fn switching_tenants_issues_a_new_pair_and_retires_the_old_tenant_token(ap
 
 async fn ownership_moves_and_a_deleted_tenant_takes_its_data_and_sessions(app: TestApp) {
     let ada = app.signup("ada").await;
-    let grace = member(&app, &ada.tenant_slug, Role::Member).await;
+    let grace = app.person_in(&ada.tenant_slug, Role::Member).await;
     let project = app.project(&ada.access, "to be deleted").await;
     app.post(
         "/v1/tenant/transfer-ownership",
@@ -409,7 +370,7 @@ async fn ownership_moves_and_a_deleted_tenant_takes_its_data_and_sessions(app: T
 
 async fn api_keys_made_by_people_hold_at_most_their_scopes(app: TestApp) {
     let ada = app.signup("ada").await;
-    let admin = member(&app, &ada.tenant_slug, Role::Admin).await;
+    let admin = app.person_in(&ada.tenant_slug, Role::Admin).await;
     // An admin lacks tenant:manage, so cannot give it to a key.
     app.post(
         "/v1/api-keys",

@@ -83,45 +83,6 @@ struct Fixture {
     caller: Option<Person>,
 }
 
-async fn person_in(app: &TestApp, tenant_slug: &str, role: Role) -> Person {
-    let email = format!(
-        "{}.{}@example.com",
-        role.as_str(),
-        &Uuid::new_v4().simple().to_string()[..8]
-    );
-    let out = app.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            &email,
-            "--password-stdin",
-            "--tenant",
-            tenant_slug,
-            "--role",
-            role.as_str(),
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let session = app.login(&email, PASSWORD, Some(tenant_slug)).await.ok(200).clone();
-    let mut person = Person {
-        email,
-        password: PASSWORD.to_owned(),
-        user_id: session["user"]["id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .expect("user id"),
-        tenant_id: Uuid::nil(),
-        tenant_slug: tenant_slug.to_owned(),
-        session_id: Uuid::nil(),
-        access: String::new(),
-        refresh: String::new(),
-    };
-    person.renew(&session);
-    person
-}
-
 async fn fixture(app: &TestApp, who: &Who) -> Fixture {
     let owner = app.signup("owner").await;
     match who {
@@ -131,7 +92,7 @@ async fn fixture(app: &TestApp, who: &Who) -> Fixture {
             owner,
         },
         Who::Person(role) => {
-            let caller = person_in(app, &owner.tenant_slug, *role).await;
+            let caller = app.person_in(&owner.tenant_slug, *role).await;
             Fixture {
                 credential: caller.access.clone(),
                 caller: Some(caller),
@@ -168,7 +129,7 @@ async fn targets(
     ];
     let mut body = example;
     if matches!(op_id, "update_member" | "delete_member" | "transfer_tenant_ownership") {
-        let spare = person_in(app, &f.owner.tenant_slug, Role::Viewer).await;
+        let spare = app.person_in(&f.owner.tenant_slug, Role::Viewer).await;
         ids.push(("members", spare.user_id.to_string()));
         match op_id {
             "update_member" => body = Some(json!({"role": "member"})),
@@ -178,7 +139,7 @@ async fn targets(
     }
     if op_id == "leave_tenant" {
         // The last owner may not leave: give the tenant a second one.
-        person_in(app, &f.owner.tenant_slug, Role::Owner).await;
+        app.person_in(&f.owner.tenant_slug, Role::Owner).await;
     }
     if f.caller.is_none() {
         // Keys have no sessions; the call is refused before the id matters.

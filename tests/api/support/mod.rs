@@ -397,6 +397,47 @@ impl TestApp {
         self.call("POST", "/v1/auth/login", None, Some(&body)).await
     }
 
+    /// A new person added to the tenant `tenant_slug` with `role` through the
+    /// CLI (`tenantry user create`), signed in there.
+    pub async fn person_in(&self, tenant_slug: &str, role: tenantry::auth::Role) -> Person {
+        let email = format!(
+            "{}.{}@example.com",
+            role.as_str(),
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
+        let out = self.cli(
+            &[
+                "user",
+                "create",
+                "--email",
+                &email,
+                "--password-stdin",
+                "--tenant",
+                tenant_slug,
+                "--role",
+                role.as_str(),
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let session = self.login(&email, PASSWORD, Some(tenant_slug)).await.ok(200).clone();
+        let mut person = Person {
+            email,
+            password: PASSWORD.to_owned(),
+            user_id: session["user"]["id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("user id"),
+            tenant_id: Uuid::nil(),
+            tenant_slug: tenant_slug.to_owned(),
+            session_id: Uuid::nil(),
+            access: String::new(),
+            refresh: String::new(),
+        };
+        person.renew(&session);
+        person
+    }
+
     pub async fn refresh(&self, refresh_token: &str) -> Resp {
         self.call(
             "POST",
