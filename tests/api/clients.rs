@@ -170,6 +170,11 @@ async fn both_sdks_pass_their_end_to_end_suites_against_a_live_server() {
             ("TENANTRY_BASE_URL", base.as_str()),
             ("TENANTRY_API_KEY", &key),
             ("TENANTRY_READONLY_KEY", &readonly),
+            // The CLI of this server, for the tenant-switch tests: they add a person
+            // to a second tenant with `tenantry member add` (no HTTP endpoint does).
+            ("TENANTRY_BIN", bin),
+            ("DATABASE_URL", &db.url),
+            ("TENANTRY_DATA_DIR", data.path().to_str().expect("a UTF-8 data dir")),
         ];
         match suite {
             "typescript" => {

@@ -27,9 +27,11 @@ from .client import (
     alog_in,
     alog_out,
     asign_up,
+    aswitch_tenant,
     log_in,
     log_out,
     sign_up,
+    switch_tenant,
 )
 from .errors import FieldError, ProblemError, SupportsResponse, unwrap
 from .generated.client import AuthenticatedClient, Client
@@ -64,10 +66,12 @@ __all__ = [
     "apages",
     "apaginate",
     "asign_up",
+    "aswitch_tenant",
     "log_in",
     "log_out",
     "pages",
     "paginate",
     "sign_up",
+    "switch_tenant",
     "unwrap",
 ]

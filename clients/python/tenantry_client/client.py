@@ -8,11 +8,13 @@ refreshes it, once and transparently, when the server refuses it::
     with Tenantry(base_url, session=auth) as client:
         log_in(client, LoginIn(email=email, password=password))
         projects = unwrap(list_projects.sync_detailed(client=client))
+        switch_tenant(client, "analytical-engines")   # the same session, in another tenant
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
@@ -24,9 +26,10 @@ from attrs import define, field
 
 from .errors import ProblemError, unwrap
 from .generated.api.auth import login, logout, refresh_session, signup
+from .generated.api.auth import switch_tenant as switch_tenant_operation
 from .generated.client import AuthenticatedClient
 from .generated.errors import UnexpectedStatus
-from .generated.models import AuthSession, LoginIn, Problem, RefreshIn, SignupIn
+from .generated.models import AuthSession, LoginIn, Problem, RefreshIn, SignupIn, SwitchTenantIn
 from .generated.types import Response
 
 __all__ = [
@@ -41,9 +44,11 @@ __all__ = [
     "alog_in",
     "alog_out",
     "asign_up",
+    "aswitch_tenant",
     "log_in",
     "log_out",
     "sign_up",
+    "switch_tenant",
 ]
 
 #: The header that carries an API key (the spec's ``ApiKeyAuth`` scheme).
@@ -53,13 +58,17 @@ DEFAULT_TIMEOUT = 30.0
 #: Seconds before its known expiry at which an access token is refreshed before a request.
 DEFAULT_REFRESH_LEEWAY = 5.0
 
-#: Called with the new ``AuthSession`` after a refresh, ``sign_up`` or ``log_in``, and with
+#: Called with the new ``AuthSession`` after a refresh, ``sign_up``, ``log_in`` or ``switch_tenant``, and with
 #: ``None`` when the session ended (a refused refresh token, ``log_out``).
 SessionChange = Callable[[AuthSession | None], None]
 
 # The endpoints that take no access token and are never refreshed for.
 _AUTH_ENDPOINTS = ("/v1/auth/signup", "/v1/auth/login", "/v1/auth/refresh")
 _AUTHORIZATION = "Authorization"
+
+# The SessionAuth whose switch runs in this context (the thread, or the task): that switch holds
+# the refresh lock, so its own request is sent as it is (it handles a 401 itself).
+_switching: contextvars.ContextVar[SessionAuth | None] = contextvars.ContextVar("_switching", default=None)
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,8 @@ class SessionAuth(httpx.Auth):
     be made (network, 5xx) the session is kept. Either way the request's own 401 is the
     answer, and nothing is retried twice. An access token whose expiry is known is also
     refreshed before a request, ``refresh_leeway`` seconds ahead (0: only after a 401).
+    ``switch_tenant`` / ``aswitch_tenant`` hold the same lock while they move the session to
+    another tenant, so that no refresh answered late puts back a pair of the previous tenant.
 
     ``on_session_change`` is called while the refresh lock is held: keep it quick, and send
     no request through the client from it. It is not called for ``set``.
@@ -166,6 +177,9 @@ class SessionAuth(httpx.Auth):
             request.headers.pop(_AUTHORIZATION, None)
             yield request
             return
+        if _switching.get() is self:
+            yield self._as_it_is(request)
+            return
         tokens = self._tokens
         if tokens is not None and self._due(tokens):
             with self._sync_lock:
@@ -198,6 +212,9 @@ class SessionAuth(httpx.Auth):
         if _is_auth_endpoint(request):
             request.headers.pop(_AUTHORIZATION, None)
             yield request
+            return
+        if _switching.get() is self:
+            yield self._as_it_is(request)
             return
         tokens = self._tokens
         if tokens is not None and self._due(tokens):
@@ -234,17 +251,26 @@ class SessionAuth(httpx.Auth):
             raise RuntimeError("this SessionAuth belongs to no client: pass it to Tenantry(base_url, session=...)")
         return self._client
 
-    def _held(self) -> SessionTokens:
+    def _held(self, purpose: str = "refresh") -> SessionTokens:
         tokens = self._tokens
         if tokens is None:
             raise ProblemError(
                 status=401,
                 type="about:blank",
                 title="Not signed in",
-                detail="the client holds no session to refresh",
+                detail=f"the client holds no session to {purpose}",
                 code="unauthenticated",
             )
         return tokens
+
+    def _as_it_is(self, request: httpx.Request) -> httpx.Request:
+        """``request`` with the access token held now, and nothing more (no refresh)."""
+        tokens = self._tokens
+        if tokens is None:
+            request.headers.pop(_AUTHORIZATION, None)
+        else:
+            request.headers[_AUTHORIZATION] = f"Bearer {tokens.access_token}"
+        return request
 
     def _lock_for_loop(self) -> asyncio.Lock:
         # An asyncio.Lock belongs to one event loop; a client may outlive one (asyncio.run).
@@ -278,6 +304,62 @@ class SessionAuth(httpx.Auth):
             return response.parsed
         if current and 400 <= status < 500:
             self._forget()
+        raise ProblemError.from_response(response)
+
+    def _switch(self, tenant: str) -> AuthSession:
+        """``switch_tenant``: under the refresh lock, so that no refresh runs meanwhile.
+
+        The access token is refreshed first when it is about to expire, and once when the
+        switch is answered 401, as for any request.
+        """
+        client = self._bound()
+        body = SwitchTenantIn(tenant=tenant)
+        with self._sync_lock:
+            switching = _switching.set(self)
+            try:
+                tokens = self._tokens
+                if tokens is not None and self._due(tokens):
+                    self._sync_refresh_quietly(tokens)
+                tokens = self._held("switch")
+                response = switch_tenant_operation.sync_detailed(client=client, body=body)
+                if response.status_code == 401 and self._tokens is tokens:
+                    self._sync_refresh_quietly(tokens)
+                    if self._tokens is not None and self._tokens is not tokens:
+                        tokens = self._tokens
+                        response = switch_tenant_operation.sync_detailed(client=client, body=body)
+                return self._settle_switch(tokens, response)
+            finally:
+                _switching.reset(switching)
+
+    async def _aswitch(self, tenant: str) -> AuthSession:
+        """The async twin of ``_switch``, under the async client's refresh lock."""
+        client = self._bound()
+        body = SwitchTenantIn(tenant=tenant)
+        async with self._lock_for_loop():
+            switching = _switching.set(self)
+            try:
+                tokens = self._tokens
+                if tokens is not None and self._due(tokens):
+                    await self._async_refresh_quietly(tokens)
+                tokens = self._held("switch")
+                response = await switch_tenant_operation.asyncio_detailed(client=client, body=body)
+                if response.status_code == 401 and self._tokens is tokens:
+                    await self._async_refresh_quietly(tokens)
+                    if self._tokens is not None and self._tokens is not tokens:
+                        tokens = self._tokens
+                        response = await switch_tenant_operation.asyncio_detailed(client=client, body=body)
+                return self._settle_switch(tokens, response)
+            finally:
+                _switching.reset(switching)
+
+    def _settle_switch(self, tokens: SessionTokens, response: Response[AuthSession | Problem]) -> AuthSession:
+        """Holds the pair of a successful switch sent with ``tokens``, or raises (keeping the session)."""
+        status = int(response.status_code)
+        if 200 <= status < 300 and isinstance(response.parsed, AuthSession):
+            # A set() or log_out() while the switch ran wins, as for a refresh.
+            if self._tokens is tokens:
+                self._adopt(response.parsed)
+            return response.parsed
         raise ProblemError.from_response(response)
 
     def _sync_refresh_quietly(self, tokens: SessionTokens) -> None:
@@ -442,6 +524,19 @@ def log_out(client: SessionClient) -> None:
         client.session._forget()
 
 
+def switch_tenant(client: SessionClient, tenant: str) -> AuthSession:
+    """Moves the client's session to another tenant the person belongs to (``tenant``: its id or slug).
+
+    Sends ``POST /v1/auth/switch-tenant`` with the session's access token, holds the new pair
+    and calls ``on_session_change`` with it, as a refresh does; returns it. The session stays
+    the same (``session_id``); the previous access token is refused from now on. Runs under the
+    refresh lock: after a refresh in flight, and requests refused meanwhile wait for it. Raises
+    ProblemError (404 for a tenant the person does not belong to, ...) and keeps the current
+    session then; httpx errors when the server cannot be reached.
+    """
+    return client.session._switch(tenant)
+
+
 async def asign_up(client: SessionClient, body: SignupIn) -> AuthSession:
     """The async twin of ``sign_up``."""
     session = unwrap(await signup.asyncio_detailed(client=client, body=body))
@@ -466,3 +561,8 @@ async def alog_out(client: SessionClient) -> None:
             unwrap(response)
     finally:
         client.session._forget()
+
+
+async def aswitch_tenant(client: SessionClient, tenant: str) -> AuthSession:
+    """The async twin of ``switch_tenant``."""
+    return await client.session._aswitch(tenant)

@@ -9,12 +9,20 @@ The tenant may hold data of other suites or earlier runs: every name made here
 carries a fresh tag, the assertions look at what this run created, and each test
 deletes what it created. The session tests sign up new people (each with a tenant
 of their own) with fresh email addresses.
+
+The tenant-switch test also runs the server's CLI (``tenantry member add``: no HTTP
+endpoint adds an existing person to a tenant), and fails when any of these is missing:
+    TENANTRY_BIN           the ``tenantry`` binary of that server
+    DATABASE_URL           its database
+    TENANTRY_DATA_DIR      its data directory
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -37,10 +45,12 @@ from tenantry_client import (
     alog_out,
     apaginate,
     asign_up,
+    aswitch_tenant,
     log_in,
     log_out,
     paginate,
     sign_up,
+    switch_tenant,
     unwrap,
 )
 from tenantry_client.generated.api.api_keys import (
@@ -751,3 +761,82 @@ def test_sessions_async_single_flight_refresh_and_logout() -> None:
             assert caught.value.status == 401
 
     asyncio.run(go())
+
+
+CLI_ENV_VARS = ("TENANTRY_BIN", "DATABASE_URL", "TENANTRY_DATA_DIR")
+
+
+def add_member(tenant_slug: str, email: str, role: str) -> dict[str, str]:
+    """Adds the person ``email`` to a tenant with the server's CLI; its JSON answer."""
+    missing = [name for name in CLI_ENV_VARS if not os.environ.get(name)]
+    if missing:
+        pytest.fail(
+            f"missing environment variable(s) {', '.join(missing)}: the tenant-switch test runs "
+            "`tenantry member add` against the server's database (TENANTRY_BIN, DATABASE_URL, TENANTRY_DATA_DIR).",
+            pytrace=False,
+        )
+    out = subprocess.run(
+        [os.environ["TENANTRY_BIN"], "member", "add", "--tenant", tenant_slug, "--email", email, "--role", role],
+        env={**os.environ, "TENANTRY_LOG": "warn"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, f"tenantry member add failed: {out.stderr}"
+    answer: dict[str, str] = json.loads(out.stdout)
+    return answer
+
+
+def test_switch_tenant_moves_the_session_to_another_tenant() -> None:
+    s = settings()
+    changes: list[AuthSession | None] = []
+    auth = SessionAuth(on_session_change=changes.append)
+    email = unique_email("switch-a")
+    with (
+        Tenantry(s.base_url, session=auth) as ada,
+        Tenantry(s.base_url, session=SessionAuth()) as bea,
+        full_client() as client,
+    ):
+        home = sign_up(ada, SignupIn(email=email, password=PASSWORD, name="Ada", tenant_name=f"py home {RUN}"))
+        other = sign_up(
+            bea,
+            SignupIn(email=unique_email("switch-b"), password=PASSWORD, name="Bea", tenant_name=f"py other {RUN}"),
+        )
+        added = add_member(other.tenant.slug, email, "viewer")
+        assert (added["tenant_id"], added["role"]) == (str(other.tenant.id), "viewer")
+        assert unwrap(get_tenant.sync_detailed(client=ada)).id == home.tenant.id
+
+        before = held(auth)
+        changes.clear()
+        switched = switch_tenant(ada, other.tenant.slug)
+        assert (switched.tenant.id, switched.role) == (other.tenant.id, Role.VIEWER)
+        assert switched.session_id == home.session_id, "the same session"
+        assert switched.access_token != before.access_token
+        assert switched.refresh_token != before.refresh_token
+        assert changes == [switched], "told once"
+        now = held(auth)
+        assert (now.access_token, now.refresh_token) == (switched.access_token, switched.refresh_token)
+
+        # The client now answers for the other tenant; the previous access token is refused.
+        assert unwrap(get_tenant.sync_detailed(client=ada)).id == other.tenant.id
+        assert unwrap(get_me.sync_detailed(client=ada)).tenant_id == other.tenant.id
+        with Tenantry(s.base_url, bearer_token=before.access_token) as previous:
+            raises_problem(lambda: unwrap(get_tenant.sync_detailed(client=previous)), 401, "unauthenticated")
+
+        # A tenant the person does not belong to (the suite's own): 404, and the session stays.
+        foreign = unwrap(get_tenant.sync_detailed(client=client))
+        raises_problem(lambda: switch_tenant(ada, foreign.slug), 404, "not_found")
+        assert held(auth) == now
+        assert len(changes) == 1
+
+        # And back, by id, through the async client.
+        async def back() -> AuthSession:
+            session = await aswitch_tenant(ada, str(home.tenant.id))
+            assert unwrap(await get_tenant.asyncio_detailed(client=ada)).id == home.tenant.id
+            return session
+
+        returned = asyncio.run(back())
+        assert (returned.tenant.id, returned.role) == (home.tenant.id, Role.OWNER)
+        assert changes[-1] == returned
+        log_out(ada)
+        log_out(bea)

@@ -22,10 +22,12 @@ from tenantry_client import (
     Tenantry,
     alog_in,
     apaginate,
+    aswitch_tenant,
     log_in,
     log_out,
     pages,
     paginate,
+    switch_tenant,
     unwrap,
 )
 from tenantry_client.generated.api.auth import get_me
@@ -291,6 +293,13 @@ def _auth_session(n: int, expires_in: int = 900) -> dict[str, Any]:
     }
 
 
+def _switched(n: int) -> dict[str, Any]:
+    """What /v1/auth/switch-tenant answers: the same session, in the tenant ``looms``."""
+    session = _auth_session(n)
+    tenant = {**session["tenant"], "id": str(uuid.UUID(int=4)), "slug": "looms", "name": "Looms"}
+    return {**session, "tenant": tenant, "role": "viewer"}
+
+
 def _refused(detail: str, status: int = 401, code: str = "unauthenticated") -> httpx.Response:
     body = {**_problem(status, code), "detail": detail}
     return httpx.Response(status, json=body, headers={"Content-Type": PROBLEM})
@@ -305,6 +314,14 @@ class FakeApi:
         self.bodies: list[bytes] = []
         #: Answers /v1/auth/refresh, given the refresh token.
         self.refresh: Callable[[str], httpx.Response] = self.rotate
+        #: Answers /v1/auth/switch-tenant (sent with the valid token), given the tenant.
+        self.switch_to: Callable[[str], httpx.Response] = self.switch
+
+    def switch(self, tenant: str) -> httpx.Response:
+        if tenant != "looms":
+            return _refused(f"no tenant {tenant} of yours", status=404, code="not_found")
+        self.valid = "access-7"
+        return httpx.Response(200, json=_switched(7))
 
     def rotate(self, refresh_token: str) -> httpx.Response:
         assert refresh_token == "tnr_refresh-0"
@@ -328,6 +345,8 @@ class FakeApi:
             return _refused(f"refused {token}")
         if path == "/v1/auth/logout":
             return httpx.Response(204)
+        if path == "/v1/auth/switch-tenant":
+            return self.switch_to(json.loads(request.content)["tenant"])
         if request.method == "POST":
             return httpx.Response(201, json={**_project(9), **json.loads(request.content)})
         return httpx.Response(200, json={"items": [], "next_cursor": None})
@@ -578,3 +597,123 @@ def test_tenantry_session_arguments() -> None:
     client = Tenantry(BASE, session=STALE)
     assert isinstance(client, SessionClient) and isinstance(client, AuthenticatedClient)
     assert client.session.tokens() == STALE
+
+
+# Switching tenants: the same session, a new pair for the tenant `looms`.
+
+CURRENT = SessionTokens(access_token="access-1", refresh_token="tnr_refresh-1")
+
+
+def _switch(mode: str, client: SessionClient, tenant: str) -> AuthSession:
+    """``switch_tenant``, or ``aswitch_tenant`` in an event loop of its own."""
+    if mode == "sync":
+        return switch_tenant(client, tenant)
+    return asyncio.run(aswitch_tenant(client, tenant))
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_switch_tenant_holds_the_new_pair_and_tells_the_callback_once(mode: str) -> None:
+    api = FakeApi()
+    changes: list[AuthSession | None] = []
+    with _session_client(api, CURRENT, changes) as client:
+        session = _switch(mode, client, "looms")
+        assert (session.tenant.slug, session.role) == ("looms", "viewer")
+        assert changes == [session], "told once, with the whole session"
+        tokens = client.session.tokens()
+        assert tokens is not None and (tokens.access_token, tokens.refresh_token) == ("access-7", "tnr_refresh-7")
+        unwrap(list_projects.sync_detailed(client=client))
+    assert api.seen == [
+        ("POST", "/v1/auth/switch-tenant", "Bearer access-1"),
+        ("GET", "/v1/projects", "Bearer access-7"),
+    ]
+    assert json.loads(api.bodies[0]) == {"tenant": "looms"}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_refused_switch_raises_and_keeps_the_session(mode: str) -> None:
+    api = FakeApi()
+    changes: list[AuthSession | None] = []
+    with _session_client(api, CURRENT, changes) as client:
+        with pytest.raises(ProblemError) as caught:
+            _switch(mode, client, "elsewhere")
+        assert (caught.value.status, caught.value.code) == (404, "not_found")
+        assert client.session.tokens() == CURRENT
+        assert changes == []
+        unwrap(list_projects.sync_detailed(client=client))
+    assert api.seen == [
+        ("POST", "/v1/auth/switch-tenant", "Bearer access-1"),
+        ("GET", "/v1/projects", "Bearer access-1"),
+    ]
+
+
+def test_a_switch_waits_for_the_refresh_in_flight_and_is_sent_with_its_new_token() -> None:
+    api = FakeApi()
+    refreshing = threading.Event()
+    release = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        api.record(request)
+        if request.url.path == "/v1/auth/refresh":
+            refreshing.set()
+            assert release.wait(5)
+        return api.answer(request)
+
+    changes: list[AuthSession | None] = []
+    with _session_client(handler, changes=changes) as client:
+        refresh = threading.Thread(target=client.session.refresh)
+        refresh.start()
+        assert refreshing.wait(5)
+        switched: list[AuthSession] = []
+        switch = threading.Thread(target=lambda: switched.append(switch_tenant(client, "looms")))
+        switch.start()
+        time.sleep(0.05)
+        assert api.paths() == ["/v1/auth/refresh"], "no switch while the refresh is out"
+        release.set()
+        refresh.join(5)
+        switch.join(5)
+        assert len(switched) == 1
+        assert (held := client.session.tokens()) is not None and held.access_token == "access-7"
+    assert api.seen == [
+        ("POST", "/v1/auth/refresh", None),
+        ("POST", "/v1/auth/switch-tenant", "Bearer access-1"),
+    ]
+    assert [c.refresh_token if c else None for c in changes] == ["tnr_refresh-1", "tnr_refresh-7"]
+
+
+def test_a_request_refused_during_a_switch_waits_for_it_without_a_refresh() -> None:
+    api = FakeApi()
+    switch_arrived = asyncio.Event()
+    release = asyncio.Event()
+    listing_left = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/projects" and request.headers.get("Authorization") == "Bearer access-1":
+            listing_left.set()
+            await switch_arrived.wait()  # it reaches the server after the switch
+        api.record(request)
+        if request.url.path == "/v1/auth/switch-tenant":
+            response = api.answer(request)  # from now on access-1 is refused
+            switch_arrived.set()
+            await release.wait()
+            return response
+        return api.answer(request)
+
+    async def go() -> None:
+        async with _session_client(handler, CURRENT) as client:
+            listing = asyncio.create_task(list_projects.asyncio_detailed(client=client))
+            await listing_left.wait()  # left with access-1, before the switch started
+            switching = asyncio.create_task(aswitch_tenant(client, "looms"))
+            while len(api.seen) < 2:
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(0.02)  # the listing's 401 is in
+            release.set()
+            await switching
+            unwrap(await listing)
+
+    asyncio.run(asyncio.wait_for(go(), 5))
+    assert api.paths().count("/v1/auth/refresh") == 0, "the switch gave the new pair: nothing to refresh"
+    assert api.seen == [
+        ("POST", "/v1/auth/switch-tenant", "Bearer access-1"),
+        ("GET", "/v1/projects", "Bearer access-1"),
+        ("GET", "/v1/projects", "Bearer access-7"),
+    ]

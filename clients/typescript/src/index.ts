@@ -1,14 +1,18 @@
 // The hand-written layer over the generated SDK (./generated, never edited):
 // configure the base URL and credential once, get typed problem errors, walk
 // any list operation with an async iterator, and hold a person's session
-// (access token refreshed once, transparently, when it expires).
+// (access token refreshed once, transparently, when it expires; moved to
+// another tenant with `switchTenant`).
 
 import { type Client, createClient, createConfig } from './generated/client/index.js';
-import { login, logout, refreshSession, signup } from './generated/sdk.gen.js';
+import { login, logout, refreshSession, signup, switchTenant as switchTenantOperation } from './generated/sdk.gen.js';
 import type { AuthSession, FieldError, LoginIn, Problem, SignupIn } from './generated/types.gen.js';
 
 export * from './generated/index.js';
 export type { Client } from './generated/client/index.js';
+// The `switchTenant` helper below takes the operation's name at the package
+// root (a local export wins over `export *`); the operation stays reachable.
+export { switchTenantOperation };
 
 /** How to reach the API and who is calling. */
 export interface TenantryConfig {
@@ -30,7 +34,7 @@ export interface TenantryConfig {
   session?: AuthSession | SessionTokens;
   /**
    * Called after each change the client makes to its session: a new pair from
-   * a refresh, `signUp` or `logIn` (the whole `AuthSession`), or `null` when
+   * a refresh, `signUp`, `logIn` or `switchTenant` (the whole `AuthSession`), or `null` when
    * the session ended (a refused refresh token, `logOut`). Store the tokens
    * here to resume the session later. Not called for `client.session.set`.
    */
@@ -60,7 +64,8 @@ export interface SessionControl {
   set(session: AuthSession | SessionTokens | null): void;
   /**
    * Exchanges the refresh token for a new pair now (joining a refresh already
-   * in flight), stores it and calls `onSessionChange`. Throws `ProblemError`;
+   * in flight, or after a `switchTenant` in flight), stores it and calls
+   * `onSessionChange`. Throws `ProblemError`;
    * when the server refuses the refresh token (a 4xx) the session is
    * forgotten, as after an automatic refresh.
    */
@@ -153,6 +158,8 @@ type RefreshOutcome = { session: AuthSession } | { error: ProblemError };
 class SessionHolder {
   #tokens: SessionTokens | null;
   #inflight: Promise<RefreshOutcome> | null = null;
+  /** The `switchTenant` in flight: refreshes wait for it, and it waits for them. */
+  #switching: Promise<RefreshOutcome> | null = null;
   readonly #bare: Client;
   readonly #leewayMs: number;
   readonly #onChange: ((session: AuthSession | null) => void) | undefined;
@@ -176,6 +183,7 @@ class SessionHolder {
         this.#tokens = session === null ? null : toTokens(session);
       },
       refresh: async () => {
+        await this.#afterSwitch();
         const outcome = await this.#refreshOnce();
         if ('error' in outcome) {
           throw outcome.error;
@@ -205,11 +213,12 @@ class SessionHolder {
 
   /** The access token to send, refreshed first when it is about to expire. */
   async accessToken(): Promise<string | undefined> {
+    await this.#afterSwitch();
     const tokens = this.#tokens;
     if (tokens === null) {
       return undefined;
     }
-    if (this.#leewayMs > 0 && tokens.expiresAt !== undefined && Date.now() >= tokens.expiresAt - this.#leewayMs) {
+    if (this.#due(tokens)) {
       await this.#refreshOnce();
       return this.#tokens?.accessToken;
     }
@@ -222,6 +231,7 @@ class SessionHolder {
    * (shared) refresh returns; `null` when there is none to try.
    */
   async renewAfter(stale: string): Promise<string | null> {
+    await this.#afterSwitch();
     const tokens = this.#tokens;
     if (tokens === null) {
       return null;
@@ -231,6 +241,72 @@ class SessionHolder {
     }
     const outcome = await this.#refreshOnce();
     return 'session' in outcome ? outcome.session.access_token : null;
+  }
+
+  /**
+   * Moves the session to `tenant` and holds the new pair (see `switchTenant`).
+   * Runs alone: after the refresh or switch in flight, and before any refresh
+   * asked for meanwhile, so that no refresh answered late puts back a pair of
+   * the previous tenant.
+   */
+  async switchTenant(tenant: string): Promise<AuthSession> {
+    while (this.#inflight !== null || this.#switching !== null) {
+      await (this.#inflight ?? this.#switching);
+    }
+    this.#switching = this.#switch(tenant).finally(() => {
+      this.#switching = null;
+    });
+    const outcome = await this.#switching;
+    if ('error' in outcome) {
+      throw outcome.error;
+    }
+    return outcome.session;
+  }
+
+  /** Waits until no `switchTenant` is in flight. */
+  async #afterSwitch(): Promise<void> {
+    while (this.#switching !== null) {
+      await this.#switching;
+    }
+  }
+
+  /**
+   * Sends the switch with the held access token. That token is refreshed
+   * first when it is about to expire, and once when the switch is answered
+   * `401`, as for any request (here directly: the switch holds the turn).
+   */
+  async #switch(tenant: string): Promise<RefreshOutcome> {
+    if (this.#tokens !== null && this.#due(this.#tokens)) {
+      await this.#refresh();
+    }
+    let tokens = this.#tokens;
+    if (tokens === null) {
+      return { error: notSignedIn('the client holds no session to switch') };
+    }
+    const send = (accessToken: string) =>
+      switchTenantOperation({ client: this.#bare, auth: accessToken, body: { tenant } });
+    let answer = await send(tokens.accessToken);
+    if (answer.response?.status === 401 && this.#tokens === tokens) {
+      const renewed = await this.#refresh();
+      if ('session' in renewed && this.#tokens !== null) {
+        tokens = this.#tokens;
+        answer = await send(tokens.accessToken);
+      }
+    }
+    const { data, error, response } = answer;
+    if (response?.ok && data !== undefined) {
+      // A set() or logOut() while the switch ran wins, as for a refresh.
+      if (this.#tokens === tokens) {
+        this.adopt(data);
+      }
+      return { session: data };
+    }
+    return { error: ProblemError.from(response?.status ?? 0, error ?? 'no response') };
+  }
+
+  /** Whether `tokens` are known to expire within the leeway. */
+  #due(tokens: SessionTokens): boolean {
+    return this.#leewayMs > 0 && tokens.expiresAt !== undefined && Date.now() >= tokens.expiresAt - this.#leewayMs;
   }
 
   /** Starts a refresh, or joins the one in flight. */
@@ -244,15 +320,7 @@ class SessionHolder {
   async #refresh(): Promise<RefreshOutcome> {
     const tokens = this.#tokens;
     if (tokens === null) {
-      return {
-        error: new ProblemError({
-          type: 'about:blank',
-          title: 'Not signed in',
-          status: 401,
-          detail: 'the client holds no session to refresh',
-          code: 'unauthenticated',
-        }),
-      };
+      return { error: notSignedIn('the client holds no session to refresh') };
     }
     const { data, error, response } = await refreshSession({
       client: this.#bare,
@@ -272,6 +340,10 @@ class SessionHolder {
     }
     return { error: ProblemError.from(status, error ?? 'no response') };
   }
+}
+
+function notSignedIn(detail: string): ProblemError {
+  return new ProblemError({ type: 'about:blank', title: 'Not signed in', status: 401, detail, code: 'unauthenticated' });
 }
 
 /**
@@ -355,6 +427,25 @@ export async function logOut(client: TenantryClient): Promise<void> {
   } finally {
     holder.forget();
   }
+}
+
+/**
+ * Moves the client's session to another tenant the person belongs to
+ * (`tenant`: its id or slug) at `POST /v1/auth/switch-tenant`, holds the new
+ * pair and calls `onSessionChange` with it, as a refresh does; returns it.
+ * The session stays the same (`session_id`); the previous access token is
+ * refused from now on. The switch waits for a refresh in flight, and
+ * requests refused meanwhile wait for the switch. Throws `ProblemError`
+ * (`404` for a tenant the person does not belong to) and keeps the current
+ * session then.
+ *
+ * ```ts
+ * const session = await switchTenant(client, 'analytical-engines');
+ * console.log(session.tenant.name, session.role);
+ * ```
+ */
+export async function switchTenant(client: TenantryClient, tenant: string): Promise<AuthSession> {
+  return holderOf(client).switchTenant(tenant);
 }
 
 /** A non-2xx answer, read from its `application/problem+json` body (RFC 9457). */

@@ -3,8 +3,12 @@
 // `tests/api/clients.rs`, or by hand):
 //   TENANTRY_BASE_URL, TENANTRY_API_KEY (every scope),
 //   TENANTRY_READONLY_KEY (projects:read and tasks:read only).
-// The sessions test signs up a new person (and tenant) with a fresh email.
+// The sessions tests sign up new people (and tenants) with fresh emails. The
+// tenant-switch test also runs the server's CLI (`tenantry member add`) with
+//   TENANTRY_BIN (the `tenantry` binary), DATABASE_URL and TENANTRY_DATA_DIR
+// of that server.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 
 import {
@@ -18,6 +22,7 @@ import {
   getMe,
   getProject,
   getTask,
+  getTenant,
   listProjectTasks,
   listProjects,
   listSessions,
@@ -28,6 +33,7 @@ import {
   paginate,
   refreshSession,
   signUp,
+  switchTenant,
   unwrap,
   updateProject,
   updateTask,
@@ -248,4 +254,65 @@ test('sessions: signup, login, refresh once for concurrent 401s, logout', async 
   assert.equal(device.session.get(), null);
   const ended = createTenantryClient({ baseUrl, bearerToken: second.access_token });
   await rejectsWith(unwrap(getMe({ client: ended })), 401, 'unauthenticated');
+});
+
+/** Adds the person `email` to the tenant `slug` with the server's CLI (no HTTP endpoint adds an existing person). */
+function addMember(slug: string, email: string, role: string): { tenant_id: string; role: string } {
+  const out = execFileSync(env('TENANTRY_BIN'), ['member', 'add', '--tenant', slug, '--email', email, '--role', role], {
+    env: {
+      ...process.env,
+      DATABASE_URL: env('DATABASE_URL'),
+      TENANTRY_DATA_DIR: env('TENANTRY_DATA_DIR'),
+      TENANTRY_LOG: 'warn',
+    },
+    encoding: 'utf8',
+  });
+  return JSON.parse(out) as { tenant_id: string; role: string };
+}
+
+test('switchTenant: a person in two tenants moves their session to the other one', async () => {
+  const password = 'plum-orbit-lantern-47';
+  const tag = `${run}-${Math.random().toString(36).slice(2, 8)}`;
+  const changes: (AuthSession | null)[] = [];
+  const ada = createTenantryClient({ baseUrl, onSessionChange: (s) => changes.push(s) });
+  const adaEmail = `ts-switch-a-${tag}@example.com`;
+  const home = await signUp(ada, { email: adaEmail, password, name: 'Ada', tenant_name: `TS home ${tag}` });
+  const bea = createTenantryClient({ baseUrl });
+  const beaEmail = `ts-switch-b-${tag}@example.com`;
+  const other = await signUp(bea, { email: beaEmail, password, name: 'Bea', tenant_name: `TS other ${tag}` });
+  const added = addMember(other.tenant.slug, adaEmail, 'viewer');
+  assert.deepEqual([added.tenant_id, added.role], [other.tenant.id, 'viewer']);
+  assert.equal((await unwrap(getTenant({ client: ada }))).id, home.tenant.id);
+
+  const before = ada.session.get();
+  assert.ok(before);
+  changes.length = 0;
+  const switched = await switchTenant(ada, other.tenant.slug);
+  assert.equal(switched.tenant.id, other.tenant.id);
+  assert.equal(switched.role, 'viewer');
+  assert.equal(switched.session_id, home.session_id, 'the same session');
+  assert.notEqual(switched.access_token, before.accessToken);
+  assert.notEqual(switched.refresh_token, before.refreshToken);
+  assert.deepEqual(changes, [switched], 'told once');
+  assert.equal(ada.session.get()?.accessToken, switched.access_token);
+  assert.equal(ada.session.get()?.refreshToken, switched.refresh_token);
+
+  // The client now answers for the other tenant; the previous access token is refused.
+  assert.equal((await unwrap(getTenant({ client: ada }))).id, other.tenant.id);
+  assert.equal((await unwrap(getMe({ client: ada }))).tenant_id, other.tenant.id);
+  const previous = createTenantryClient({ baseUrl, bearerToken: before.accessToken });
+  await rejectsWith(unwrap(getTenant({ client: previous })), 401, 'unauthenticated');
+
+  // A tenant the person does not belong to (the suite's own): 404, and the session stays.
+  const foreign = await unwrap(getTenant({ client }));
+  await rejectsWith(switchTenant(ada, foreign.slug), 404, 'not_found');
+  assert.equal(ada.session.get()?.accessToken, switched.access_token);
+  assert.equal(changes.length, 1);
+
+  // And back, by id.
+  const back = await switchTenant(ada, home.tenant.id);
+  assert.deepEqual([back.tenant.id, back.role], [home.tenant.id, 'owner']);
+  assert.equal((await unwrap(getTenant({ client: ada }))).id, home.tenant.id);
+  await logOut(ada);
+  await logOut(bea);
 });

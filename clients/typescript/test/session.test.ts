@@ -11,6 +11,7 @@ import {
   listProjects,
   logIn,
   logOut,
+  switchTenant,
   unwrap,
   type AuthSession,
   type SessionTokens,
@@ -37,6 +38,13 @@ function authSession(n: number, expiresIn = 900): AuthSession {
   };
 }
 
+/** The pair `/v1/auth/switch-tenant` answers: the same session, in the tenant `looms`. */
+function switched(n: number): AuthSession {
+  const session = authSession(n);
+  const tenant = { ...session.tenant, id: '00000000-0000-7000-8000-000000000004', slug: 'looms', name: 'Looms' };
+  return { ...session, tenant, role: 'viewer' };
+}
+
 const projects = () => Response.json({ items: [], next_cursor: null });
 
 /** A stand-in for the API: `valid` is the access token it accepts, `refresh` answers `/v1/auth/refresh`. */
@@ -47,6 +55,14 @@ class FakeApi {
     assert.equal(body.refresh_token, 'tnr_refresh-0');
     this.valid = 'access-1';
     return Response.json(authSession(1));
+  };
+  /** Answers `/v1/auth/switch-tenant` (sent with the valid token): `looms` is the person's other tenant. */
+  switchTo: (tenant: string) => Promise<Response> | Response = (tenant) => {
+    if (tenant !== 'looms') {
+      return problem(404, 'not_found', `no tenant ${tenant} of yours`);
+    }
+    this.valid = 'access-7';
+    return Response.json(switched(7));
   };
 
   get refreshes(): number {
@@ -72,6 +88,9 @@ class FakeApi {
     }
     if (request.headers.get('Authorization') !== `Bearer ${this.valid}`) {
       return problem(401, 'unauthenticated', `refused ${request.headers.get('Authorization')}`);
+    }
+    if (path === '/v1/auth/switch-tenant') {
+      return this.switchTo((JSON.parse(body) as { tenant: string }).tenant);
     }
     if (request.method === 'POST') {
       return Response.json({ ...JSON.parse(body), id: '00000000-0000-7000-8000-000000000009' }, { status: 201 });
@@ -243,4 +262,110 @@ test('a session excludes the fixed credentials, and a held session replaces them
     apiKey: null,
     body: '',
   });
+});
+
+const current: SessionTokens = { accessToken: 'access-1', refreshToken: 'tnr_refresh-1' };
+
+test('switchTenant holds the new pair and tells onSessionChange once', async () => {
+  const api = new FakeApi();
+  const changes: (AuthSession | null)[] = [];
+  const client = createTenantryClient({ baseUrl, fetch: api.fetch, session: current, onSessionChange: (s) => changes.push(s) });
+  const session = await switchTenant(client, 'looms');
+  assert.equal(session.tenant.slug, 'looms');
+  assert.equal(session.role, 'viewer');
+  assert.deepEqual(changes, [session], 'told once, with the whole session');
+  assert.equal(client.session.get()?.accessToken, 'access-7');
+  assert.equal(client.session.get()?.refreshToken, 'tnr_refresh-7');
+  await unwrap(listProjects({ client }));
+  assert.deepEqual(api.seen.map((r) => [r.method, r.path, r.token, r.body]), [
+    ['POST', '/v1/auth/switch-tenant', 'Bearer access-1', '{"tenant":"looms"}'],
+    ['GET', '/v1/projects', 'Bearer access-7', ''],
+  ]);
+});
+
+test('a refused switch throws ProblemError and keeps the session', async () => {
+  const api = new FakeApi();
+  const changes: (AuthSession | null)[] = [];
+  const client = createTenantryClient({ baseUrl, fetch: api.fetch, session: current, onSessionChange: (s) => changes.push(s) });
+  await assert.rejects(switchTenant(client, 'elsewhere'), (e: unknown) => {
+    assert.ok(e instanceof ProblemError);
+    assert.equal(e.status, 404);
+    assert.equal(e.code, 'not_found');
+    return true;
+  });
+  assert.deepEqual(client.session.get(), current);
+  assert.deepEqual(changes, []);
+  assert.deepEqual(api.seen.map((r) => r.path), ['/v1/auth/switch-tenant']);
+  await unwrap(listProjects({ client }));
+  assert.equal(api.seen.at(-1)?.token, 'Bearer access-1');
+});
+
+test('a switch waits for the refresh in flight and is sent with its new token', async () => {
+  const api = new FakeApi();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  api.refresh = async () => {
+    await gate;
+    api.valid = 'access-1';
+    return Response.json(authSession(1));
+  };
+  const changes: (AuthSession | null)[] = [];
+  const client = createTenantryClient({ baseUrl, fetch: api.fetch, session: stale, onSessionChange: (s) => changes.push(s) });
+  const refreshing = client.session.refresh();
+  while (api.refreshes < 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const switching = switchTenant(client, 'looms');
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(api.seen.map((r) => r.path), ['/v1/auth/refresh'], 'no switch while the refresh is out');
+  release();
+  await Promise.all([refreshing, switching]);
+  assert.deepEqual(api.seen.map((r) => [r.path, r.token]), [
+    ['/v1/auth/refresh', null],
+    ['/v1/auth/switch-tenant', 'Bearer access-1'],
+  ]);
+  assert.deepEqual(changes.map((s) => s?.refresh_token), ['tnr_refresh-1', 'tnr_refresh-7']);
+  assert.equal(client.session.get()?.accessToken, 'access-7');
+});
+
+test('a request refused during a switch waits for it and is replayed with the new token, without a refresh', async () => {
+  const api = new FakeApi();
+  let arrived!: () => void;
+  const switchArrived = new Promise<void>((resolve) => (arrived = resolve));
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  api.switchTo = async () => {
+    api.valid = 'access-7'; // the server has moved the session: access-1 is refused from now on
+    arrived();
+    await gate;
+    return Response.json(switched(7));
+  };
+  // The listing leaves with access-1 before the switch starts, and reaches the server after it.
+  let left!: () => void;
+  const listingLeft = new Promise<void>((resolve) => (left = resolve));
+  const late: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    if (new URL(request.url).pathname === '/v1/projects' && request.headers.get('Authorization') === 'Bearer access-1') {
+      left();
+      await switchArrived;
+    }
+    return api.fetch(request);
+  };
+  const client = createTenantryClient({ baseUrl, fetch: late, session: current });
+  const listing = unwrap(listProjects({ client }));
+  await listingLeft;
+  const switching = switchTenant(client, 'looms');
+  while (api.seen.length < 2) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 10)); // the listing's 401 is in
+  release();
+  await Promise.all([switching, listing]);
+  assert.equal(api.refreshes, 0, 'the switch gave the new pair: nothing to refresh');
+  assert.deepEqual(api.seen.map((r) => [r.path, r.token]), [
+    ['/v1/auth/switch-tenant', 'Bearer access-1'],
+    ['/v1/projects', 'Bearer access-1'],
+    ['/v1/projects', 'Bearer access-7'],
+  ]);
+  assert.equal(client.session.get()?.refreshToken, 'tnr_refresh-7');
 });
