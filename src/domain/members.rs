@@ -10,7 +10,7 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, Set};
 use uuid::Uuid;
 
-use super::sessions::{EndReason, ended};
+use super::sessions::{EndReason, end_in_tenant};
 use super::{Error, ListParams, Page, Result};
 use crate::auth::Role;
 use crate::db::{PlatformDb, TenantDb, TenantTx};
@@ -203,7 +203,7 @@ pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>)
         refuse_last_owner(owners, "be removed")?;
     }
     tx.delete_by_id::<membership::Entity>(user).await?;
-    let ended = end_sessions(&tx, user, now).await?;
+    let ended = end_in_tenant(&tx, Some(user), EndReason::MembershipEnded, now).await?;
     tx.commit().await?;
     Ok(SessionEffects {
         ended,
@@ -220,7 +220,7 @@ pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<Sess
         refuse_last_owner(owners, "leave")?;
     }
     tx.delete_by_id::<membership::Entity>(user).await?;
-    let ended = end_sessions(&tx, user, now).await?;
+    let ended = end_in_tenant(&tx, Some(user), EndReason::MembershipEnded, now).await?;
     tx.commit().await?;
     Ok(SessionEffects {
         ended,
@@ -281,19 +281,4 @@ async fn bump_sessions(tx: &TenantTx, user: Uuid, now: DateTime<Utc>) -> Result<
         bumped.push((s.id, generation));
     }
     Ok(bumped)
-}
-
-/// Ends `user`'s live sessions in this tenant.
-pub async fn end_sessions(tx: &TenantTx, user: Uuid, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
-    let live = tx
-        .find::<session::Entity>()
-        .filter(session::Column::UserId.eq(user))
-        .filter(session::Column::RevokedAt.is_null())
-        .all()
-        .await?;
-    for s in &live {
-        tx.update_by_id::<session::Entity, _>(s.id, ended(EndReason::MembershipEnded, now))
-            .await?;
-    }
-    Ok(live.into_iter().map(|s| s.id).collect())
 }

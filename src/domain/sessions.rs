@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, Order, Set};
 use uuid::Uuid;
 
 use super::{Error, Result};
-use crate::db::UserTx;
+use crate::db::{TenantTx, UserTx};
 use crate::secret::Keys;
 
 pub type Session = session::Model;
@@ -419,6 +419,33 @@ pub fn ended(reason: EndReason, now: DateTime<Utc>) -> session::ActiveModel {
         changed_at: Set(now),
         ..Default::default()
     }
+}
+
+/// Ends the live sessions acting in this tenant — only `user`'s when given —
+/// in one statement; returns the ended ids (for the revocation set).
+pub async fn end_in_tenant(
+    tx: &TenantTx,
+    user: Option<Uuid>,
+    reason: EndReason,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    let mut live = Condition::all().add(session::Column::RevokedAt.is_null());
+    if let Some(user) = user {
+        live = live.add(session::Column::UserId.eq(user));
+    }
+    let ids: Vec<Uuid> = tx
+        .find::<session::Entity>()
+        .filter(live)
+        .all()
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    if !ids.is_empty() {
+        tx.update_where(session::Column::Id.is_in(ids.clone()), ended(reason, now))
+            .await?;
+    }
+    Ok(ids)
 }
 
 /// Ends every live session of this person but `keep`; returns the ended ids.

@@ -87,24 +87,12 @@ pub async fn rename(db: &TenantDb, name: Option<&str>, now: DateTime<Utc>) -> Re
 /// Deletes the tenant and everything it owns; its sessions end first (and
 /// stay, ended, so every instance learns of it). Returns the ended sessions.
 pub async fn delete(db: &TenantDb, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
-    use entity::session;
-    use sea_orm::ColumnTrait;
+    use super::sessions::{EndReason, end_in_tenant};
     let tx = db.write().await?;
-    let live = tx
-        .find::<session::Entity>()
-        .filter(session::Column::RevokedAt.is_null())
-        .all()
-        .await?;
-    for s in &live {
-        tx.update_by_id::<session::Entity, _>(
-            s.id,
-            super::sessions::ended(super::sessions::EndReason::TenantDeleted, now),
-        )
-        .await?;
-    }
+    let ended = end_in_tenant(&tx, None, EndReason::TenantDeleted, now).await?;
     if !tx.delete_tenant().await? {
         return Err(Error::NotFound("tenant"));
     }
     tx.commit().await?;
-    Ok(live.into_iter().map(|s| s.id).collect())
+    Ok(ended)
 }
