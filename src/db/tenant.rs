@@ -5,7 +5,8 @@
 //! a transaction.
 //!
 //! On PostgreSQL a transaction starts with one round trip that also sets
-//! `app.tenant_id` (see `tx.rs`).
+//! `app.tenant_id`, and a transaction of one statement is one round trip in
+//! all (see `tx.rs`).
 
 use entity::TenantScoped;
 use sea_orm::sea_query::{IntoCondition, NullOrdering};
@@ -44,8 +45,29 @@ impl TenantDb {
         self.begin(true).await
     }
 
+    /// A transaction for one statement that reads. On PostgreSQL the tenant
+    /// setting, the statement and its commit share one round trip; running a
+    /// second statement on it is an error.
+    pub async fn single_read(&self) -> Result<TenantTx, DbErr> {
+        self.single(false).await
+    }
+
+    /// A transaction for one statement that writes (see
+    /// [`TenantDb::single_read`]).
+    pub async fn single_write(&self) -> Result<TenantTx, DbErr> {
+        self.single(true).await
+    }
+
     async fn begin(&self, write: bool) -> Result<TenantTx, DbErr> {
         let tx = Tx::begin(&self.conn, &[(migration::APP_TENANT_SETTING, self.tenant)], write).await?;
+        Ok(TenantTx {
+            tx,
+            tenant: self.tenant,
+        })
+    }
+
+    async fn single(&self, write: bool) -> Result<TenantTx, DbErr> {
+        let tx = Tx::single(&self.conn, &[(migration::APP_TENANT_SETTING, self.tenant)], write).await?;
         Ok(TenantTx {
             tx,
             tenant: self.tenant,

@@ -3,8 +3,21 @@
 //! rolls back if dropped), carrying the scope (`app.tenant_id`, `app.user_id`)
 //! for row-level security, and SeaORM-built statements run on it through sqlx.
 //! SQLite uses SeaORM's own transactions. Nothing here leaves `db/`.
+//!
+//! A transaction of a single statement ([`Tx::single`]) is one round trip on
+//! PostgreSQL: `SELECT set_config(…, true); <statement>` travels as one
+//! simple-protocol message, which PostgreSQL runs as one implicit
+//! transaction: the settings hold for the statement and end with it, and a
+//! failing statement leaves nothing behind. The simple protocol carries no
+//! parameters, so the statement's values are written into it as literals
+//! ([`inline`]); a statement holding a value without a literal form here
+//! runs in a transaction of its own instead.
 
-use sea_orm::sqlx::{self, Postgres};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::TryStreamExt;
+use sea_orm::sea_query::Value;
+use sea_orm::sqlx::{self, Either, PgPool, Postgres};
 use sea_orm::{
     ConnAcquireErr, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, FromQueryResult,
     QueryResult, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
@@ -16,6 +29,12 @@ use uuid::Uuid;
 enum Inner {
     Orm(DatabaseTransaction),
     Pg(Mutex<sqlx::Transaction<'static, Postgres>>),
+    /// PostgreSQL, one statement sent together with its settings.
+    PgSingle {
+        pool: PgPool,
+        settings: String,
+        used: AtomicBool,
+    },
 }
 
 /// An open transaction with its row-level-security settings applied.
@@ -48,9 +67,7 @@ impl Tx {
     ) -> Result<Self, DbErr> {
         let inner = match conn.get_database_backend() {
             DatabaseBackend::Postgres => {
-                let pool = conn.get_postgres_connection_pool();
-                let begin = format!("BEGIN; {}", set_config_sql(settings));
-                let tx = pool.begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(sqlx_err)?;
+                let tx = begin_pg(conn.get_postgres_connection_pool(), &set_config_sql(settings)).await?;
                 Inner::Pg(Mutex::new(tx))
             }
             DatabaseBackend::Sqlite if write => Inner::Orm(
@@ -65,10 +82,30 @@ impl Tx {
         Ok(Self { inner })
     }
 
+    /// A transaction that runs exactly one statement; on PostgreSQL nothing
+    /// is sent until it runs, and then the settings, the statement and the
+    /// commit share one round trip. A second statement is refused.
+    pub(super) async fn single(
+        conn: &DatabaseConnection,
+        settings: &[(&str, Uuid)],
+        write: bool,
+    ) -> Result<Self, DbErr> {
+        if conn.get_database_backend() != DatabaseBackend::Postgres {
+            return Self::begin(conn, settings, write).await;
+        }
+        Ok(Self {
+            inner: Inner::PgSingle {
+                pool: conn.get_postgres_connection_pool().clone(),
+                settings: set_config_sql(settings),
+                used: AtomicBool::new(false),
+            },
+        })
+    }
+
     pub(super) fn backend(&self) -> DatabaseBackend {
         match &self.inner {
             Inner::Orm(txn) => txn.get_database_backend(),
-            Inner::Pg(_) => DatabaseBackend::Postgres,
+            Inner::Pg(_) | Inner::PgSingle { .. } => DatabaseBackend::Postgres,
         }
     }
 
@@ -91,6 +128,18 @@ impl Tx {
                     .map(Into::into)
                     .collect())
             }
+            Inner::PgSingle { pool, settings, used } => {
+                claim(used)?;
+                match inline(&statement) {
+                    Some(sql) => Ok(run_single(pool, settings, sql).await?.0),
+                    None => {
+                        let mut tx = begin_pg(pool, settings).await?;
+                        let rows = bind(&statement).fetch_all(&mut *tx).await.map_err(sqlx_err)?;
+                        tx.commit().await.map_err(sqlx_err)?;
+                        Ok(rows.into_iter().map(Into::into).collect())
+                    }
+                }
+            }
         }
     }
 
@@ -106,6 +155,18 @@ impl Tx {
                     .map_err(sqlx_err)?
                     .rows_affected())
             }
+            Inner::PgSingle { pool, settings, used } => {
+                claim(used)?;
+                match inline(&statement) {
+                    Some(sql) => Ok(run_single(pool, settings, sql).await?.1),
+                    None => {
+                        let mut tx = begin_pg(pool, settings).await?;
+                        let done = bind(&statement).execute(&mut *tx).await.map_err(sqlx_err)?;
+                        tx.commit().await.map_err(sqlx_err)?;
+                        Ok(done.rows_affected())
+                    }
+                }
+            }
         }
     }
 
@@ -113,8 +174,183 @@ impl Tx {
         match self.inner {
             Inner::Orm(txn) => txn.commit().await,
             Inner::Pg(tx) => tx.into_inner().commit().await.map_err(sqlx_err),
+            // Its one statement committed itself.
+            Inner::PgSingle { .. } => Ok(()),
         }
     }
+}
+
+fn claim(used: &AtomicBool) -> Result<(), DbErr> {
+    if used.swap(true, Ordering::AcqRel) {
+        return Err(DbErr::Custom(
+            "a single-statement transaction was asked to run a second statement".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+async fn begin_pg(pool: &PgPool, settings: &str) -> Result<sqlx::Transaction<'static, Postgres>, DbErr> {
+    pool.begin_with(sqlx::AssertSqlSafe(format!("BEGIN; {settings}")))
+        .await
+        .map_err(sqlx_err)
+}
+
+/// Sends `settings; sql` as one message; the rows of `sql` and how many rows
+/// it changed.
+async fn run_single(pool: &PgPool, settings: &str, sql: String) -> Result<(Vec<QueryResult>, u64), DbErr> {
+    let message = format!("{settings}; {sql}");
+    let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(message)).fetch_many(pool);
+    let mut done = 0;
+    let mut rows = Vec::new();
+    let mut affected = 0;
+    while let Some(item) = results.try_next().await.map_err(sqlx_err)? {
+        match item {
+            // The end of one statement: the settings first, then `sql`.
+            Either::Left(result) => {
+                done += 1;
+                if done == 2 {
+                    affected = result.rows_affected();
+                }
+            }
+            Either::Right(row) if done == 1 => rows.push(row.into()),
+            Either::Right(_) => {}
+        }
+    }
+    Ok((rows, affected))
+}
+
+/// `statement` with each `$n` placeholder replaced by its value as a
+/// literal; `None` when a value has no literal form here or the text holds
+/// something this scanner does not read (it knows quoted identifiers and
+/// strings, which is all SeaORM writes around placeholders).
+pub(super) fn inline(statement: &Statement) -> Option<String> {
+    let values = statement.values.as_ref().map_or(&[][..], |v| v.0.as_slice());
+    let sql = statement.sql.as_str();
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len() + 48 * values.len());
+    let mut copied = 0;
+    let mut quote = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) => {
+                if b == q {
+                    quote = None;
+                }
+                i += 1;
+            }
+            None if b == b'"' || b == b'\'' => {
+                quote = Some(b);
+                i += 1;
+            }
+            None if b == b'$' => {
+                let digits = bytes[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                let n: usize = sql.get(i + 1..i + 1 + digits)?.parse().ok()?;
+                let value = values.get(n.checked_sub(1)?)?;
+                out.push_str(&sql[copied..i]);
+                // Apart from what precedes it, so no literal joins a word.
+                out.push(' ');
+                literal(value, &mut out)?;
+                i += 1 + digits;
+                copied = i;
+            }
+            None if b == b'-' && bytes.get(i + 1) == Some(&b'-') || b == b'/' && bytes.get(i + 1) == Some(&b'*') => {
+                return None;
+            }
+            None => i += 1,
+        }
+    }
+    if quote.is_some() {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
+/// Writes `value` as a PostgreSQL literal; `None` for kinds it leaves to
+/// bound parameters.
+fn literal(value: &Value, out: &mut String) -> Option<()> {
+    use std::fmt::Write;
+    fn int(out: &mut String, n: Option<i64>) {
+        match n {
+            None => out.push_str("NULL"),
+            Some(n) if n < 0 => {
+                let _ = write!(out, "({n})");
+            }
+            Some(n) => {
+                let _ = write!(out, "{n}");
+            }
+        }
+    }
+    match value {
+        Value::Bool(b) => out.push_str(match b {
+            None => "NULL",
+            Some(true) => "true",
+            Some(false) => "false",
+        }),
+        Value::TinyInt(n) => int(out, n.map(i64::from)),
+        Value::SmallInt(n) => int(out, n.map(i64::from)),
+        Value::Int(n) => int(out, n.map(i64::from)),
+        Value::BigInt(n) => int(out, *n),
+        Value::TinyUnsigned(n) => int(out, n.map(i64::from)),
+        Value::SmallUnsigned(n) => int(out, n.map(i64::from)),
+        Value::Unsigned(n) => int(out, n.map(i64::from)),
+        Value::BigUnsigned(n) => int(out, n.map(i64::try_from).transpose().ok()?),
+        Value::String(s) => match s {
+            None => out.push_str("NULL"),
+            Some(s) => text(out, s)?,
+        },
+        Value::Char(c) => match c {
+            None => out.push_str("NULL"),
+            Some(c) => text(out, c.encode_utf8(&mut [0; 4]))?,
+        },
+        Value::Uuid(u) => match u {
+            None => out.push_str("NULL::uuid"),
+            Some(u) => {
+                let _ = write!(out, "'{u}'::uuid");
+            }
+        },
+        Value::ChronoDateTimeUtc(t) => match t {
+            None => out.push_str("NULL::timestamptz"),
+            Some(t) => {
+                let _ = write!(
+                    out,
+                    "'{}'::timestamptz",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                );
+            }
+        },
+        Value::ChronoDate(d) => match d {
+            None => out.push_str("NULL::date"),
+            Some(d) if (1..=9999).contains(&chrono::Datelike::year(d)) => {
+                let _ = write!(out, "'{}'::date", d.format("%Y-%m-%d"));
+            }
+            Some(_) => return None,
+        },
+        _ => return None,
+    }
+    Some(())
+}
+
+/// A string as a dollar-quoted literal, under a tag the string does not
+/// hold (no escapes to get wrong, whatever `standard_conforming_strings`
+/// says). PostgreSQL text cannot hold NUL: such a value is left to the bound
+/// path, which reports it.
+fn text(out: &mut String, s: &str) -> Option<()> {
+    if s.contains('\0') {
+        return None;
+    }
+    let mut tag = String::from("$v$");
+    let mut n = 0u32;
+    while s.contains(tag.as_str()) {
+        n += 1;
+        tag = format!("$v{n}$");
+    }
+    out.push_str(&tag);
+    out.push_str(s);
+    out.push_str(&tag);
+    Some(())
 }
 
 /// Applies row-level-security settings for the rest of a SeaORM transaction
@@ -144,4 +380,60 @@ fn bind(statement: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
         .clone()
         .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
     sqlx::query_with(sqlx::AssertSqlSafe(statement.sql.as_str()), SqlxValues(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(sql: &str, values: Vec<Value>) -> Statement {
+        Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
+    }
+
+    #[test]
+    fn placeholders_become_literals() {
+        let id = Uuid::nil();
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-26T17:23:01.123456789Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .expect("time");
+        let s = statement(
+            r#"SELECT "a" FROM "t" WHERE "id" = $1 AND "at" > $2 AND "n" = $3 AND "ok" = $4 LIMIT $5"#,
+            vec![id.into(), at.into(), (-5i32).into(), true.into(), 21u64.into()],
+        );
+        assert_eq!(
+            inline(&s).as_deref(),
+            Some(
+                r#"SELECT "a" FROM "t" WHERE "id" =  '00000000-0000-0000-0000-000000000000'::uuid AND "at" >  '2026-11-26T17:23:01.123456Z'::timestamptz AND "n" =  (-5) AND "ok" =  true LIMIT  21"#
+            )
+        );
+    }
+
+    #[test]
+    fn strings_are_dollar_quoted_under_a_tag_they_do_not_hold() {
+        let s = statement(
+            r#"INSERT INTO "t" ("a", "b", "c") VALUES ($1, $2, $3)"#,
+            vec!["it's".into(), "$v$ and $v1$".into(), Value::String(None)],
+        );
+        assert_eq!(
+            inline(&s).as_deref(),
+            Some(r#"INSERT INTO "t" ("a", "b", "c") VALUES ( $v$it's$v$,  $v2$$v$ and $v1$$v2$,  NULL)"#)
+        );
+    }
+
+    #[test]
+    fn placeholders_inside_quotes_are_left_alone_and_unreadable_text_is_refused() {
+        let s = statement(r#"SELECT "$1", '$1' FROM "t" WHERE "x" = $1"#, vec![7i32.into()]);
+        assert_eq!(
+            inline(&s).as_deref(),
+            Some(r#"SELECT "$1", '$1' FROM "t" WHERE "x" =  7"#)
+        );
+        // A placeholder without a value, an unclosed quote, a comment, a NUL
+        // and a kind without a literal form all fall back to bound parameters.
+        assert_eq!(inline(&statement("SELECT $2", vec![1i32.into()])), None);
+        assert_eq!(inline(&statement("SELECT $", vec![])), None);
+        assert_eq!(inline(&statement(r#"SELECT "a"#, vec![])), None);
+        assert_eq!(inline(&statement("SELECT 1 -- x", vec![])), None);
+        assert_eq!(inline(&statement("SELECT $1", vec!["a\0b".into()])), None);
+        assert_eq!(inline(&statement("SELECT $1", vec![1.5f64.into()])), None);
+    }
 }

@@ -101,7 +101,7 @@ pub async fn create(
 }
 
 pub async fn get(db: &TenantDb, id: Uuid) -> Result<ApiKey> {
-    let tx = db.read().await?;
+    let tx = db.single_read().await?;
     let key = tx
         .find::<api_key::Entity>()
         .filter(api_key::Column::Id.eq(id))

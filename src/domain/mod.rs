@@ -221,7 +221,7 @@ pub(crate) async fn oldest_first<E: entity::TenantScoped>(
     condition: Condition,
     key_of: impl Fn(&E::Model) -> (DateTime<Utc>, uuid::Uuid),
 ) -> Result<Page<E::Model>> {
-    let tx = db.read().await?;
+    let tx = db.single_read().await?;
     let mut query = tx.find::<E>().filter(condition);
     if let Some(after) = params.after() {
         query = query.filter(after_created(created_at, E::id_column(), after, false)?);

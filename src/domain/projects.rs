@@ -56,7 +56,7 @@ impl ProjectChanges {
 
 pub async fn create(db: &TenantDb, now: DateTime<Utc>, input: Valid<NewProject>) -> Result<Project> {
     let input = input.0;
-    let tx = db.write().await?;
+    let tx = db.single_write().await?;
     let project = tx
         .insert(project::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -72,7 +72,7 @@ pub async fn create(db: &TenantDb, now: DateTime<Utc>, input: Valid<NewProject>)
 }
 
 pub async fn get(db: &TenantDb, id: Uuid) -> Result<Project> {
-    let tx = db.read().await?;
+    let tx = db.single_read().await?;
     let project = tx
         .find_by_id::<project::Entity>(id)
         .await?
@@ -95,14 +95,14 @@ pub async fn update(db: &TenantDb, now: DateTime<Utc>, id: Uuid, changes: Valid<
         Patch::Null => model.description = Set(None),
         Patch::Value(d) => model.description = Set(Some(d)),
     }
-    let tx = db.write().await?;
+    let tx = db.single_write().await?;
     let project = tx.update_by_id(id, model).await?.ok_or(Error::NotFound("project"))?;
     tx.commit().await?;
     Ok(project)
 }
 
 pub async fn delete(db: &TenantDb, id: Uuid) -> Result<()> {
-    let tx = db.write().await?;
+    let tx = db.single_write().await?;
     if !tx.delete_by_id::<project::Entity>(id).await? {
         return Err(Error::NotFound("project"));
     }

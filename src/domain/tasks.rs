@@ -144,7 +144,7 @@ pub async fn create(db: &TenantDb, now: DateTime<Utc>, project_id: Uuid, input: 
 }
 
 pub async fn get(db: &TenantDb, id: Uuid) -> Result<Task> {
-    let tx = db.read().await?;
+    let tx = db.single_read().await?;
     let task = tx
         .find_by_id::<task::Entity>(id)
         .await?
@@ -178,14 +178,14 @@ pub async fn update(db: &TenantDb, now: DateTime<Utc>, id: Uuid, changes: Valid<
         Patch::Null => model.due_date = Set(None),
         Patch::Value(d) => model.due_date = Set(Some(d)),
     }
-    let tx = db.write().await?;
+    let tx = db.single_write().await?;
     let task = tx.update_by_id(id, model).await?.ok_or(Error::NotFound("task"))?;
     tx.commit().await?;
     Ok(task)
 }
 
 pub async fn delete(db: &TenantDb, id: Uuid) -> Result<()> {
-    let tx = db.write().await?;
+    let tx = db.single_write().await?;
     if !tx.delete_by_id::<task::Entity>(id).await? {
         return Err(Error::NotFound("task"));
     }

@@ -64,7 +64,7 @@ pub async fn by_slug(platform: &PlatformDb, slug: &str) -> Result<Tenant> {
 }
 
 pub async fn current(db: &TenantDb) -> Result<Tenant> {
-    let tx = db.read().await?;
+    let tx = db.single_read().await?;
     let tenant = tx.tenant().await?.ok_or(Error::NotFound("tenant"))?;
     tx.commit().await?;
     Ok(tenant)

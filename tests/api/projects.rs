@@ -8,6 +8,7 @@ backends!(
     patch_changes_only_the_fields_sent_and_null_clears_the_description,
     deleting_a_project_deletes_its_tasks,
     every_invalid_field_is_reported_at_once_and_nothing_is_written,
+    any_text_round_trips_exactly,
 );
 
 async fn a_project_round_trips_through_the_contract(app: TestApp) {
@@ -166,4 +167,55 @@ async fn every_invalid_field_is_reported_at_once_and_nothing_is_written(app: Tes
     let all = app.read_all("/v1/projects", &t.key, 100).await;
     assert_eq!(all.len(), 2, "only the two valid creates were written");
     assert_eq!(app.get(&path, &t.key).await.ok(200)["name"], "Alpha");
+}
+
+/// Text reaches the database as written, whatever quotes, dollar signs,
+/// backslashes or SQL it holds (on PostgreSQL, single-statement requests
+/// carry their values as literals).
+async fn any_text_round_trips_exactly(app: TestApp) {
+    let t = app.tenant("acme").await;
+    let awkward = [
+        "it's",
+        "''",
+        "\\'; DROP TABLE projects; --",
+        "$v$",
+        "$v$ $v1$ $v2$",
+        "$$ $1 $2 ::uuid",
+        "back\\slash \\n \\x41 E'\\''",
+        "/* not a comment */ -- nor this",
+        "Zürich 東京 🚀 \u{200b}",
+        "line\nbreak\ttab",
+    ];
+    let mut ids = Vec::new();
+    for name in awkward {
+        let created = app
+            .post("/v1/projects", &t.key, json!({"name": name, "description": name}))
+            .await;
+        let p = created.ok(201);
+        assert_eq!(p["name"], name);
+        assert_eq!(p["description"], name);
+        let id = p["id"].as_str().unwrap_or_default().to_owned();
+        let got = app.get(&format!("/v1/projects/{id}"), &t.key).await;
+        assert_eq!(got.ok(200)["name"], name);
+        let renamed = format!("{name} (renamed)");
+        let patched = app
+            .patch(&format!("/v1/projects/{id}"), &t.key, json!({"name": renamed}))
+            .await;
+        assert_eq!(patched.ok(200)["name"], renamed.as_str());
+        ids.push(id);
+    }
+    let list = app.get("/v1/projects?limit=100", &t.key).await;
+    let names: Vec<String> = list.ok(200)["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let expected: Vec<String> = awkward.iter().map(|n| format!("{n} (renamed)")).collect();
+    assert_eq!(names, expected);
+    // The table is still there, and nothing else was written.
+    assert_eq!(ids.len(), awkward.len());
 }
