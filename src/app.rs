@@ -12,6 +12,7 @@ use poem::{Endpoint, EndpointExt, Route, Server};
 use crate::auth::cache::KeyCache;
 use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
 use crate::auth::{AuthState, Principal, Scope};
+use crate::cache::{Broadcast, Notice};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::{Db, DbError, TenantDb};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub key_usage: Arc<KeyUsage>,
     pub key_cache: Arc<KeyCache>,
+    /// Revocations to and from other instances (with `REDIS_URL`).
+    pub broadcast: Option<Arc<Broadcast>>,
     pub auth: Arc<AuthState>,
     pub max_body_bytes: usize,
 }
@@ -34,6 +37,23 @@ impl AppState {
     /// The tenant handle for `principal`, if it holds `scope` (else 403).
     pub fn tenant_db(&self, principal: &Principal, scope: Scope) -> Result<TenantDb, ApiError> {
         Ok(self.db.scoped(&principal.require(scope)?))
+    }
+
+    /// Forgets a revoked key here at once and tells the other instances.
+    pub async fn key_revoked(&self, id: uuid::Uuid) {
+        self.key_cache.forget(id);
+        if let Some(broadcast) = &self.broadcast {
+            broadcast.publish(Notice::KeyRevoked(id)).await;
+        }
+    }
+
+    /// Forgets a deleted tenant's keys here at once and tells the other
+    /// instances.
+    pub async fn tenant_deleted(&self, tenant: uuid::Uuid) {
+        self.key_cache.forget_tenant(tenant);
+        if let Some(broadcast) = &self.broadcast {
+            broadcast.publish(Notice::TenantDeleted(tenant)).await;
+        }
     }
 
     /// The periodic work of a serving instance: batched key use, session
@@ -55,7 +75,12 @@ impl AppState {
                 }
             })
         }
-        vec![
+        let mut tasks = Vec::new();
+        if let Some(broadcast) = &self.broadcast {
+            tasks.push(tokio::spawn(broadcast.clone().beat()));
+            tasks.push(tokio::spawn(broadcast.clone().listen(self.key_cache.clone())));
+        }
+        tasks.extend([
             every(
                 self,
                 FLUSH_INTERVAL,
@@ -80,7 +105,8 @@ impl AppState {
                     tracing::warn!(error = %e, "sweeping ended sessions failed");
                 }
             }),
-        ]
+        ]);
+        tasks
     }
 
     /// Takes in the sessions other instances ended or changed.
@@ -129,6 +155,8 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error("REDIS_URL: {0}")]
+    Redis(#[from] redis::RedisError),
     #[error("access-token signing keys: {0}")]
     Keys(#[from] crate::auth::jwt::KeyError),
     #[error("cannot listen on {addr}: {source}")]
@@ -159,6 +187,14 @@ impl Application {
             clock: clock.clone(),
             key_usage: Arc::new(KeyUsage::default()),
             key_cache: Arc::new(KeyCache::new(settings.key_cache_ttl)),
+            broadcast: match &settings.redis_url {
+                Some(url) => Some(Arc::new(Broadcast::new(
+                    url,
+                    &settings.redis_prefix,
+                    settings.key_cache_ttl,
+                )?)),
+                None => None,
+            },
             auth: Arc::new(AuthState::from_settings(settings, clock.now())?),
             max_body_bytes: settings.max_body_bytes,
         };

@@ -19,8 +19,11 @@ pub struct Settings {
     pub app_role: String,
     /// `TENANTRY_DB_MAX_CONNECTIONS`: pool size.
     pub db_max_connections: u32,
-    /// `REDIS_URL`: optional; no feature uses it yet.
+    /// `REDIS_URL`: optional; when set, revocations are broadcast over Redis
+    /// pub/sub and API-key lookups may be cached longer.
     pub redis_url: Option<String>,
+    /// `TENANTRY_REDIS_PREFIX`: what every Redis key and channel name starts with.
+    pub redis_prefix: String,
     /// `TENANTRY_SECRET`: the server secret; generated into the data directory when unset.
     pub secret: Option<SecretString>,
     /// `TENANTRY_AUTO_MIGRATE`: apply pending migrations before serving or running a command.
@@ -29,8 +32,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `TENANTRY_MAX_BODY_BYTES`: the largest request body accepted.
     pub max_body_bytes: usize,
-    /// `TENANTRY_KEY_CACHE_TTL_MS`: how long a key lookup is reused (0 disables;
-    /// at most 1000, the bound on revocation across instances).
+    /// `TENANTRY_KEY_CACHE_TTL_MS`: how long a key lookup is reused (0 disables).
+    /// Without Redis at most 1000, the bound on revocation across instances;
+    /// with Redis up to 600000 (default 60000), applied while revocations are
+    /// heard (else 1000).
     pub key_cache_ttl: std::time::Duration,
     /// `TENANTRY_JWT_KEY_DIR`: the access-token signing keys (generated when empty).
     pub jwt_key_dir: PathBuf,
@@ -153,14 +158,31 @@ impl Settings {
         if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
             return Err(err("TENANTRY_MAX_BODY_BYTES", "expected 1024..=67108864"));
         }
+        let redis_url = get("REDIS_URL").filter(|url| !url.is_empty());
+        let redis_prefix = get("TENANTRY_REDIS_PREFIX").unwrap_or_else(|| "tenantry:".to_owned());
+        if redis_prefix.len() > 64 || redis_prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(err(
+                "TENANTRY_REDIS_PREFIX",
+                "expected at most 64 characters, no spaces",
+            ));
+        }
+        let (default_ttl, max_ttl) = if redis_url.is_some() {
+            (60_000, 600_000)
+        } else {
+            (1000, 1000)
+        };
         let key_cache_ttl_ms: u64 = match get("TENANTRY_KEY_CACHE_TTL_MS") {
             Some(v) => parse_num("TENANTRY_KEY_CACHE_TTL_MS", &v)?,
-            None => 1000,
+            None => default_ttl,
         };
-        if key_cache_ttl_ms > 1000 {
+        if key_cache_ttl_ms > max_ttl {
             return Err(err(
                 "TENANTRY_KEY_CACHE_TTL_MS",
-                "expected 0..=1000 (revocation must reach every instance within 1 s)",
+                if redis_url.is_some() {
+                    "expected 0..=600000"
+                } else {
+                    "expected 0..=1000 without REDIS_URL (revocation must reach every instance within 1 s)"
+                },
             ));
         }
         let jwt_key_dir = get("TENANTRY_JWT_KEY_DIR").map_or_else(|| data_dir.join("jwt-keys"), PathBuf::from);
@@ -208,7 +230,8 @@ impl Settings {
             app_database_url,
             app_role,
             db_max_connections,
-            redis_url: get("REDIS_URL"),
+            redis_url,
+            redis_prefix,
             secret,
             auto_migrate,
             listen,
@@ -259,5 +282,23 @@ mod tests {
         assert_eq!(e.var, "DATABASE_URL");
         let e = settings(&[("TENANTRY_DB_APP_ROLE", "Robert'); DROP")]).expect_err("invalid");
         assert_eq!(e.var, "TENANTRY_DB_APP_ROLE");
+    }
+
+    #[test]
+    fn key_lookups_outlive_a_second_only_with_redis() {
+        let ms = |s: Settings| s.key_cache_ttl.as_millis();
+        assert_eq!(ms(settings(&[]).expect("valid")), 1000);
+        let e = settings(&[("TENANTRY_KEY_CACHE_TTL_MS", "1001")]).expect_err("beyond 1 s without Redis");
+        assert_eq!(e.var, "TENANTRY_KEY_CACHE_TTL_MS");
+        let redis = ("REDIS_URL", "redis://127.0.0.1:6379");
+        assert_eq!(ms(settings(&[redis]).expect("valid")), 60_000);
+        assert_eq!(
+            ms(settings(&[redis, ("TENANTRY_KEY_CACHE_TTL_MS", "600000")]).expect("valid")),
+            600_000
+        );
+        let e = settings(&[redis, ("TENANTRY_KEY_CACHE_TTL_MS", "600001")]).expect_err("too long");
+        assert_eq!(e.var, "TENANTRY_KEY_CACHE_TTL_MS");
+        let e = settings(&[redis, ("TENANTRY_REDIS_PREFIX", "two words")]).expect_err("invalid");
+        assert_eq!(e.var, "TENANTRY_REDIS_PREFIX");
     }
 }

@@ -248,7 +248,7 @@ impl ApiKeysApi {
     ) -> ApiResult<NoContent, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
         api_keys::revoke(&db, state.clock.now(), id.0).await?;
-        state.key_cache.forget(id.0);
+        state.key_revoked(id.0).await;
         Ok(NoContent::NoContent)
     }
 }

@@ -133,6 +133,7 @@ impl TenantApi {
                 bumped: Vec::new(),
             },
         );
+        state.tenant_deleted(auth.0.tenant_id()).await;
         tracing::warn!(tenant.id = %auth.0.tenant_id(), "tenant deleted");
         Ok(NoContent::NoContent)
     }

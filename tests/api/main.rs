@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod clients;
 mod errors;
+mod key_cache;
 mod members;
 mod migrations;
 mod openapi_spec;

@@ -123,6 +123,36 @@ impl Resp {
     }
 }
 
+/// The Redis every test run uses (`TENANTRY_TEST_REDIS_URL`, default the
+/// local one), checked reachable: a test that needs Redis fails without it.
+pub async fn redis_url() -> String {
+    let url = std::env::var("TENANTRY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let client = redis::Client::open(url.as_str()).expect("a valid Redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("Redis at {url} is needed by this test and is unreachable: {e}"));
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .expect("Redis answers PING");
+    assert_eq!(pong, "PONG");
+    url
+}
+
+/// Settings for an instance broadcasting revocations over Redis under a
+/// prefix of the test's own.
+pub async fn redis_settings(key_cache_ttl_ms: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("REDIS_URL", redis_url().await),
+        (
+            "TENANTRY_REDIS_PREFIX",
+            format!("tenantry-test-{}:", Uuid::new_v4().simple()),
+        ),
+        ("TENANTRY_KEY_CACHE_TTL_MS", key_cache_ttl_ms.to_string()),
+    ]
+}
+
 pub fn settings(vars: &[(&str, String)]) -> Settings {
     let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     Settings::from_source(|k| map.get(k).cloned()).expect("test settings are valid")
@@ -130,29 +160,47 @@ pub fn settings(vars: &[(&str, String)]) -> Settings {
 
 impl TestApp {
     pub async fn spawn_sqlite() -> TestApp {
+        Self::spawn_sqlite_with(&[]).await
+    }
+
+    /// On SQLite, with `extra` settings.
+    pub async fn spawn_sqlite_with(extra: &[(&str, String)]) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        Self::start(dir, url, true, None).await
+        Self::start(dir, url, true, None, extra).await
     }
 
     /// `None` only when PostgreSQL is unreachable and skipping was asked for
     /// outside CI (see `postgres::database`).
     pub async fn spawn_postgres() -> Option<TestApp> {
+        Self::spawn_postgres_with(&[]).await
+    }
+
+    /// On PostgreSQL, with `extra` settings.
+    pub async fn spawn_postgres_with(extra: &[(&str, String)]) -> Option<TestApp> {
         let pg = postgres::PgDatabase::create().await?;
         let dir = tempfile::tempdir().expect("temp dir");
         let url = pg.url.clone();
-        Some(Self::start(dir, url, false, Some(pg)).await)
+        Some(Self::start(dir, url, false, Some(pg), extra).await)
     }
 
-    async fn start(dir: tempfile::TempDir, url: String, migrate: bool, pg: Option<postgres::PgDatabase>) -> TestApp {
-        let settings = settings(&[
+    async fn start(
+        dir: tempfile::TempDir,
+        url: String,
+        migrate: bool,
+        pg: Option<postgres::PgDatabase>,
+        extra: &[(&str, String)],
+    ) -> TestApp {
+        let mut vars = vec![
             ("DATABASE_URL", url),
             ("TENANTRY_DATA_DIR", dir.path().display().to_string()),
             ("TENANTRY_SECRET", format!("test-secret-{}", Uuid::new_v4())),
             ("TENANTRY_AUTO_MIGRATE", migrate.to_string()),
             ("TENANTRY_DB_MAX_CONNECTIONS", "4".to_owned()),
             ("TENANTRY_MAX_BODY_BYTES", "65536".to_owned()),
-        ]);
+        ];
+        vars.extend(extra.iter().cloned());
+        let settings = settings(&vars);
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let app = Application::build(&settings, "127.0.0.1:0".parse().expect("addr"), clock.clone())
             .await
