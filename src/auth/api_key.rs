@@ -68,10 +68,12 @@ pub fn check_format(key: &str) -> Result<(), FormatError> {
 
 /// The stored form of a key: hex HMAC-SHA256 under the key-hashing key.
 pub fn hash(key: &DerivedKey, secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mac = key.mac(&[secret.as_bytes()]);
     let mut out = String::with_capacity(64);
     for b in mac {
-        out.push_str(&format!("{b:02x}"));
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
     }
     out
 }
@@ -88,6 +90,20 @@ mod tests {
             assert!(key.secret.starts_with(&key.display_prefix));
             assert_eq!(check_format(&key.secret), Ok(()));
         }
+    }
+
+    #[test]
+    fn the_stored_form_is_the_lowercase_hex_hmac() {
+        let keys = crate::secret::Keys::from_secret(&secrecy::SecretString::from("s".repeat(32)));
+        let key = generate().secret;
+        let expected: String = keys
+            .api_key
+            .mac(&[key.as_bytes()])
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hash(&keys.api_key, &key), expected);
+        assert_eq!(hash(&keys.api_key, &key), hash(&keys.api_key, &key), "repeatable");
     }
 
     #[test]

@@ -223,7 +223,9 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal
         Some(record) => record,
         None => {
             let generation = state.key_cache.generation();
-            let Some(record) = state.db.platform().api_key_by_hash(&hash).await? else {
+            // Boxed: the lookup's future is large and every request's future
+            // would otherwise carry (and move) it, cached or not.
+            let Some(record) = Box::pin(state.db.platform().api_key_by_hash(&hash)).await? else {
                 return Err(ApiError::unauthenticated("unknown API key"));
             };
             state.key_cache.put(&hash, record.clone(), now, generation);

@@ -12,7 +12,7 @@ use entity::TenantScoped;
 use sea_orm::sea_query::{IntoCondition, NullOrdering};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    FromQueryResult, IntoActiveModel, Order, QueryFilter, QuerySelect, QueryTrait, Select, Statement,
 };
 use uuid::Uuid;
 
@@ -115,7 +115,7 @@ impl TenantTx {
     pub fn find<E: TenantScoped>(&self) -> TenantSelect<'_, E> {
         TenantSelect {
             tx: self,
-            select: E::find().filter(E::tenant_column().eq(self.tenant)),
+            select: Box::new(E::find().filter(E::tenant_column().eq(self.tenant))),
         }
     }
 
@@ -234,29 +234,40 @@ impl TenantTx {
 #[derive(Debug)]
 pub struct TenantSelect<'a, E: EntityTrait> {
     tx: &'a TenantTx,
-    select: Select<E>,
+    // Boxed and changed in place: a select is large, and the builder
+    // methods would otherwise copy it at every step.
+    select: Box<Select<E>>,
 }
 
 impl<E: TenantScoped> TenantSelect<'_, E> {
+    fn statement(&mut self) -> &mut sea_orm::sea_query::SelectStatement {
+        QueryTrait::query(&mut *self.select)
+    }
+
     pub fn filter(mut self, condition: impl IntoCondition) -> Self {
-        self.select = self.select.filter(condition);
+        self.statement().cond_where(condition.into_condition());
         self
     }
 
     pub fn order_by(mut self, column: E::Column, order: Order) -> Self {
-        self.select = self.select.order_by(column, order);
+        self.statement()
+            .order_by_expr(sea_orm::IntoSimpleExpr::into_simple_expr(column), order);
         self
     }
 
     /// Orders by a nullable column with `NULL`s after every value, in either
     /// direction (the same on SQLite and PostgreSQL).
     pub fn order_by_nulls_last(mut self, column: E::Column, order: Order) -> Self {
-        self.select = self.select.order_by_with_nulls(column, order, NullOrdering::Last);
+        self.statement().order_by_expr_with_nulls(
+            sea_orm::IntoSimpleExpr::into_simple_expr(column),
+            order,
+            NullOrdering::Last,
+        );
         self
     }
 
     pub fn limit(mut self, limit: u64) -> Self {
-        self.select = self.select.limit(limit);
+        self.statement().limit(limit);
         self
     }
 
@@ -264,7 +275,7 @@ impl<E: TenantScoped> TenantSelect<'_, E> {
     /// SQLite's write transactions already hold the database lock).
     pub fn for_update(mut self) -> Self {
         if self.tx.backend() == DatabaseBackend::Postgres {
-            self.select = self.select.lock_exclusive();
+            self.statement().lock_exclusive();
         }
         self
     }
@@ -274,8 +285,9 @@ impl<E: TenantScoped> TenantSelect<'_, E> {
         self.tx.fetch(statement).await
     }
 
-    pub async fn one(self) -> Result<Option<E::Model>, DbErr> {
-        let statement = self.select.limit(1).build(self.tx.backend());
+    pub async fn one(mut self) -> Result<Option<E::Model>, DbErr> {
+        self.statement().limit(1);
+        let statement = self.select.build(self.tx.backend());
         Ok(self.tx.fetch(statement).await?.into_iter().next())
     }
 }

@@ -117,7 +117,10 @@ impl Tx {
 
     pub(super) async fn fetch_rows(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.inner {
-            Inner::Orm(txn) => txn.query_all_raw(statement).await,
+            // Boxed (here and below): SeaORM's futures are large, and every
+            // caller's future would otherwise carry them, on every backend,
+            // and be copied as it moves.
+            Inner::Orm(txn) => Box::pin(txn.query_all_raw(statement)).await,
             Inner::Pg(tx) => {
                 let mut tx = tx.lock().await;
                 Ok(bind(&statement)
@@ -146,7 +149,7 @@ impl Tx {
     /// Runs a statement that returns no rows; how many rows it changed.
     pub(super) async fn execute(&self, statement: Statement) -> Result<u64, DbErr> {
         match &self.inner {
-            Inner::Orm(txn) => Ok(txn.execute_raw(statement).await?.rows_affected()),
+            Inner::Orm(txn) => Ok(Box::pin(txn.execute_raw(statement)).await?.rows_affected()),
             Inner::Pg(tx) => {
                 let mut tx = tx.lock().await;
                 Ok(bind(&statement)
@@ -172,7 +175,7 @@ impl Tx {
 
     pub(super) async fn commit(self) -> Result<(), DbErr> {
         match self.inner {
-            Inner::Orm(txn) => txn.commit().await,
+            Inner::Orm(txn) => Box::pin(txn.commit()).await,
             Inner::Pg(tx) => tx.into_inner().commit().await.map_err(sqlx_err),
             // Its one statement committed itself.
             Inner::PgSingle { .. } => Ok(()),
@@ -199,7 +202,8 @@ async fn begin_pg(pool: &PgPool, settings: &str) -> Result<sqlx::Transaction<'st
 /// it changed.
 async fn run_single(pool: &PgPool, settings: &str, sql: String) -> Result<(Vec<QueryResult>, u64), DbErr> {
     let message = format!("{settings}; {sql}");
-    let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(message)).fetch_many(pool);
+    let mut conn = pool.acquire().await.map_err(sqlx_err)?;
+    let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(message)).fetch_many(&mut *conn);
     let mut done = 0;
     let mut rows = Vec::new();
     let mut affected = 0;

@@ -10,7 +10,7 @@ use entity::{UserScoped, membership, tenant};
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, Order,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    QueryFilter, QueryOrder, QueryTrait, Select,
 };
 use uuid::Uuid;
 
@@ -75,7 +75,7 @@ impl UserTx {
     pub fn find<E: UserScoped>(&self) -> UserSelect<'_, E> {
         UserSelect {
             tx: self,
-            select: E::find().filter(E::user_column().eq(self.user)),
+            select: Box::new(E::find().filter(E::user_column().eq(self.user))),
         }
     }
 
@@ -153,22 +153,29 @@ impl UserTx {
 #[derive(Debug)]
 pub struct UserSelect<'a, E: EntityTrait> {
     tx: &'a UserTx,
-    select: Select<E>,
+    // Boxed and changed in place: a select is large, and the builder
+    // methods would otherwise copy it at every step.
+    select: Box<Select<E>>,
 }
 
 impl<E: UserScoped> UserSelect<'_, E> {
+    fn statement(&mut self) -> &mut sea_orm::sea_query::SelectStatement {
+        QueryTrait::query(&mut *self.select)
+    }
+
     pub fn filter(mut self, condition: impl IntoCondition) -> Self {
-        self.select = self.select.filter(condition);
+        self.statement().cond_where(condition.into_condition());
         self
     }
 
     pub fn order_by(mut self, column: E::Column, order: Order) -> Self {
-        self.select = self.select.order_by(column, order);
+        self.statement()
+            .order_by_expr(sea_orm::IntoSimpleExpr::into_simple_expr(column), order);
         self
     }
 
     pub fn limit(mut self, limit: u64) -> Self {
-        self.select = self.select.limit(limit);
+        self.statement().limit(limit);
         self
     }
 
@@ -176,7 +183,7 @@ impl<E: UserScoped> UserSelect<'_, E> {
     /// SQLite's write transactions already hold the database lock).
     pub fn for_update(mut self) -> Self {
         if self.tx.tx.backend() == sea_orm::DatabaseBackend::Postgres {
-            self.select = self.select.lock_exclusive();
+            self.statement().lock_exclusive();
         }
         self
     }
@@ -186,8 +193,9 @@ impl<E: UserScoped> UserSelect<'_, E> {
         self.tx.tx.fetch(statement).await
     }
 
-    pub async fn one(self) -> Result<Option<E::Model>, DbErr> {
-        let statement = self.select.limit(1).build(self.tx.tx.backend());
+    pub async fn one(mut self) -> Result<Option<E::Model>, DbErr> {
+        self.statement().limit(1);
+        let statement = self.select.build(self.tx.tx.backend());
         Ok(self.tx.tx.fetch(statement).await?.into_iter().next())
     }
 }
