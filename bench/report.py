@@ -48,7 +48,8 @@ for name, s in sets.items():
     print("| endpoint | req/s | p50 ms | p99 ms | open-loop p99 ms (rate) | CPU s / 1k req | vs sequence | vs bare query | vs hello |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     limits = {"list": ("list_seq", "list_bare"), "get": ("get_seq", "get_bare"), "create": ("create_seq", None)}
-    for mode in ["hello", "get_nokey", "list", "get", "create", "mixed"]:
+    limits["list_bearer"], limits["get_bearer"] = limits["list"], limits["get"]
+    for mode in ["hello", "get_nokey", "list", "get", "list_bearer", "get_bearer", "create", "mixed"]:
         if mode not in w:
             continue
         m = w[mode]
@@ -87,6 +88,9 @@ for name, s in sets.items():
         if "get" in w and "get_nokey" in w:
             cost = 1 - w["get"]["rps"] / w["get_nokey"]["rps"]
             target("API-key authentication cost <= 10% (get)", cost, cost <= 0.10)
+        if "get_bearer" in w and "get_nokey" in w:
+            cost = 1 - w["get_bearer"]["rps"] / w["get_nokey"]["rps"]
+            target("bearer-token authentication cost <= 10% (get)", cost, cost <= 0.10)
         target("idle RSS <= 30 MB", srv.get("idle_rss_kb", 0) / 1024, srv.get("idle_rss_kb", 1e9) / 1024 <= 30)
         target("RSS under load <= 150 MB", srv.get("peak_rss_kb", 0) / 1024, srv.get("peak_rss_kb", 1e9) / 1024 <= 150)
         target("cold start <= 500 ms", srv.get("cold_start_ms"), (srv.get("cold_start_ms") or 1e9) <= 500)

@@ -9,6 +9,7 @@
 #   BENCH_DURATION  seconds per closed-loop run     [15]
 #   BENCH_SETS      data sets to run                ["1k 100k"]
 #   BENCH_RESEED=1  drop and seed the data sets again
+#   BENCH_REDIS     Redis for the revocation broadcast [redis://127.0.0.1:6379]; "none" runs without
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -24,6 +25,15 @@ role=tenantry_app
 export TENANTRY_SECRET=${TENANTRY_SECRET:-bench-secret-0123456789abcdef0123456789abcdef}
 export TENANTRY_DATA_DIR=$out/data
 export TENANTRY_LOG=warn
+redis=${BENCH_REDIS:-redis://127.0.0.1:6379}
+if [ "$redis" != none ] && ! redis-cli -u "$redis" ping 2>/dev/null | grep -q PONG; then
+  echo "== Redis at $redis is unreachable: running without it (key lookups cached 1 s)" >&2
+  redis=none
+fi
+if [ "$redis" != none ]; then
+  export REDIS_URL=$redis
+  export TENANTRY_REDIS_PREFIX=bench-$$:
+fi
 
 need() { command -v "$1" >/dev/null 2>&1; }
 need wrk || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -82,16 +92,25 @@ capture_statements() { # db
       create) curl -fs -o /dev/null -H "X-API-Key: $key" -H 'content-type: application/json' -d '{"name":"captured"}' "http://127.0.0.1:$port/v1/projects" ;;
     esac
     sleep 0.2
-    tail -n +"$((before + 1))" "$log" | grep -E "(LOG|DETAIL):  (execute|statement|parameters)" | grep -v "SELECT 1$" > "$out/statements-$kind.log" || true
+    # Only this request's statements, not the background tasks' (session
+    # revocations, sweeps, key-use flushes).
+    tail -n +"$((before + 1))" "$log" | grep -E "(LOG|DETAIL):  (execute|statement|parameters)" \
+      | grep -vE "SELECT 1$|session_changes_since|sweep_sessions|SET ROLE|last_used_at" \
+      | grep -B1 -A1 -E "api_key_by_hash|projects|set_config|BEGIN|COMMIT" | grep -v '^--$' > "$out/statements-$kind.log" || true
   done
   stop_server
   psql_admin -c "ALTER DATABASE $1 RESET log_statement"
 }
 
 run_wrk() { # set mode
-  local before after
+  local before after credentials=$out/keys-$1.tsv
+  if [[ $2 == *_bearer ]]; then
+    # Minted just before the run: access tokens live 15 minutes.
+    "$bin" bench-tokens --keys "$credentials" --out "$out/tokens-$1.tsv"
+    credentials=$out/tokens-$1.tsv
+  fi
   before=$(cpu_ticks)
-  WRK_MODE=$2 WRK_KEYS=$out/keys-$1.tsv wrk -t$threads -c$conns -d"${duration}s" --latency -s "$root/bench/wrk.lua" \
+  WRK_MODE=$2 WRK_KEYS=$credentials wrk -t$threads -c$conns -d"${duration}s" --latency -s "$root/bench/wrk.lua" \
     "http://127.0.0.1:$port" > "$out/wrk-$1-$2.txt"
   after=$(cpu_ticks)
   printf '{"set": "%s", "mode": "%s", "cpu_ticks": %d, "wrk": %s}\n' "$1" "$2" $((after - before)) \
@@ -144,7 +163,7 @@ for set in $sets; do
   start_server "tenantry_bench_$set"
   sleep 1
   printf '{"set": "%s", "cold_start_ms": %d, "idle_rss_kb": %d}\n' "$set" "$cold_ms" "$(rss_kb VmRSS)" >> "$out/raw.jsonl"
-  modes="hello get_nokey list get create mixed"
+  modes="hello get_nokey list get list_bearer get_bearer create mixed"
   [ "$set" = 100k ] && modes="list get"
   for mode in $modes; do
     echo "   wrk $mode" >&2

@@ -1,6 +1,8 @@
 -- wrk script for bench/run.sh. Rotates API keys over every seeded tenant
 -- (bench/results/keys-<set>.tsv: key, tenant id, one project id per line).
--- WRK_MODE: list | get | create | mixed | get_nokey | hello.
+-- WRK_MODE: list | get | create | mixed | get_nokey | hello, or
+-- list_bearer | get_bearer with WRK_KEYS a bench-tokens file (access tokens
+-- in the first column, sent as `Authorization: Bearer`).
 -- Prints one JSON line with the closed-loop figures when done.
 
 local mode = os.getenv("WRK_MODE") or "list"
@@ -28,18 +30,25 @@ local function body(name)
   return '{"name":"' .. name .. '"}'
 end
 
+local function credential(r)
+  if mode:sub(-7) == "_bearer" then
+    return { ["Authorization"] = "Bearer " .. r.key }
+  end
+  return { ["X-API-Key"] = r.key }
+end
+
 function request()
   i = i % n + 1
   local r = rows[i]
-  local m = mode
+  local m = mode:gsub("_bearer$", "")
   if m == "mixed" then
     local x = math.random(100)
     if x <= 40 then m = "list" elseif x <= 80 then m = "get" elseif x <= 95 then m = "create" else m = "update" end
   end
   if m == "list" then
-    return wrk.format("GET", "/v1/projects?limit=20", { ["X-API-Key"] = r.key })
+    return wrk.format("GET", "/v1/projects?limit=20", credential(r))
   elseif m == "get" then
-    return wrk.format("GET", "/v1/projects/" .. r.project, { ["X-API-Key"] = r.key })
+    return wrk.format("GET", "/v1/projects/" .. r.project, credential(r))
   elseif m == "create" then
     return wrk.format("POST", "/v1/projects", { ["X-API-Key"] = r.key, ["Content-Type"] = "application/json" }, body("load " .. i))
   elseif m == "update" then

@@ -6,6 +6,8 @@
 //! * `GET /bench/projects/{id}` with `X-Bench-Tenant: <uuid>`: get-by-id
 //!   without the API-key check, to measure what authentication costs.
 //! * `tenantry bench-seed`: bulk data for the load runs.
+//! * `tenantry bench-tokens`: an owner's access token per seeded tenant,
+//!   signed with the server's keys, for the bearer-token runs.
 
 use std::io::Write;
 use std::path::Path;
@@ -68,6 +70,39 @@ pub async fn seed(
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
     for (key, tenant, project) in rows {
         writeln!(file, "{key}\t{tenant}\t{project}")?;
+    }
+    file.flush()?;
+    Ok(())
+}
+
+/// Writes `token<TAB>tenant_id<TAB>project_id` for every line of `keys` (a
+/// `bench-seed` file): a 15-minute owner access token for that tenant, signed
+/// with the keyring the server uses, for a person who is never looked up
+/// (verifying a token needs no database).
+pub fn tokens(
+    settings: &crate::config::Settings,
+    keys: &Path,
+    out: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::BufRead;
+    let now = chrono::Utc::now();
+    let auth = crate::auth::AuthState::from_settings(settings, now)?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    for line in std::io::BufReader::new(std::fs::File::open(keys)?).lines() {
+        let line = line?;
+        let mut fields = line.split('\t');
+        let (Some(_key), Some(tenant), Some(project)) = (fields.next(), fields.next(), fields.next()) else {
+            return Err(format!("not a bench-seed line: {line}").into());
+        };
+        let subject = crate::auth::jwt::Subject {
+            user: Uuid::new_v4(),
+            tenant: tenant.parse()?,
+            role: "owner",
+            session: Uuid::new_v4(),
+            generation: 0,
+        };
+        let (token, _) = auth.keyring.issue(&auth.tokens, &subject, now)?;
+        writeln!(file, "{token}\t{tenant}\t{project}")?;
     }
     file.flush()?;
     Ok(())

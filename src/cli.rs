@@ -81,6 +81,18 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Benchmark only: an owner's access token for every tenant of a keys
+    /// file written by `bench-seed`.
+    #[cfg(feature = "bench")]
+    #[command(hide = true)]
+    BenchTokens {
+        /// A `bench-seed` output file.
+        #[arg(long)]
+        keys: PathBuf,
+        /// Where to write `token<TAB>tenant_id<TAB>project_id` lines.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -269,6 +281,9 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             db.close().await;
             result.map_err(|e| CliError::Usage(format!("seeding failed: {e}")))
         }
+        #[cfg(feature = "bench")]
+        Command::BenchTokens { keys, out } => crate::bench::tokens(settings, &keys, &out)
+            .map_err(|e| CliError::Usage(format!("minting tokens failed: {e}"))),
         Command::Tenant {
             command: TenantCommand::Create { slug, name },
         } => {
