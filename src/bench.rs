@@ -79,11 +79,7 @@ pub async fn seed(
 /// `bench-seed` file): a 15-minute owner access token for that tenant, signed
 /// with the keyring the server uses, for a person who is never looked up
 /// (verifying a token needs no database).
-pub fn tokens(
-    settings: &crate::config::Settings,
-    keys: &Path,
-    out: &Path,
-) -> Result<(), Box<dyn std::error::Error>> {
+pub fn tokens(settings: &crate::config::Settings, keys: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use std::io::BufRead;
     let now = chrono::Utc::now();
     let auth = crate::auth::AuthState::from_settings(settings, now)?;

@@ -12,10 +12,11 @@
 //! Neither key material nor tokens are ever logged; errors name files and
 //! kids only.
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -388,7 +389,16 @@ fn create_key(dir: &Path, now: DateTime<Utc>) -> Result<String, KeyError> {
 pub struct Keyring {
     dir: PathBuf,
     keys: RwLock<Arc<KeySet>>,
+    /// Tokens whose signature already checked out, by their exact text, with
+    /// the kid that signed them: a repeated token costs a map lookup rather
+    /// than a signature check. Everything else (the key still being in the
+    /// set, issuer, audience, times) is checked on every use.
+    verified: Mutex<HashMap<Box<str>, (String, AccessClaims)>>,
 }
+
+/// The most verified tokens remembered; past it, expired ones are dropped,
+/// then all.
+const VERIFIED_MAX: usize = 50_000;
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -416,6 +426,7 @@ impl Keyring {
         Ok(Keyring {
             dir: dir.to_owned(),
             keys: RwLock::new(Arc::new(set)),
+            verified: Mutex::default(),
         })
     }
 
@@ -555,17 +566,31 @@ impl Keyring {
         let set = self.snapshot();
         let key = set.get(&kid).ok_or(TokenError::UnknownKey)?;
 
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        // Time is checked below against the given clock, not the system's.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.leeway = 0;
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
-            .map_err(|e| map_jwt_error(e.kind()))?
-            .claims;
+        let remembered = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .filter(|(signed_by, _)| *signed_by == kid)
+            .map(|(_, claims)| claims.clone());
+        let claims = match remembered {
+            Some(claims) => claims,
+            None => {
+                let mut validation = Validation::new(Algorithm::EdDSA);
+                validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+                // Time is checked below against the given clock, not the system's.
+                validation.validate_exp = false;
+                validation.validate_nbf = false;
+                validation.leeway = 0;
+                validation.set_issuer(&[&settings.issuer]);
+                validation.set_audience(&[&settings.audience]);
+                let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+                    .map_err(|e| map_jwt_error(e.kind()))?
+                    .claims;
+                self.remember(token, kid, &claims, now.timestamp());
+                claims
+            }
+        };
 
         if claims.iss != settings.issuer {
             return Err(TokenError::WrongIssuer);
@@ -584,6 +609,18 @@ impl Keyring {
             return Err(TokenError::Malformed);
         }
         Ok(claims)
+    }
+
+    /// Remembers a token whose signature checked out (see `verified`).
+    fn remember(&self, token: &str, kid: String, claims: &AccessClaims, now: i64) {
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_MAX {
+            verified.retain(|_, (_, c)| c.exp > now);
+            if verified.len() >= VERIFIED_MAX {
+                verified.clear();
+            }
+        }
+        verified.insert(token.into(), (kid, claims.clone()));
     }
 
     fn snapshot(&self) -> Arc<KeySet> {
@@ -732,6 +769,40 @@ mod tests {
         let plain = self::claims(T0, T0 + 300);
         let token = ring.sign(&plain).expect("sign");
         assert_eq!(ring.verify(&token, &settings(), at(T0)), Ok(plain));
+    }
+
+    #[test]
+    fn a_remembered_signature_skips_nothing_else() {
+        let tmp = TempDir::new().expect("tempdir");
+        let ring = keyring(&tmp, T0);
+        let plain = claims(T0, T0 + 300);
+        let token = ring.sign(&plain).expect("sign");
+        assert_eq!(ring.verify(&token, &settings(), at(T0)), Ok(plain.clone()));
+        assert_eq!(ring.verified.lock().expect("lock").len(), 1, "remembered");
+        assert_eq!(ring.verify(&token, &settings(), at(T0 + 1)), Ok(plain));
+        // Times, issuer and audience are checked on every use.
+        assert_eq!(ring.verify(&token, &settings(), at(T0 + 300)), Err(TokenError::Expired));
+        let elsewhere = TokenSettings {
+            audience: "another-api".to_owned(),
+            ..settings()
+        };
+        assert!(ring.verify(&token, &elsewhere, at(T0)).is_err());
+        // Other text is checked afresh: a changed signature fails.
+        let mut forged = token.clone().into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).expect("ascii");
+        assert!(ring.verify(&forged, &settings(), at(T0)).is_err());
+        // A key gone from the directory takes its tokens with it.
+        for entry in std::fs::read_dir(tmp.path().join("keys")).expect("dir") {
+            std::fs::remove_file(entry.expect("entry").path()).expect("removed");
+        }
+        create_key(&tmp.path().join("keys"), at(T0)).expect("another key");
+        ring.reload(at(T0)).expect("reload");
+        assert_eq!(
+            ring.verify(&token, &settings(), at(T0 + 1)),
+            Err(TokenError::UnknownKey)
+        );
     }
 
     #[test]
