@@ -4,31 +4,42 @@ and the targets of bench/README.md, and writes them all as one JSON file."""
 
 import json
 import os
+import statistics
 import sys
 
 raw_path, out_path = sys.argv[1], sys.argv[2]
 rows = [json.loads(line) for line in open(raw_path) if line.strip()]
 tick = os.sysconf("SC_CLK_TCK")
 
+# Every load ran BENCH_REPEAT times, interleaved with the others; each
+# figure below is the median of its runs (all runs are kept under "runs").
 sets = {}
 for r in rows:
     s = sets.setdefault(r["set"], {"wrk": {}, "oha": {}, "pgbench": {}, "server": {}})
     if "wrk" in r:
         w = r["wrk"]
         secs = w["duration_us"] / 1e6
-        s["wrk"][r["mode"]] = {
+        s["wrk"].setdefault(r["mode"], {"runs": []})["runs"].append({
             "rps": w["requests"] / secs,
             "p50_ms": w["p50_us"] / 1000,
             "p99_ms": w["p99_us"] / 1000,
             "errors": w["errors"] + w["non_2xx"],
             "cpu_s_per_1k": (r["cpu_ticks"] / tick) / max(w["requests"], 1) * 1000,
-        }
+        })
     elif "oha" in r:
         s["oha"][r["mode"]] = {"rate": r["rate"], "p99_ms": r["oha"]["p99_s"] * 1000, "success": r["oha"]["success"]}
     elif "pgbench" in r:
-        s["pgbench"][r["pgbench"]] = {"tps": r["tps"], "latency_avg_ms": r["latency_avg_ms"]}
+        s["pgbench"].setdefault(r["pgbench"], {"runs": []})["runs"].append(
+            {"tps": r["tps"], "latency_avg_ms": r["latency_avg_ms"]})
     else:
         s["server"].update({k: v for k, v in r.items() if k != "set"})
+
+for s in sets.values():
+    for group in (s["wrk"], s["pgbench"]):
+        for entry in group.values():
+            runs = entry["runs"]
+            for field in runs[0]:
+                entry[field] = statistics.median(run[field] for run in runs)
 
 
 def ratio(a, b):
@@ -48,8 +59,9 @@ for name, s in sets.items():
     print("| endpoint | req/s | p50 ms | p99 ms | open-loop p99 ms (rate) | CPU s / 1k req | vs sequence | vs bare query | vs hello |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     limits = {"list": ("list_seq", "list_bare"), "get": ("get_seq", "get_bare"), "create": ("create_seq", None)}
-    limits["list_bearer"], limits["get_bearer"] = limits["list"], limits["get"]
-    for mode in ["hello", "get_nokey", "list", "get", "list_bearer", "get_bearer", "create", "mixed"]:
+    for kind in ["list", "get"]:
+        limits[f"{kind}_bearer"] = limits[f"{kind}_uncached"] = limits[kind]
+    for mode in ["hello", "get_nokey", "list", "get", "list_bearer", "get_bearer", "list_uncached", "get_uncached", "create", "mixed"]:
         if mode not in w:
             continue
         m = w[mode]
@@ -65,9 +77,10 @@ for name, s in sets.items():
             f"{pct(vs_seq)} | {pct(vs_bare)} | {pct(vs_hello)} |"
         )
         m.update({"vs_sequence": vs_seq, "vs_bare": vs_bare, "vs_hello": vs_hello})
-    print("\n| pgbench (64 clients) | tps | avg latency ms |\n|---|---:|---:|")
+    print("\n| pgbench (64 clients) | tps (median) | runs | avg latency ms |\n|---|---:|---:|---:|")
     for k, v in p.items():
-        print(f"| {k} | {v['tps']:.0f} | {v['latency_avg_ms']} |")
+        runs = ", ".join(f"{r['tps']:.0f}" for r in v["runs"])
+        print(f"| {k} | {v['tps']:.0f} | {runs} | {v['latency_avg_ms']} |")
     print(
         f"\nserver: cold start {srv.get('cold_start_ms')} ms, idle RSS {srv.get('idle_rss_kb', 0) / 1024:.1f} MB, "
         f"peak RSS {srv.get('peak_rss_kb', 0) / 1024:.1f} MB"
@@ -97,7 +110,7 @@ for name, s in sets.items():
 
 if "1k" in sets and "100k" in sets:
     a, b = sets["1k"]["wrk"], sets["100k"]["wrk"]
-    for mode in ["list", "get"]:
+    for mode in ["list", "get", "list_uncached", "get_uncached"]:
         if mode in a and mode in b:
             t = b[mode]["rps"] / a[mode]["rps"]
             target(f"100k tenants: {mode} throughput >= 90% of 1k", t, t >= 0.90)

@@ -6,7 +6,8 @@
 #
 # Environment (all optional):
 #   BENCH_PG        admin URL without a database   [postgres://postgres@127.0.0.1:5432]
-#   BENCH_DURATION  seconds per closed-loop run     [15]
+#   BENCH_DURATION  seconds per closed-loop run     [10]
+#   BENCH_REPEAT    runs of each load, interleaved; the table shows medians [3]
 #   BENCH_SETS      data sets to run                ["1k 100k"]
 #   BENCH_RESEED=1  drop and seed the data sets again
 #   BENCH_REDIS     Redis for the revocation broadcast [redis://127.0.0.1:6379]; "none" runs without
@@ -16,7 +17,8 @@ root=$PWD
 out=$root/bench/results
 mkdir -p "$out"
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-duration=${BENCH_DURATION:-15}
+duration=${BENCH_DURATION:-10}
+repeat=${BENCH_REPEAT:-3}
 sets=${BENCH_SETS:-"1k 100k"}
 port=18480
 conns=64
@@ -102,8 +104,8 @@ capture_statements() { # db
   psql_admin -c "ALTER DATABASE $1 RESET log_statement"
 }
 
-run_wrk() { # set mode
-  local before after credentials=$out/keys-$1.tsv
+run_wrk() { # set mode [label]
+  local before after credentials=$out/keys-$1.tsv label=${3:-$2}
   if [[ $2 == *_bearer ]]; then
     # Minted just before the run: access tokens live 15 minutes.
     "$bin" bench-tokens --keys "$credentials" --out "$out/tokens-$1.tsv"
@@ -111,10 +113,10 @@ run_wrk() { # set mode
   fi
   before=$(cpu_ticks)
   WRK_MODE=$2 WRK_KEYS=$credentials wrk -t$threads -c$conns -d"${duration}s" --latency -s "$root/bench/wrk.lua" \
-    "http://127.0.0.1:$port" > "$out/wrk-$1-$2.txt"
+    "http://127.0.0.1:$port" > "$out/wrk-$1-$label.txt"
   after=$(cpu_ticks)
-  printf '{"set": "%s", "mode": "%s", "cpu_ticks": %d, "wrk": %s}\n' "$1" "$2" $((after - before)) \
-    "$(tail -n 1 "$out/wrk-$1-$2.txt")" >> "$out/raw.jsonl"
+  printf '{"set": "%s", "mode": "%s", "cpu_ticks": %d, "wrk": %s}\n' "$1" "$label" $((after - before)) \
+    "$(tail -n 1 "$out/wrk-$1-$label.txt")" >> "$out/raw.jsonl"
 }
 
 run_oha() { # set mode rate
@@ -148,39 +150,61 @@ seed 1k 1000 100
 [[ " $sets " == *" 100k "* ]] && seed 100k 100000 10
 capture_statements tenantry_bench_1k
 
+median_rps() { # set mode: half the median closed-loop req/s (the open-loop rate)
+  python3 -c 'import json, statistics, sys
+rates = []
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r.get("set") == sys.argv[2] and r.get("mode") == sys.argv[3] and "wrk" in r:
+        w = r["wrk"]; rates.append(w["requests"] / (w["duration_us"] / 1e6))
+print(int(statistics.median(rates) / 2))' "$out/raw.jsonl" "$1" "$2"
+}
+
 for set in $sets; do
   case $set in 1k) tenants=1000 ;; 100k) tenants=100000 ;; esac
-  echo "== $set: pgbench limits" >&2
-  # The sequences as the server sends them: the tenant setting and the
-  # statement in one simple-protocol message (pgbench cannot prepare it).
-  run_pgbench "$set" list_seq list app $tenants simple
-  run_pgbench "$set" get_seq get app $tenants simple
-  run_pgbench "$set" create_seq create app $tenants simple
-  run_pgbench "$set" list_bare list_bare owner $tenants prepared
-  run_pgbench "$set" get_bare get_bare owner $tenants prepared
-  run_pgbench "$set" get_norls get_norls owner $tenants simple
+  echo "== $set: pgbench limits ($repeat rounds)" >&2
+  for _ in $(seq "$repeat"); do
+    # The sequences as the server sends them: the tenant setting and the
+    # statement in one simple-protocol message (pgbench cannot prepare it).
+    run_pgbench "$set" list_seq list app $tenants simple
+    run_pgbench "$set" get_seq get app $tenants simple
+    run_pgbench "$set" create_seq create app $tenants simple
+    run_pgbench "$set" list_bare list_bare owner $tenants prepared
+    run_pgbench "$set" get_bare get_bare owner $tenants prepared
+    run_pgbench "$set" get_norls get_norls owner $tenants simple
+  done
   echo "== $set: server" >&2
   start_server "tenantry_bench_$set"
   sleep 1
   printf '{"set": "%s", "cold_start_ms": %d, "idle_rss_kb": %d}\n' "$set" "$cold_ms" "$(rss_kb VmRSS)" >> "$out/raw.jsonl"
   modes="hello get_nokey list get list_bearer get_bearer create mixed"
   [ "$set" = 100k ] && modes="list get"
-  for mode in $modes; do
-    echo "   wrk $mode" >&2
-    run_wrk "$set" "$mode"
+  for round in $(seq "$repeat"); do
+    for mode in $modes; do
+      echo "   wrk $mode ($round/$repeat)" >&2
+      run_wrk "$set" "$mode"
+    done
   done
   if [ "$set" = 1k ]; then
     for mode in list get create; do
-      rps=$(python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    r = json.loads(l)
-    if r.get("set") == sys.argv[2] and r.get("mode") == sys.argv[3] and "wrk" in r:
-        w = r["wrk"]; print(int(w["requests"] / (w["duration_us"] / 1e6) / 2))' "$out/raw.jsonl" "$set" "$mode")
+      rps=$(median_rps "$set" "$mode")
       echo "   oha $mode at $rps/s" >&2
       run_oha "$set" "$mode" "$rps"
     done
   fi
   printf '{"set": "%s", "peak_rss_kb": %d}\n' "$set" "$(rss_kb VmHWM)" >> "$out/raw.jsonl"
+  stop_server
+  # The same reads with the key cache off, so the two data sets compare
+  # like with like: with 100,000 keys in rotation a key recurs about every
+  # 25 s, with 1,000 every 0.2 s, and the cache's hit rate follows.
+  TENANTRY_KEY_CACHE_TTL_MS=0 start_server "tenantry_bench_$set"
+  sleep 1
+  for round in $(seq "$repeat"); do
+    for mode in list get; do
+      echo "   wrk ${mode}_uncached ($round/$repeat)" >&2
+      run_wrk "$set" "$mode" "${mode}_uncached"
+    done
+  done
   stop_server
 done
 
