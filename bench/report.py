@@ -95,9 +95,12 @@ for name, s in sets.items():
         for mode, limit in [("list", 5), ("get", 5), ("create", 10)]:
             if mode in o:
                 target(f"{mode} open-loop p99 <= {limit} ms", o[mode]["p99_ms"], o[mode]["p99_ms"] <= limit)
+        if "get_scoped" in p and "get_unscoped" in p:
+            cost = 1 - p["get_scoped"]["tps"] / p["get_unscoped"]["tps"]
+            target("RLS + tenant setting cost <= 20% (pgbench, get query alone)", cost, cost <= 0.20)
         if "get_seq" in p and "get_norls" in p:
             cost = 1 - p["get_seq"]["tps"] / p["get_norls"]["tps"]
-            target("RLS + tenant setting cost <= 20% (pgbench get)", cost, cost <= 0.20)
+            target("RLS + tenant setting cost <= 20% (pgbench, get's whole sequence)", cost, cost <= 0.20)
         if "get" in w and "get_nokey" in w:
             cost = 1 - w["get"]["rps"] / w["get_nokey"]["rps"]
             target("API-key authentication cost <= 10% (get)", cost, cost <= 0.10)

@@ -172,6 +172,8 @@ for set in $sets; do
     run_pgbench "$set" list_bare list_bare owner $tenants prepared
     run_pgbench "$set" get_bare get_bare owner $tenants prepared
     run_pgbench "$set" get_norls get_norls owner $tenants simple
+    run_pgbench "$set" get_scoped get_scoped app $tenants simple
+    run_pgbench "$set" get_unscoped get_unscoped owner $tenants simple
   done
   echo "== $set: server" >&2
   start_server "tenantry_bench_$set"
