@@ -60,13 +60,17 @@ async fn until_heard(state: &AppState) {
     }
 }
 
+/// `GET /v1/projects` on the instance at `base` with `key`.
+async fn projects_on(app: &TestApp, base: &str, key: &str) -> Resp {
+    app.send(app.http.get(format!("{base}/v1/projects")).header("X-API-Key", key))
+        .await
+}
+
 /// Asks `base` with `key` until it refuses it; how long that took.
 async fn until_refused(app: &TestApp, base: &str, key: &str) -> Duration {
     let start = Instant::now();
     loop {
-        let resp: Resp = app
-            .send(app.http.get(format!("{base}/v1/projects")).header("X-API-Key", key))
-            .await;
+        let resp = projects_on(app, base, key).await;
         if resp.status == 401 {
             return start.elapsed();
         }
@@ -82,13 +86,7 @@ async fn with_redis_entries_outlive_a_second_and_a_revocation_reaches_every_inst
     until_heard(&b.state).await;
     let t = app.tenant("acme").await;
     let (key, id) = app.key(t.id, Scopes::all(), None).await;
-    let on_b = || {
-        app.send(
-            app.http
-                .get(format!("{}/v1/projects", b.base))
-                .header("X-API-Key", &key),
-        )
-    };
+    let on_b = || projects_on(&app, &b.base, &key);
     on_b().await.ok(200);
 
     // Revoked behind every instance's back (straight in the database, no
@@ -106,13 +104,7 @@ async fn with_redis_entries_outlive_a_second_and_a_revocation_reaches_every_inst
     // Another key, revoked through A: refused on A at once, and on B as soon
     // as the broadcast arrives, well within 1 s.
     let (second, second_id) = app.key(t.id, Scopes::all(), None).await;
-    app.send(
-        app.http
-            .get(format!("{}/v1/projects", b.base))
-            .header("X-API-Key", &second),
-    )
-    .await
-    .ok(200);
+    projects_on(&app, &b.base, &second).await.ok(200);
     app.delete(&format!("/v1/api-keys/{second_id}"), &t.key).await.ok(204);
     app.get("/v1/projects", &second).await.problem(401, "unauthenticated");
     let took = until_refused(&app, &b.base, &second).await;
@@ -126,13 +118,7 @@ async fn with_redis_a_deleted_tenants_keys_stop_working_everywhere(app: TestApp)
     let owner = app.signup("ada").await;
     let (key, _) = app.key(owner.tenant_id, Scopes::all(), None).await;
     app.get("/v1/projects", &key).await.ok(200);
-    app.send(
-        app.http
-            .get(format!("{}/v1/projects", b.base))
-            .header("X-API-Key", &key),
-    )
-    .await
-    .ok(200);
+    projects_on(&app, &b.base, &key).await.ok(200);
     app.call("DELETE", "/v1/tenant", Some(&owner.access), None)
         .await
         .ok(204);
@@ -147,13 +133,7 @@ async fn with_redis_away_entries_live_one_second(app: TestApp) {
     assert!(!b.state.key_cache.hears_revocations(Instant::now()));
     let t = app.tenant("acme").await;
     let (key, id) = app.key(t.id, Scopes::all(), None).await;
-    let on_b = || {
-        app.send(
-            app.http
-                .get(format!("{}/v1/projects", b.base))
-                .header("X-API-Key", &key),
-        )
-    };
+    let on_b = || projects_on(&app, &b.base, &key);
     on_b().await.ok(200);
     app.delete(&format!("/v1/api-keys/{id}"), &t.key).await.ok(204);
     app.get("/v1/projects", &key).await.problem(401, "unauthenticated");
