@@ -98,7 +98,7 @@ capture_statements() { # db
     # revocations, sweeps, key-use flushes).
     tail -n +"$((before + 1))" "$log" | grep -E "(LOG|DETAIL):  (execute|statement|parameters)" \
       | grep -vE "SELECT 1$|session_changes_since|sweep_sessions|SET ROLE|last_used_at" \
-      | grep -B1 -A1 -E "api_key_by_hash|projects|set_config|BEGIN|COMMIT" | grep -v '^--$' > "$out/statements-$kind.log" || true
+      | grep -B1 -A1 -E "api_key_by_hash|projects|SET LOCAL|BEGIN|COMMIT" | grep -v '^--$' > "$out/statements-$kind.log" || true
   done
   stop_server
   psql_admin -c "ALTER DATABASE $1 RESET log_statement"

@@ -1,11 +1,11 @@
 //! The transaction both seams run on. On PostgreSQL it starts with one round
-//! trip, `BEGIN; SELECT set_config(…, true), …` (sqlx's `begin_with`, which
+//! trip, `BEGIN; SET LOCAL app.tenant_id = '…'; …` (sqlx's `begin_with`, which
 //! rolls back if dropped), carrying the scope (`app.tenant_id`, `app.user_id`)
 //! for row-level security, and SeaORM-built statements run on it through sqlx.
 //! SQLite uses SeaORM's own transactions. Nothing here leaves `db/`.
 //!
 //! A transaction of a single statement ([`Tx::single`]) is one round trip on
-//! PostgreSQL: `SELECT set_config(…, true); <statement>` travels as one
+//! PostgreSQL: `SET LOCAL app.tenant_id = '…'; <statement>` travels as one
 //! simple-protocol message, which PostgreSQL runs as one implicit
 //! transaction: the settings hold for the statement and end with it, and a
 //! failing statement leaves nothing behind. The simple protocol carries no
@@ -33,6 +33,8 @@ enum Inner {
     PgSingle {
         pool: PgPool,
         settings: String,
+        /// How many statements `settings` is.
+        count: usize,
         used: AtomicBool,
     },
 }
@@ -42,15 +44,17 @@ pub(super) struct Tx {
     inner: Inner,
 }
 
-/// `SELECT set_config('app.tenant_id', '…', true), …` for `settings`.
-fn set_config_sql(settings: &[(&str, Uuid)]) -> String {
+/// `SET LOCAL app.tenant_id = '…'; …` for `settings`: one utility statement
+/// per setting (nothing to plan, no row to send back), each ending with the
+/// transaction it runs in.
+fn settings_sql(settings: &[(&str, Uuid)]) -> String {
     // Setting names are constants and a `Uuid` formats as hex digits and
     // hyphens: nothing to escape.
     let calls: Vec<String> = settings
         .iter()
-        .map(|(name, value)| format!("set_config('{name}', '{value}', true)"))
+        .map(|(name, value)| format!("SET LOCAL {name} = '{value}'"))
         .collect();
-    format!("SELECT {}", calls.join(", "))
+    calls.join("; ")
 }
 
 #[expect(
@@ -67,7 +71,7 @@ impl Tx {
     ) -> Result<Self, DbErr> {
         let inner = match conn.get_database_backend() {
             DatabaseBackend::Postgres => {
-                let tx = begin_pg(conn.get_postgres_connection_pool(), &set_config_sql(settings)).await?;
+                let tx = begin_pg(conn.get_postgres_connection_pool(), &settings_sql(settings)).await?;
                 Inner::Pg(Mutex::new(tx))
             }
             DatabaseBackend::Sqlite if write => Inner::Orm(
@@ -96,7 +100,8 @@ impl Tx {
         Ok(Self {
             inner: Inner::PgSingle {
                 pool: conn.get_postgres_connection_pool().clone(),
-                settings: set_config_sql(settings),
+                settings: settings_sql(settings),
+                count: settings.len(),
                 used: AtomicBool::new(false),
             },
         })
@@ -131,10 +136,15 @@ impl Tx {
                     .map(Into::into)
                     .collect())
             }
-            Inner::PgSingle { pool, settings, used } => {
+            Inner::PgSingle {
+                pool,
+                settings,
+                count,
+                used,
+            } => {
                 claim(used)?;
                 match inline(&statement) {
-                    Some(sql) => Ok(run_single(pool, settings, sql).await?.0),
+                    Some(sql) => Ok(run_single(pool, settings, *count, sql).await?.0),
                     None => {
                         let mut tx = begin_pg(pool, settings).await?;
                         let rows = bind(&statement).fetch_all(&mut *tx).await.map_err(sqlx_err)?;
@@ -158,10 +168,15 @@ impl Tx {
                     .map_err(sqlx_err)?
                     .rows_affected())
             }
-            Inner::PgSingle { pool, settings, used } => {
+            Inner::PgSingle {
+                pool,
+                settings,
+                count,
+                used,
+            } => {
                 claim(used)?;
                 match inline(&statement) {
-                    Some(sql) => Ok(run_single(pool, settings, sql).await?.1),
+                    Some(sql) => Ok(run_single(pool, settings, *count, sql).await?.1),
                     None => {
                         let mut tx = begin_pg(pool, settings).await?;
                         let done = bind(&statement).execute(&mut *tx).await.map_err(sqlx_err)?;
@@ -198,9 +213,14 @@ async fn begin_pg(pool: &PgPool, settings: &str) -> Result<sqlx::Transaction<'st
         .map_err(sqlx_err)
 }
 
-/// Sends `settings; sql` as one message; the rows of `sql` and how many rows
-/// it changed.
-async fn run_single(pool: &PgPool, settings: &str, sql: String) -> Result<(Vec<QueryResult>, u64), DbErr> {
+/// Sends `settings; sql` as one message (`settings` being `count`
+/// statements); the rows of `sql` and how many rows it changed.
+async fn run_single(
+    pool: &PgPool,
+    settings: &str,
+    count: usize,
+    sql: String,
+) -> Result<(Vec<QueryResult>, u64), DbErr> {
     let message = format!("{settings}; {sql}");
     let mut conn = pool.acquire().await.map_err(sqlx_err)?;
     let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(message)).fetch_many(&mut *conn);
@@ -212,11 +232,11 @@ async fn run_single(pool: &PgPool, settings: &str, sql: String) -> Result<(Vec<Q
             // The end of one statement: the settings first, then `sql`.
             Either::Left(result) => {
                 done += 1;
-                if done == 2 {
+                if done == count + 1 {
                     affected = result.rows_affected();
                 }
             }
-            Either::Right(row) if done == 1 => rows.push(row.into()),
+            Either::Right(row) if done == count => rows.push(row.into()),
             Either::Right(_) => {}
         }
     }
@@ -364,7 +384,7 @@ pub(super) async fn apply_settings(txn: &DatabaseTransaction, settings: &[(&str,
         return Ok(());
     }
     #[expect(clippy::disallowed_methods, reason = "the seam sets the scope for RLS")]
-    txn.execute_unprepared(&set_config_sql(settings)).await?;
+    txn.execute_unprepared(&settings_sql(settings)).await?;
     Ok(())
 }
 
