@@ -38,6 +38,18 @@ impl DerivedKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// [`DerivedKey::mac`] as 64 lowercase hex digits (the stored form of
+    /// hashed secrets).
+    pub fn mac_hex(&self, parts: &[&[u8]]) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for b in self.mac(parts) {
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        }
+        out
+    }
+
     /// Constant-time check that `tag` is a prefix (at least 16 bytes) of the MAC of `parts`.
     pub fn verify_truncated(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
         let mut mac = self.1.clone();

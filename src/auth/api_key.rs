@@ -68,14 +68,7 @@ pub fn check_format(key: &str) -> Result<(), FormatError> {
 
 /// The stored form of a key: hex HMAC-SHA256 under the key-hashing key.
 pub fn hash(key: &DerivedKey, secret: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mac = key.mac(&[secret.as_bytes()]);
-    let mut out = String::with_capacity(64);
-    for b in mac {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0xf)] as char);
-    }
-    out
+    key.mac_hex(&[secret.as_bytes()])
 }
 
 #[cfg(test)]

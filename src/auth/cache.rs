@@ -79,9 +79,7 @@ impl KeyCache {
     /// is emptied first (revocations may have been missed).
     pub fn heard_heartbeat(&self, at: Instant) {
         if !self.hears_revocations(at) {
-            let mut entries = self.lock();
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            entries.clear();
+            self.forget_where(|_| true);
         }
         self.heard_until.store(self.micros(at + BOUND), Ordering::Release);
     }
@@ -136,16 +134,20 @@ impl KeyCache {
 
     /// Forgets the key `id` (revoked).
     pub fn forget(&self, id: Uuid) {
-        let mut entries = self.lock();
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|_, (record, _)| record.id != id);
+        self.forget_where(|record| record.id == id);
     }
 
     /// Forgets every key of `tenant` (deleted).
     pub fn forget_tenant(&self, tenant: Uuid) {
+        self.forget_where(|record| record.tenant_id == tenant);
+    }
+
+    /// Forgets the entries `gone` picks, and keeps lookups already under way
+    /// from putting them back.
+    fn forget_where(&self, gone: impl Fn(&ApiKeyRecord) -> bool) {
         let mut entries = self.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|_, (record, _)| record.tenant_id != tenant);
+        entries.retain(|_, (record, _)| !gone(record));
     }
 }
 

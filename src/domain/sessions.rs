@@ -84,11 +84,7 @@ pub fn new_refresh_token() -> String {
 
 /// What is stored for a refresh token: its HMAC under the server secret.
 pub fn hash_refresh_token(keys: &Keys, token: &str) -> String {
-    keys.refresh_token
-        .mac(&[token.as_bytes()])
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    keys.refresh_token.mac_hex(&[token.as_bytes()])
 }
 
 /// Whether `token` could be a refresh token at all (no lookup otherwise).
