@@ -357,17 +357,25 @@ fn literal(value: &Value, out: &mut String) -> Option<()> {
     Some(())
 }
 
-/// A string as a dollar-quoted literal, under a tag the string does not
-/// hold (no escapes to get wrong, whatever `standard_conforming_strings`
-/// says). PostgreSQL text cannot hold NUL: such a value is left to the bound
-/// path, which reports it.
+/// A string as a dollar-quoted literal (no escapes to get wrong, whatever
+/// `standard_conforming_strings` says), under a tag that first appears in
+/// `s` followed by the tag where the closing tag starts: the string neither
+/// holds it nor ends in a part of it (`x$v` then `$v$` would close at
+/// `$v$v$`'s first `$v$`). PostgreSQL text cannot hold NUL: such a value is
+/// left to the bound path, which reports it.
 fn text(out: &mut String, s: &str) -> Option<()> {
     if s.contains('\0') {
         return None;
     }
+    let closes_at_end = |tag: &str| {
+        let mut quoted = String::with_capacity(s.len() + tag.len());
+        quoted.push_str(s);
+        quoted.push_str(tag);
+        quoted.find(tag) == Some(s.len())
+    };
     let mut tag = String::from("$v$");
     let mut n = 0u32;
-    while s.contains(tag.as_str()) {
+    while !closes_at_end(&tag) {
         n += 1;
         tag = format!("$v{n}$");
     }
@@ -442,6 +450,20 @@ mod tests {
             inline(&s).as_deref(),
             Some(r#"INSERT INTO "t" ("a", "b", "c") VALUES ( $v$it's$v$,  $v2$$v$ and $v1$$v2$,  NULL)"#)
         );
+    }
+
+    #[test]
+    fn a_string_ending_in_part_of_the_tag_gets_another_tag() {
+        for (value, quoted) in [
+            ("x$v", "$v1$x$v$v1$"),
+            ("x$", "$v$x$$v$"),
+            ("$v$ and $v1", "$v2$$v$ and $v1$v2$"),
+            ("$v1", "$v$$v1$v$"),
+            ("$", "$v$$$v$"),
+        ] {
+            let s = statement("SELECT $1", vec![value.into()]);
+            assert_eq!(inline(&s), Some(format!("SELECT  {quoted}")), "{value}");
+        }
     }
 
     #[test]

@@ -180,6 +180,12 @@ async fn any_text_round_trips_exactly(app: TestApp) {
         "\\'; DROP TABLE projects; --",
         "$v$",
         "$v$ $v1$ $v2$",
+        "x$v",
+        "x$v1",
+        "$v$ and $v1",
+        "$v",
+        "$",
+        "ends in $",
         "$$ $1 $2 ::uuid",
         "back\\slash \\n \\x41 E'\\''",
         "/* not a comment */ -- nor this",
@@ -197,6 +203,14 @@ async fn any_text_round_trips_exactly(app: TestApp) {
         let id = p["id"].as_str().unwrap_or_default().to_owned();
         let got = app.get(&format!("/v1/projects/{id}"), &t.key).await;
         assert_eq!(got.ok(200)["name"], name);
+        let patched = app
+            .patch(
+                &format!("/v1/projects/{id}"),
+                &t.key,
+                json!({"name": name, "description": name}),
+            )
+            .await;
+        assert_eq!(patched.ok(200)["description"], name);
         let renamed = format!("{name} (renamed)");
         let patched = app
             .patch(&format!("/v1/projects/{id}"), &t.key, json!({"name": renamed}))

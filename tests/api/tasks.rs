@@ -8,6 +8,7 @@ backends!(
     task_rules_report_every_field,
     tasks_filter_by_status_project_and_due_date,
     a_task_cannot_be_created_in_a_missing_project,
+    task_text_round_trips_exactly,
 );
 
 async fn a_task_round_trips_with_defaults_and_clears_with_null(app: TestApp) {
@@ -182,4 +183,30 @@ async fn a_task_cannot_be_created_in_a_missing_project(app: TestApp) {
     app.get(&format!("/v1/projects/{missing}/tasks"), &t.key)
         .await
         .problem(404, "not_found");
+}
+
+/// Titles and descriptions reach the database as written, on create and
+/// update, whatever dollar signs they hold (on PostgreSQL, single-statement
+/// requests carry their values as dollar-quoted literals).
+async fn task_text_round_trips_exactly(app: TestApp) {
+    let t = app.tenant("acme").await;
+    let p = app.project(&t.key, "Alpha").await;
+    for text in ["x$v", "x$v1", "$v$ and $v1", "$v", "$", "$v$", "it's $1 $$"] {
+        let task = app.task(&t.key, &p, json!({"title": text, "description": text})).await;
+        assert_eq!(task["title"], text);
+        assert_eq!(task["description"], text);
+        let path = format!("/v1/tasks/{}", task["id"].as_str().unwrap_or_default());
+        let patched = app
+            .patch(
+                &path,
+                &t.key,
+                json!({"title": format!("{text}!{text}"), "description": text}),
+            )
+            .await
+            .ok(200)
+            .clone();
+        assert_eq!(patched["title"], format!("{text}!{text}"));
+        let got = app.get(&path, &t.key).await.ok(200).clone();
+        assert_eq!(got["description"], text);
+    }
 }
