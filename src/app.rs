@@ -5,9 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use poem::endpoint::make_sync;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, RequestId, ReuseId};
-use poem::{Endpoint, EndpointExt, Route, Server};
+use poem::web::Html;
+use poem::{Endpoint, EndpointExt, Route, Server, get};
+
+use crate::api::headers::{Contract, ResponseHeaders};
 
 use crate::auth::cache::KeyCache;
 use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
@@ -133,17 +137,28 @@ impl AppState {
 /// The whole HTTP surface.
 pub fn build_route(state: AppState) -> impl Endpoint {
     let api = crate::openapi::service();
-    let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let spec = crate::openapi::spec();
+    let contract = Arc::new(Contract::from_spec(&spec));
+    let spec_text = crate::openapi::spec_json();
+    // The viewer embeds the document: the refined one, not poem-openapi's.
+    let docs = Html(api.swagger_ui_html().replace(&api.spec(), &spec_text));
     let route = Route::new()
         .nest("/", api)
-        .nest("/docs", docs)
-        .at("/openapi.json", spec);
+        .nest("/docs", Route::new().at("/", get(make_sync(move |_| docs.clone()))))
+        .at(
+            "/openapi.json",
+            get(make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(spec_text.clone())
+            })),
+        );
     #[cfg(feature = "bench")]
     let route = route.nest("/bench", crate::bench::routes());
     route
         .data(state)
         .catch_all_error(to_problem)
+        .with(ResponseHeaders(contract))
         .with(CatchPanic::new().with_handler(panic_response))
         .with(crate::telemetry::RequestSpan)
         .with(RequestId::default().reuse_id(ReuseId::Ignore))

@@ -385,7 +385,15 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
                     expires_in_days: expires_in,
                 }
                 .validate()?;
-                let created = api_keys::create(&scoped, &keys.api_key, SystemClock.now(), Scopes::all(), input).await?;
+                let created = api_keys::create(
+                    &scoped,
+                    &keys.api_key,
+                    SystemClock.now(),
+                    api_keys::Creator::Operator,
+                    Scopes::all(),
+                    input,
+                )
+                .await?;
                 Ok::<_, domain::Error>((tenant, created))
             }
             .await;

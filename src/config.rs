@@ -49,6 +49,9 @@ pub struct Settings {
     pub session_idle_days: i64,
     /// `TENANTRY_SESSION_MAX_DAYS`: a session ends this long after sign-in.
     pub session_max_days: i64,
+    /// `TENANTRY_SIGNUP_LIMIT`: signups per hour per client address and per
+    /// email (`address=10,email=3` by default; `off` lifts them).
+    pub signup_limits: crate::auth::signup_limit::SignupLimits,
     /// `TENANTRY_LOG`: a tracing filter directive.
     pub log_filter: String,
     /// `TENANTRY_LOG_FORMAT`: `pretty` or `json`.
@@ -218,6 +221,12 @@ impl Settings {
                 "must not exceed TENANTRY_SESSION_MAX_DAYS",
             ));
         }
+        let signup_limits = match get("TENANTRY_SIGNUP_LIMIT") {
+            Some(v) => {
+                crate::auth::signup_limit::SignupLimits::parse(&v).map_err(|e| err("TENANTRY_SIGNUP_LIMIT", e))?
+            }
+            None => crate::auth::signup_limit::SignupLimits::DEFAULT,
+        };
         let log_json = match get("TENANTRY_LOG_FORMAT").as_deref() {
             None | Some("pretty") => false,
             Some("json") => true,
@@ -247,6 +256,7 @@ impl Settings {
             access_token_ttl_secs,
             session_idle_days,
             session_max_days,
+            signup_limits,
             log_filter: get("TENANTRY_LOG").unwrap_or_else(|| "info".to_owned()),
             log_json,
         })
@@ -283,6 +293,7 @@ mod tests {
         assert!(s.database_url.contains("data/tenantry.db"));
         assert!(s.auto_migrate);
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(s.signup_limits, crate::auth::signup_limit::SignupLimits::DEFAULT);
     }
 
     #[test]
@@ -295,6 +306,8 @@ mod tests {
         assert_eq!(e.var, "DATABASE_URL");
         let e = settings(&[("TENANTRY_DB_APP_ROLE", "Robert'); DROP")]).expect_err("invalid");
         assert_eq!(e.var, "TENANTRY_DB_APP_ROLE");
+        let e = settings(&[("TENANTRY_SIGNUP_LIMIT", "lots")]).expect_err("invalid");
+        assert_eq!(e.var, "TENANTRY_SIGNUP_LIMIT");
     }
 
     #[test]

@@ -283,7 +283,7 @@ impl From<sea_orm::DbErr> for ApiError {
 const DOCUMENTED: [(u16, &str); 11] = [
     (
         400,
-        "The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.",
+        "The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).",
     ),
     (
         401,
@@ -322,8 +322,9 @@ pub mod statuses {
 
     /// What any database-backed operation can answer.
     pub const BASE: u16 = INTERNAL | UNAVAILABLE;
-    /// An authenticated operation open to every credential.
-    pub const AUTHENTICATED: u16 = BASE | UNAUTHORIZED;
+    /// An authenticated operation open to every credential (400: a
+    /// credential header sent twice, or both credentials at once).
+    pub const AUTHENTICATED: u16 = BASE | UNAUTHORIZED | BAD_REQUEST;
     /// A list: bad cursor or parameter, bad limit, missing scope.
     pub const LIST: u16 = AUTHENTICATED | BAD_REQUEST | UNPROCESSABLE | FORBIDDEN;
     /// Reading or deleting one resource by id.

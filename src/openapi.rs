@@ -1,5 +1,21 @@
 //! The OpenAPI service over every API, and the spec it emits.
+//!
+//! poem-openapi writes the document; [`refine`] then states the rules it
+//! has no attribute for, so that generated clients and API fuzzers see what
+//! the server enforces:
+//! - every request body schema rejects unknown fields (`additionalProperties:
+//!   false`; the input types are `deny_unknown_fields`, answered with 400);
+//! - the success responses of operations that carry a token or a secret
+//!   declare `Cache-Control: no-store` and `Pragma: no-cache`, which the
+//!   server sends on them ([`secret_operations`] finds them, here and at
+//!   start).
+//!
+//! The same refined document is committed in `openapi/`, served at
+//! `/openapi.json` and shown at `/docs`.
 
+use std::collections::BTreeSet;
+
+use indexmap::IndexMap;
 use poem_openapi::{LicenseObject, OpenApiService, ServerObject};
 
 use crate::api::{
@@ -18,7 +34,11 @@ pub type Apis = (
 );
 
 /// The API version; `info.version` in the spec.
-pub const API_VERSION: &str = "1.1.0";
+pub const API_VERSION: &str = "1.2.0";
+
+/// Response properties whose presence, at any depth, makes a response
+/// carry a token or a secret.
+pub const SECRET_PROPERTIES: [&str; 5] = ["access_token", "refresh_token", "key", "secret", "recovery_codes"];
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
@@ -45,9 +65,224 @@ pub fn service() -> OpenApiService<Apis, ()> {
     .server(ServerObject::new("/").description("The server that serves this document"))
 }
 
+/// A JSON document that keeps the order of object keys as written (the
+/// order poem-openapi gives properties is the order clients and docs show).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(IndexMap<String, Json>),
+}
+
+impl Json {
+    fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(map) => map.get(key),
+            _ => None,
+        }
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
+        match self {
+            Json::Object(map) => map.get_mut(key),
+            _ => None,
+        }
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (&String, &Json)> {
+        match self {
+            Json::Object(map) => Some(map.iter()),
+            _ => None,
+        }
+        .into_iter()
+        .flatten()
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn json_string(s: &str) -> Json {
+    Json::String(s.to_owned())
+}
+
+/// The name of the component a `{"$ref": "#/components/schemas/<name>"}` names.
+fn ref_name(schema: &Json) -> Option<&str> {
+    schema.get("$ref")?.as_str()?.strip_prefix("#/components/schemas/")
+}
+
+/// Every operation of the document: `(path, method, operation)`.
+fn operations(spec: &Json) -> impl Iterator<Item = (&String, &String, &Json)> {
+    spec.get("paths")
+        .into_iter()
+        .flat_map(Json::entries)
+        .flat_map(|(path, item)| item.entries().map(move |(method, op)| (path, method, op)))
+}
+
+/// The schemas of every media type of `holder` (a request body or a response).
+fn content_schemas(holder: &Json) -> impl Iterator<Item = &Json> {
+    holder
+        .get("content")
+        .into_iter()
+        .flat_map(Json::entries)
+        .filter_map(|(_, media)| media.get("schema"))
+}
+
+/// Whether `schema` (following references) has a property named in
+/// [`SECRET_PROPERTIES`] at any depth.
+fn holds_secret(spec: &Json, schema: &Json, seen: &mut BTreeSet<String>) -> bool {
+    if let Some(name) = ref_name(schema) {
+        if !seen.insert(name.to_owned()) {
+            return false;
+        }
+        return spec
+            .get("components")
+            .and_then(|c| c.get("schemas"))
+            .and_then(|s| s.get(name))
+            .is_some_and(|target| holds_secret(spec, target, seen));
+    }
+    let own = schema
+        .get("properties")
+        .into_iter()
+        .flat_map(Json::entries)
+        .any(|(name, property)| SECRET_PROPERTIES.contains(&name.as_str()) || holds_secret(spec, property, seen));
+    let nested = ["items", "additionalProperties"]
+        .iter()
+        .filter_map(|k| schema.get(k))
+        .chain(
+            ["allOf", "anyOf", "oneOf"]
+                .iter()
+                .filter_map(|k| match schema.get(k) {
+                    Some(Json::Array(list)) => Some(list),
+                    _ => None,
+                })
+                .flatten(),
+        )
+        .any(|s| holds_secret(spec, s, seen));
+    own || nested
+}
+
+fn is_success(status: &str) -> bool {
+    status.starts_with('2')
+}
+
+/// The operation ids whose success responses carry a token or a secret.
+pub fn secret_operations(spec: &Json) -> BTreeSet<String> {
+    operations(spec)
+        .filter(|(_, _, op)| {
+            op.get("responses")
+                .into_iter()
+                .flat_map(Json::entries)
+                .filter(|(status, _)| is_success(status))
+                .flat_map(|(_, response)| content_schemas(response))
+                .any(|schema| holds_secret(spec, schema, &mut BTreeSet::new()))
+        })
+        .filter_map(|(_, _, op)| op.get("operationId")?.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every path template of the document with the methods it accepts (as
+/// the router answers them: `HEAD` wherever `GET` is).
+pub fn routes(spec: &Json) -> Vec<(String, Vec<String>)> {
+    spec.get("paths")
+        .into_iter()
+        .flat_map(Json::entries)
+        .map(|(path, item)| {
+            let mut methods: Vec<String> = item.entries().map(|(m, _)| m.to_ascii_uppercase()).collect();
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".to_owned());
+            }
+            (path.clone(), methods)
+        })
+        .collect()
+}
+
+/// States in the document what poem-openapi cannot: see the module docs.
+pub fn refine(spec: &mut Json) {
+    let inputs: BTreeSet<String> = operations(spec)
+        .filter_map(|(_, _, op)| op.get("requestBody"))
+        .flat_map(content_schemas)
+        .filter_map(|schema| ref_name(schema).map(str::to_owned))
+        .collect();
+    if let Some(Json::Object(schemas)) = spec.get_mut("components").and_then(|c| c.get_mut("schemas")) {
+        for name in &inputs {
+            if let Some(Json::Object(schema)) = schemas.get_mut(name) {
+                schema.insert("additionalProperties".to_owned(), Json::Bool(false));
+            }
+        }
+    }
+    let secret = secret_operations(spec);
+    let no_store = Json::Object(IndexMap::from([
+        (
+            "Cache-Control".to_owned(),
+            Json::Object(IndexMap::from([
+                (
+                    "description".to_owned(),
+                    json_string("`no-store`: the response carries a token or a secret, which no cache may keep."),
+                ),
+                (
+                    "schema".to_owned(),
+                    Json::Object(IndexMap::from([("type".to_owned(), json_string("string"))])),
+                ),
+            ])),
+        ),
+        (
+            "Pragma".to_owned(),
+            Json::Object(IndexMap::from([
+                (
+                    "description".to_owned(),
+                    json_string("`no-cache`, for HTTP/1.0 caches."),
+                ),
+                (
+                    "schema".to_owned(),
+                    Json::Object(IndexMap::from([("type".to_owned(), json_string("string"))])),
+                ),
+            ])),
+        ),
+    ]));
+    let Some(Json::Object(paths)) = spec.get_mut("paths") else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Json::Object(item) = item else { continue };
+        for op in item.values_mut() {
+            let carries = op
+                .get("operationId")
+                .and_then(Json::as_str)
+                .is_some_and(|id| secret.contains(id));
+            if !carries {
+                continue;
+            }
+            let Some(Json::Object(responses)) = op.get_mut("responses") else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if let (true, Json::Object(response)) = (is_success(status), response) {
+                    response.insert("headers".to_owned(), no_store.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The refined document.
+pub fn spec() -> Json {
+    let mut spec: Json = serde_json::from_str(&service().spec()).expect("poem-openapi writes the spec as JSON");
+    refine(&mut spec);
+    spec
+}
+
 /// The spec as pretty JSON with a trailing newline, as committed in `openapi/`.
 pub fn spec_json() -> String {
-    let mut spec = service().spec();
-    spec.push('\n');
-    spec
+    let mut text = serde_json::to_string_pretty(&spec()).unwrap_or_default();
+    text.push('\n');
+    text
 }

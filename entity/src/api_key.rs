@@ -19,6 +19,13 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,
+    /// Who made the key: `user`, `api_key` or `operator`.
+    pub created_by_kind: String,
+    /// The person or key that made it; `None` for the operator.
+    pub created_by_id: Option<Uuid>,
+    /// The person its authority comes from (its maker, or the root of the
+    /// key that made it); `None` when rooted in the operator.
+    pub root_user_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,13 +5,15 @@
 //! to `tenants`, composite primary and foreign keys led by `tenant_id`) and, on
 //! PostgreSQL, their row-level security policies; `m20261126_000003_accounts`
 //! users, memberships, sessions and refresh tokens (user-owned rows guarded by
-//! a policy on `app.user_id`).
+//! a policy on `app.user_id`); `m20261201_000004_api_key_provenance` who made
+//! each API key and the person it is rooted in.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_tenants;
 mod m20261126_000002_core;
 mod m20261126_000003_accounts;
+mod m20261201_000004_api_key_provenance;
 mod rls;
 
 pub use rls::{APP_TENANT_SETTING, APP_USER_SETTING, TENANT_TABLES, USER_TABLES};
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_tenants::Migration),
             Box::new(m20261126_000002_core::Migration),
             Box::new(m20261126_000003_accounts::Migration),
+            Box::new(m20261201_000004_api_key_provenance::Migration),
         ]
     }
 }

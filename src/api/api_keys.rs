@@ -2,19 +2,22 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::Example;
+use std::borrow::Cow;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{Example, MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::gate::json_body;
 use super::projects::default_limit;
 use super::tenant::TenantOut;
-use super::types::{Int, Nullable, Text, page};
+use super::types::{Int, Nullable, Text, omittable, page};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{Actor, ApiKeyAuth, Auth, Scope, Scopes};
-use crate::domain::api_keys::{self, ApiKey, NewApiKey};
-use crate::domain::tenants;
+use crate::domain::api_keys::{self, ApiKey, Creator, NewApiKey};
+use crate::domain::{Violations, tenants};
 use crate::error::{ApiError, ApiResult, statuses};
 
 /// A permission an API key can hold.
@@ -92,11 +95,59 @@ pub struct ApiKeyOut {
     /// When the key was last used, to within a minute; `null` when never.
     #[oai(nullable)]
     pub last_used_at: Nullable<DateTime<Utc>>,
+    pub created_by: ApiKeyCreatorOut,
+}
+
+/// What made an API key: `user` (a person signed in to the tenant),
+/// `api_key` (another key) or `operator` (the command line; also every key
+/// made before keys recorded their maker).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "ApiKeyCreatorKind", rename_all = "snake_case")]
+pub enum CreatorKind {
+    User,
+    ApiKey,
+    Operator,
+}
+
+/// Who made an API key. A key made by a person keeps only what that person
+/// keeps: it is revoked when they leave the tenant or are removed from it,
+/// and when they are demoted below its scopes; a key made by a key follows
+/// the person that key follows.
+#[derive(Object, Debug)]
+#[oai(rename = "ApiKeyCreator")]
+pub struct ApiKeyCreatorOut {
+    pub kind: CreatorKind,
+    /// The person's user id or the key's id; `null` for the operator.
+    #[oai(nullable)]
+    pub id: Nullable<Uuid>,
+}
+
+impl From<Creator> for ApiKeyCreatorOut {
+    fn from(c: Creator) -> Self {
+        Self {
+            kind: match c {
+                Creator::User(_) => CreatorKind::User,
+                Creator::ApiKey(_) => CreatorKind::ApiKey,
+                Creator::Operator => CreatorKind::Operator,
+            },
+            id: c.id().into(),
+        }
+    }
+}
+
+/// The maker of a key created by `actor`.
+fn creator(actor: Actor) -> Creator {
+    match actor {
+        Actor::User { id, .. } => Creator::User(id),
+        Actor::ApiKey { id } => Creator::ApiKey(id),
+        Actor::Operator => Creator::Operator,
+    }
 }
 
 impl From<ApiKey> for ApiKeyOut {
     fn from(k: ApiKey) -> Self {
         Self {
+            created_by: Creator::from_stored(&k.created_by_kind, k.created_by_id).into(),
             id: k.id,
             scopes: scope_list(&k.scopes),
             name: k.name,
@@ -122,21 +173,74 @@ pub struct CreatedApiKeyOut {
 #[derive(Object, Debug)]
 #[oai(rename = "ApiKeyIn", deny_unknown_fields, example)]
 pub struct ApiKeyIn {
-    /// A label for people, 1 to 100 characters; default `API key`.
-    pub name: Option<Text<1, 100>>,
-    /// The scopes to grant, a subset of the caller's; default: all of the caller's.
-    pub scopes: Option<Vec<ApiScope>>,
-    /// Days until the key expires, 1 to 730; default: never.
-    pub expires_in_days: Option<Int<1, 730>>,
+    /// A label for people, 1 to 100 characters; default `API key`. May be
+    /// omitted, not `null`.
+    pub name: MaybeUndefined<Text<1, 100>>,
+    /// The scopes to grant (at least one), a subset of the caller's;
+    /// default: all of the caller's. May be omitted, not `null`.
+    pub scopes: MaybeUndefined<ScopeList>,
+    /// Days until the key expires, 1 to 730; default: never. May be omitted,
+    /// not `null`.
+    pub expires_in_days: MaybeUndefined<Int<1, 730>>,
 }
 
 impl Example for ApiKeyIn {
     fn example() -> Self {
         Self {
-            name: Some("CI pipeline".into()),
-            scopes: Some(vec![ApiScope::ProjectsRead, ApiScope::TasksRead]),
-            expires_in_days: Some(Int(Some(90))),
+            name: MaybeUndefined::Value("CI pipeline".into()),
+            scopes: MaybeUndefined::Value(ScopeList(vec![ApiScope::ProjectsRead, ApiScope::TasksRead])),
+            expires_in_days: MaybeUndefined::Value(Int(Some(90))),
         }
+    }
+}
+
+/// A list of scopes: at least one (`minItems: 1`; an empty list is a 422).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeList(pub Vec<ApiScope>);
+
+impl Type for ScopeList {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = ApiScope;
+
+    fn name() -> Cow<'static, str> {
+        <Vec<ApiScope> as Type>::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        match <Vec<ApiScope> as Type>::schema_ref() {
+            MetaSchemaRef::Inline(schema) => MetaSchemaRef::Inline(Box::new(MetaSchema {
+                min_items: Some(1),
+                ..*schema
+            })),
+            other => other,
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <Vec<ApiScope> as Type>::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a ApiScope> + 'a> {
+        Box::new(self.0.iter())
+    }
+}
+
+impl ParseFromJSON for ScopeList {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        <Vec<ApiScope>>::parse_from_json(value)
+            .map(Self)
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl ToJSON for ScopeList {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        self.0.to_json()
     }
 }
 
@@ -199,14 +303,26 @@ impl ApiKeysApi {
         body: Json<ApiKeyIn>,
     ) -> ApiResult<ApiKeyCreated, { statuses::WRITE }> {
         let body = body.0;
+        let mut v = Violations::default();
+        let name = omittable(&mut v, "name", body.name).and_then(|n| n.0);
+        let scopes = omittable(&mut v, "scopes", body.scopes).map(|list| list.0.into_iter().map(Scope::from).collect());
+        let expires_in_days = omittable(&mut v, "expires_in_days", body.expires_in_days).and_then(|d| d.0);
         let input = NewApiKey {
-            name: body.name.and_then(|n| n.0),
-            scopes: body.scopes.map(|list| list.into_iter().map(Scope::from).collect()),
-            expires_in_days: body.expires_in_days.and_then(|d| d.0),
+            name,
+            scopes,
+            expires_in_days,
         }
-        .validate()?;
+        .validate_with(v)?;
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
-        let created = api_keys::create(&db, &state.keys.api_key, state.clock.now(), auth.0.scopes(), input).await?;
+        let created = api_keys::create(
+            &db,
+            &state.keys.api_key,
+            state.clock.now(),
+            creator(auth.0.actor()),
+            auth.0.scopes(),
+            input,
+        )
+        .await?;
         Ok(ApiKeyCreated::Created(Json(CreatedApiKeyOut {
             key: created.secret,
             api_key: created.key.into(),
@@ -236,7 +352,8 @@ impl ApiKeysApi {
 
     /// Revoke an API key
     ///
-    /// The key stops working on the next request. Requires the
+    /// The key stops working on the next request. A credential can revoke
+    /// only keys whose scopes it holds too (403 otherwise). Requires the
     /// `api_keys:manage` scope.
     #[oai(path = "/api-keys/:id", method = "delete", operation_id = "delete_api_key")]
     async fn delete_api_key(
@@ -247,7 +364,7 @@ impl ApiKeysApi {
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
-        api_keys::revoke(&db, state.clock.now(), id.0).await?;
+        api_keys::revoke(&db, state.clock.now(), id.0, auth.0.scopes()).await?;
         state.key_revoked(id.0).await;
         Ok(NoContent::NoContent)
     }

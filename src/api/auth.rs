@@ -5,14 +5,14 @@ use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::types::Example;
+use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::gate::json_body;
 use super::tenant::TenantOut;
-use super::types::Text;
+use super::types::{Email, Text, omittable};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{self, BearerAuth, Role};
@@ -96,16 +96,17 @@ pub struct AuthSessionOut {
 #[oai(rename = "SignupIn", deny_unknown_fields, example)]
 pub struct SignupIn {
     /// The person's email address; stored lowercase, unique.
-    pub email: Text<3, 254>,
+    pub email: Email,
     /// 10 to 1,024 characters, not a common or easily guessed one.
     pub password: Text<10, 1024>,
     /// The person's display name, 1 to 200 characters.
     pub name: Text<1, 200>,
     /// The new tenant's display name, 1 to 200 characters.
     pub tenant_name: Text<1, 200>,
-    /// The new tenant's slug; default: made from `tenant_name`, with a
-    /// numeric suffix when taken.
-    pub tenant_slug: Option<Text<3, 63>>,
+    /// The new tenant's slug (lowercase letters, digits and inner hyphens);
+    /// default: made from `tenant_name`, with a numeric suffix when taken.
+    /// May be omitted, not `null`.
+    pub tenant_slug: MaybeUndefined<Text<3, 63>>,
 }
 
 impl Example for SignupIn {
@@ -115,7 +116,7 @@ impl Example for SignupIn {
             password: "correct-horse-battery-staple".into(),
             name: "Ada Lovelace".into(),
             tenant_name: "Analytical Engines".into(),
-            tenant_slug: None,
+            tenant_slug: MaybeUndefined::Undefined,
         }
     }
 }
@@ -125,11 +126,12 @@ impl Example for SignupIn {
 #[oai(rename = "LoginIn", deny_unknown_fields, example)]
 pub struct LoginIn {
     /// The person's email address (any case).
-    pub email: Text<1, 254>,
-    /// Their password.
-    pub password: Text<1, 1024>,
-    /// The tenant to act in, by id or slug; default: the last one used.
-    pub tenant: Option<Text<1, 63>>,
+    pub email: Email,
+    /// Their password (every password is 10 to 1,024 characters).
+    pub password: Text<10, 1024>,
+    /// The tenant to act in, by id or slug; default: the last one used. May
+    /// be omitted, not `null`.
+    pub tenant: MaybeUndefined<Text<1, 63>>,
 }
 
 impl Example for LoginIn {
@@ -137,7 +139,7 @@ impl Example for LoginIn {
         Self {
             email: "ada@example.com".into(),
             password: "correct-horse-battery-staple".into(),
-            tenant: Some("analytical-engines".into()),
+            tenant: MaybeUndefined::Value("analytical-engines".into()),
         }
     }
 }
@@ -162,8 +164,8 @@ impl Example for RefreshIn {
 #[derive(Object, Debug)]
 #[oai(rename = "PasswordChangeIn", deny_unknown_fields, example)]
 pub struct PasswordChangeIn {
-    /// The password in use now.
-    pub current_password: Text<1, 1024>,
+    /// The password in use now (every password is 10 to 1,024 characters).
+    pub current_password: Text<10, 1024>,
     /// The new password: 10 to 1,024 characters, not a common or easily guessed one.
     pub new_password: Text<10, 1024>,
 }
@@ -300,6 +302,26 @@ fn required(v: &mut Violations, field: &str, value: Option<String>) -> String {
     value.unwrap_or_default()
 }
 
+/// A password as every operation takes one: required, and within the
+/// character rule (`auth::password::check_chars`), checked before any
+/// hashing or throttling. `None` when it breaks either (reported in `v`).
+fn password_field(v: &mut Violations, field: &str, value: Option<String>) -> Option<String> {
+    let Some(password) = value else {
+        v.push(field, "required", "is required");
+        return None;
+    };
+    match auth::password::check_chars(&password) {
+        Ok(()) => Some(password),
+        Err(p) => {
+            v.push(field, p.code, p.message);
+            None
+        }
+    }
+}
+
+/// The longest tenant reference (a slug, or an id's 36 characters).
+const TENANT_REF_MAX: u64 = 63;
+
 /// Issues an access token for `session` and wraps it with the refresh token.
 fn session_response(
     state: &AppState,
@@ -340,19 +362,14 @@ impl AuthApi {
         let body = body.0;
         let mut v = Violations::default();
         let email = required(&mut v, "email", body.email.0);
-        let password = required(&mut v, "password", body.password.0);
+        let password = password_field(&mut v, "password", body.password.0);
         let name = required(&mut v, "name", body.name.0);
         let tenant_name = required(&mut v, "tenant_name", body.tenant_name.0);
-        let signup = accounts::validate_signup(
-            &mut v,
-            &email,
-            &name,
-            &tenant_name,
-            body.tenant_slug.and_then(|s| s.0).as_deref(),
-        );
-        if !password.is_empty() {
+        let tenant_slug = omittable(&mut v, "tenant_slug", body.tenant_slug).and_then(|s| s.0);
+        let signup = accounts::validate_signup(&mut v, &email, &name, &tenant_name, tenant_slug.as_deref());
+        if let Some(password) = &password {
             let local = signup.email.split('@').next().unwrap_or_default();
-            if let Err(p) = auth::password::check_policy(&password, &[&signup.email, local, &signup.name]) {
+            if let Err(p) = auth::password::check_policy(password, &[&signup.email, local, &signup.name]) {
                 v.push("password", p.code, p.message);
             }
         }
@@ -360,8 +377,9 @@ impl AuthApi {
         let created = auth::signup(
             &state,
             accounts::valid_signup(signup),
-            SecretString::from(password),
+            SecretString::from(password.unwrap_or_default()),
             user_agent(req),
+            client_ip(req),
         )
         .await?;
         let (session, refresh_token, user, membership) = created;
@@ -393,20 +411,18 @@ impl AuthApi {
     ) -> ApiResult<Json<AuthSessionOut>, LOGIN> {
         let body = body.0;
         let mut v = Violations::default();
-        let email = v.required_text("email", body.email.0.as_deref(), 1, accounts::EMAIL_MAX);
-        let password = v.required_text(
-            "password",
-            body.password.0.as_deref(),
-            1,
-            auth::password::MAX_PASSWORD_CHARS as u64,
-        );
-        let (email, password) = (
-            email.unwrap_or_default().to_owned(),
-            password.unwrap_or_default().to_owned(),
-        );
+        let email = match body.email.0 {
+            Some(email) => accounts::normalize_email(&mut v, "email", &email),
+            None => required(&mut v, "email", None),
+        };
+        let password = password_field(&mut v, "password", body.password.0);
+        let tenant = omittable(&mut v, "tenant", body.tenant).and_then(|t| t.0);
+        if let Some(tenant) = &tenant {
+            v.text("tenant", tenant, 1, TENANT_REF_MAX);
+        }
         v.finish()?;
-        let grant = auth::verify_password(&state, &email, &SecretString::from(password), client_ip(req)).await?;
-        let tenant = body.tenant.and_then(|t| t.0);
+        let password = SecretString::from(password.unwrap_or_default());
+        let grant = auth::verify_password(&state, &email, &password, client_ip(req)).await?;
         let (session, refresh_token, user, membership) =
             auth::start_session(&state, &grant, tenant.as_deref(), user_agent(req)).await?;
         Ok(Json(session_response(
@@ -530,8 +546,8 @@ impl AuthApi {
     ) -> ApiResult<NoContent, { statuses::WRITE | statuses::TOO_MANY }> {
         let grant = auth.0.person()?;
         let mut v = Violations::default();
-        let current = required(&mut v, "current_password", body.0.current_password.0);
-        let new = required(&mut v, "new_password", body.0.new_password.0);
+        let current = password_field(&mut v, "current_password", body.0.current_password.0).unwrap_or_default();
+        let new = password_field(&mut v, "new_password", body.0.new_password.0).unwrap_or_default();
         v.finish()?;
         auth::change_password(
             &state,
@@ -564,7 +580,7 @@ impl AuthApi {
         let grant = auth.0.person()?;
         let mut v = Violations::default();
         let tenant = v
-            .required_text("tenant", body.0.tenant.0.as_deref(), 1, 63)
+            .required_text("tenant", body.0.tenant.0.as_deref(), 1, TENANT_REF_MAX)
             .unwrap_or_default()
             .to_owned();
         v.finish()?;

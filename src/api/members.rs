@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::auth::RoleOut;
 use super::gate::json_body;
 use super::projects::default_limit;
-use super::types::{Int, page};
+use super::types::{Int, Required, page};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{self, Auth, BearerAuth, Role, Scope};
@@ -51,12 +51,14 @@ page!(MemberPage, MemberOut, "A page of members.");
 #[derive(Object, Debug)]
 #[oai(rename = "MemberPatch", deny_unknown_fields, example)]
 pub struct MemberPatch {
-    pub role: RoleOut,
+    pub role: Required<RoleOut>,
 }
 
 impl Example for MemberPatch {
     fn example() -> Self {
-        Self { role: RoleOut::Admin }
+        Self {
+            role: RoleOut::Admin.into(),
+        }
     }
 }
 
@@ -118,16 +120,11 @@ impl MembersApi {
         user_id: Path<Uuid>,
         body: Json<MemberPatch>,
     ) -> ApiResult<Json<MemberOut>, { statuses::WRITE | CHANGE }> {
+        let role = body.0.role.require("role")?;
         let db = state.tenant_db(&auth.0, Scope::MembersManage)?;
-        let (member, effects) = members::set_role(
-            &db,
-            auth.0.member_actor(),
-            user_id.0,
-            body.0.role.into(),
-            state.clock.now(),
-        )
-        .await?;
-        auth::apply_session_effects(&state, &effects);
+        let (member, effects) =
+            members::set_role(&db, auth.0.member_actor(), user_id.0, role.into(), state.clock.now()).await?;
+        auth::apply_membership_effects(&state, &effects).await;
         Ok(Json(member.into()))
     }
 
@@ -146,7 +143,7 @@ impl MembersApi {
     ) -> ApiResult<NoContent, CHANGE> {
         let db = state.tenant_db(&auth.0, Scope::MembersManage)?;
         let effects = members::remove(&db, auth.0.member_actor(), user_id.0, state.clock.now()).await?;
-        auth::apply_session_effects(&state, &effects);
+        auth::apply_membership_effects(&state, &effects).await;
         Ok(NoContent::NoContent)
     }
 
@@ -164,7 +161,7 @@ impl MembersApi {
         let person = auth.0.person()?;
         let db = state.db.scoped(&auth.0.authenticated());
         let effects = members::leave(&db, person.user_id(), state.clock.now()).await?;
-        auth::apply_session_effects(&state, &effects);
+        auth::apply_membership_effects(&state, &effects).await;
         Ok(NoContent::NoContent)
     }
 }

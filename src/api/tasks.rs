@@ -8,10 +8,11 @@ use uuid::Uuid;
 
 use super::gate::json_body;
 use super::projects::default_limit;
-use super::types::{Date, Int, Nullable, Text, page, patch};
+use super::types::{Date, Int, Nullable, Text, omittable, page, patch};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{Auth, Scope};
+use crate::domain::Violations;
 use crate::domain::tasks::{self, Direction, NewTask, SortBy, Status, Task, TaskChanges, TaskFilter};
 use crate::error::{ApiError, ApiResult, statuses};
 
@@ -110,9 +111,9 @@ pub struct TaskIn {
     /// Free text up to 10,000 characters.
     #[oai(nullable)]
     pub description: Option<Text<0, 10000>>,
-    pub status: Option<TaskStatus>,
-    /// 0 (none, the default) to 4 (urgent).
-    pub priority: Option<Int<0, 4>>,
+    pub status: MaybeUndefined<TaskStatus>,
+    /// 0 (none, the default) to 4 (urgent). May be omitted, not `null`.
+    pub priority: MaybeUndefined<Int<0, 4>>,
     /// The day the task is due.
     #[oai(nullable)]
     pub due_date: Option<Date>,
@@ -123,8 +124,8 @@ impl Example for TaskIn {
         Self {
             title: "Draft the landing page".into(),
             description: Some("Hero, pricing, sign-up.".into()),
-            status: Some(TaskStatus::Todo),
-            priority: Some(Int(Some(2))),
+            status: MaybeUndefined::Value(TaskStatus::Todo),
+            priority: MaybeUndefined::Value(Int(Some(2))),
             due_date: NaiveDate::from_ymd_opt(2027, 3, 1).map(Date),
         }
     }
@@ -308,14 +309,17 @@ impl TasksApi {
         body: Json<TaskIn>,
     ) -> ApiResult<TaskCreated, { statuses::WRITE | statuses::NOT_FOUND }> {
         let body = body.0;
+        let mut v = Violations::default();
+        let status = omittable(&mut v, "status", body.status).map(Into::into);
+        let priority = omittable(&mut v, "priority", body.priority).and_then(|p| p.0);
         let input = NewTask {
             title: body.title.0,
             description: body.description.and_then(|d| d.0),
-            status: body.status.map(Into::into),
-            priority: body.priority.and_then(|p| p.0),
+            status,
+            priority,
             due_date: body.due_date.map(|d| d.0),
         }
-        .validate()?;
+        .validate_with(v)?;
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
         let task = tasks::create(&db, state.clock.now(), project_id.0, input).await?;
         Ok(TaskCreated::Created(Json(task.into())))

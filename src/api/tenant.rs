@@ -6,7 +6,7 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use super::gate::json_body;
-use super::types::Text;
+use super::types::{Required, Text};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{self, Auth, Scope};
@@ -34,13 +34,13 @@ impl Example for TenantPatch {
 #[oai(rename = "OwnershipTransferIn", deny_unknown_fields, example)]
 pub struct OwnershipTransferIn {
     /// The user id of a member of the tenant.
-    pub user_id: Uuid,
+    pub user_id: Required<Uuid>,
 }
 
 impl Example for OwnershipTransferIn {
     fn example() -> Self {
         Self {
-            user_id: Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_0001),
+            user_id: Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_0001).into(),
         }
     }
 }
@@ -126,13 +126,14 @@ impl TenantApi {
     async fn delete_tenant(&self, auth: Auth, state: Data<&AppState>) -> ApiResult<NoContent, OWNER_ONLY> {
         let db = state.db.scoped(&auth.0.require_owner()?);
         let ended = tenants::delete(&db, state.clock.now()).await?;
-        auth::apply_session_effects(
+        auth::apply_membership_effects(
             &state,
-            &crate::domain::members::SessionEffects {
+            &crate::domain::members::MembershipEffects {
                 ended,
-                bumped: Vec::new(),
+                ..Default::default()
             },
-        );
+        )
+        .await;
         state.tenant_deleted(auth.0.tenant_id()).await;
         tracing::warn!(tenant.id = %auth.0.tenant_id(), "tenant deleted");
         Ok(NoContent::NoContent)
@@ -154,11 +155,11 @@ impl TenantApi {
         state: Data<&AppState>,
         body: Json<OwnershipTransferIn>,
     ) -> ApiResult<NoContent, { statuses::WRITE | OWNER_ONLY | statuses::CONFLICT }> {
+        let to = body.0.user_id.require("user_id")?;
         let db = state.db.scoped(&auth.0.require_owner()?);
         let me = auth.0.person()?;
-        let effects =
-            crate::domain::members::transfer_ownership(&db, me.user_id(), body.0.user_id, state.clock.now()).await?;
-        auth::apply_session_effects(&state, &effects);
+        let effects = crate::domain::members::transfer_ownership(&db, me.user_id(), to, state.clock.now()).await?;
+        auth::apply_membership_effects(&state, &effects).await;
         Ok(NoContent::NoContent)
     }
 }

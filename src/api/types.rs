@@ -9,7 +9,7 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
-use crate::domain::Patch;
+use crate::domain::{Patch, Violations};
 
 /// A string of `MIN..=MAX` characters. `null` or absent parses to `None`
 /// (reported as `required` by the rules).
@@ -178,6 +178,147 @@ impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
 impl<T> From<Option<T>> for Nullable<T> {
     fn from(v: Option<T>) -> Self {
         Self(v)
+    }
+}
+
+/// A required field of any type: `null` or absent parses to `None`, which
+/// the rules report as `required` (422) with every other broken rule, while
+/// a value of the wrong JSON type stays a 400.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Required<T>(pub Option<T>);
+
+impl<T: Type> Type for Required<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = T::RawValueType;
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref().and_then(Type::as_raw_value)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        match &self.0 {
+            Some(v) => v.raw_element_iter(),
+            None => Box::new(std::iter::empty()),
+        }
+    }
+}
+
+impl<T: ToJSON> ToJSON for Required<T> {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.as_ref().and_then(ToJSON::to_json).unwrap_or(Value::Null))
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Required<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(Self(None)),
+            Some(v) => T::parse_from_json(Some(v))
+                .map(|v| Self(Some(v)))
+                .map_err(ParseError::propagate),
+        }
+    }
+}
+
+impl<T> From<T> for Required<T> {
+    fn from(v: T) -> Self {
+        Self(Some(v))
+    }
+}
+
+impl<T> Required<T> {
+    /// The value of the body's only field, or a 422 naming `field`.
+    pub fn require(self, field: &str) -> crate::domain::Result<T> {
+        let mut v = Violations::default();
+        match self.0 {
+            Some(value) => Ok(value),
+            None => {
+                v.push(field, "required", "is required");
+                v.finish()?;
+                Err(crate::domain::Error::Invalid(Vec::new()))
+            }
+        }
+    }
+}
+
+/// An email address: a string of at most 254 characters with `format:
+/// email` in the spec. Any string parses; its shape is checked by the rules
+/// (422).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(pub Option<String>);
+
+impl Type for Email {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_email".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            min_length: Some(crate::domain::accounts::EMAIL_MIN as usize),
+            max_length: Some(crate::domain::accounts::EMAIL_MAX as usize),
+            ..MetaSchema::new_with_format("string", "email")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for Email {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Text::<0, 0>::parse_from_json(value)
+            .map(|t| Self(t.0))
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl ToJSON for Email {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone().map_or(Value::Null, Value::String))
+    }
+}
+
+impl From<&str> for Email {
+    fn from(s: &str) -> Self {
+        Self(Some(s.to_owned()))
+    }
+}
+
+/// A field that may be omitted but is not `nullable`: its value, `None` when
+/// absent, and a `not_null` violation for `field` when sent as `null` (so an
+/// SDK that writes an unset field as `null` is told, rather than given a
+/// default it did not ask for).
+pub fn omittable<T>(v: &mut Violations, field: &str, value: poem_openapi::types::MaybeUndefined<T>) -> Option<T> {
+    use poem_openapi::types::MaybeUndefined;
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => {
+            v.push(field, "not_null", "may be omitted but not null");
+            None
+        }
+        MaybeUndefined::Value(value) => Some(value),
     }
 }
 

@@ -34,6 +34,7 @@ impl<'a> ApiExtractor<'a> for Auth {
         body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
+        single_credential(req)?;
         let has_key = req.headers().contains_key("x-api-key");
         let has_bearer = req.headers().contains_key(poem::http::header::AUTHORIZATION);
         match (has_key, has_bearer) {
@@ -53,4 +54,23 @@ impl<'a> ApiExtractor<'a> for Auth {
             }
         }
     }
+}
+
+/// Refuses a request with more than one `X-API-Key` or `Authorization`
+/// header (400): a proxy in front and this server could each read a
+/// different one, and so disagree on who is calling.
+pub(super) fn single_credential(req: &Request) -> Result<(), ApiError> {
+    for name in ["x-api-key", "authorization"] {
+        if req.headers().get_all(name).iter().nth(1).is_some() {
+            let shown = if name == "x-api-key" {
+                "X-API-Key"
+            } else {
+                "Authorization"
+            };
+            return Err(ApiError::bad_request(format!(
+                "send the `{shown}` header once; this request has several"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ mod people;
 pub mod revocation;
 mod role;
 mod scope;
+pub mod signup_limit;
 pub mod throttle;
 pub mod usage;
 
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 pub use extract::Auth;
 pub use people::{
-    Ending, Started, apply_session_effects, change_password, end_sessions, issue_access_token, refresh, signup,
+    Ending, Started, apply_membership_effects, change_password, end_sessions, issue_access_token, refresh, signup,
     start_session, switch_tenant, verify_password,
 };
 pub use role::Role;
@@ -196,6 +197,7 @@ impl UserGrant {
 pub struct ApiKeyAuth(pub Principal);
 
 async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
+    extract::single_credential(req)?;
     let state = req
         .data::<AppState>()
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "application state missing"))?;
@@ -256,6 +258,7 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal
 pub struct BearerAuth(pub Principal);
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    extract::single_credential(req)?;
     let state = req
         .data::<AppState>()
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "application state missing"))?;
@@ -298,6 +301,7 @@ pub struct AuthState {
     pub revocations: revocation::Revocations,
     pub passwords: password::PasswordHasher,
     pub throttle: throttle::LoginThrottle,
+    pub signups: signup_limit::SignupLimiter,
     pub sessions: crate::domain::sessions::Lifetimes,
 }
 
@@ -324,6 +328,7 @@ impl AuthState {
             revocations: revocation::Revocations::default(),
             passwords: password::PasswordHasher::new(password::PasswordHasher::default_concurrency(), PASSWORD_QUEUE),
             throttle: throttle::LoginThrottle::default(),
+            signups: signup_limit::SignupLimiter::new(settings.signup_limits),
             sessions,
         })
     }

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use argon2::password_hash::{self, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
@@ -56,6 +57,8 @@ pub struct PasswordHasher {
     /// Verified against when the user is unknown, so that costs what a wrong
     /// password costs.
     dummy: OnceCell<String>,
+    /// Hashes and verifications asked for (see [`PasswordHasher::runs`]).
+    runs: AtomicU64,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -81,6 +84,7 @@ impl PasswordHasher {
             concurrency,
             max_queue,
             dummy: OnceCell::new(),
+            runs: AtomicU64::new(0),
         }
     }
 
@@ -91,8 +95,16 @@ impl PasswordHasher {
         (cores / 2).max(1)
     }
 
+    /// How many hashes and verifications callers have asked for since
+    /// start (not the dummy hash made at warm-up): the work sign-in and
+    /// signup spend on argon2, which input that breaks the rules never reaches.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+
     /// Hashes `password` with a fresh random salt into a PHC string.
     pub async fn hash(&self, password: &SecretString) -> Result<String, PasswordError> {
+        self.runs.fetch_add(1, Ordering::Relaxed);
         let password = password.clone();
         self.run(move || hash_blocking(password.expose_secret().as_bytes()))
             .await?
@@ -102,6 +114,7 @@ impl PasswordHasher {
     /// does the same work against a dummy hash and returns `false`. A
     /// malformed `stored` is logged and counts as a mismatch.
     pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Result<bool, PasswordError> {
+        self.runs.fetch_add(1, Ordering::Relaxed);
         let password = password.clone();
         let Some(stored) = stored else {
             let dummy = self.dummy_hash().await?.to_owned();
@@ -252,10 +265,16 @@ impl fmt::Display for PolicyViolation {
 
 impl std::error::Error for PolicyViolation {}
 
-/// Checks a new password: its length in characters, then its strength as
-/// zxcvbn estimates it, knowing `user_inputs` (the user's email, name and
-/// the like) as easy guesses.
-pub fn check_policy(password: &str, user_inputs: &[&str]) -> Result<(), PolicyViolation> {
+/// The rule every password meets wherever one is taken (signup, sign-in,
+/// change, reset), checked before any hashing: 10 to 1,024 characters, no
+/// NUL. A password that passes it can always be presented again.
+pub fn check_chars(password: &str) -> Result<(), PolicyViolation> {
+    if password.contains('\0') {
+        return Err(PolicyViolation {
+            code: "invalid",
+            message: "The password must not contain NUL characters.".to_owned(),
+        });
+    }
     let chars = password.chars().take(MAX_PASSWORD_CHARS + 1).count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(PolicyViolation {
@@ -269,6 +288,15 @@ pub fn check_policy(password: &str, user_inputs: &[&str]) -> Result<(), PolicyVi
             message: format!("The password must be at most {MAX_PASSWORD_CHARS} characters long."),
         });
     }
+    Ok(())
+}
+
+/// Checks a password being set: [`check_chars`], then its strength as
+/// zxcvbn estimates it, knowing `user_inputs` (the user's email, name and
+/// the like) as easy guesses. Never applied at sign-in, so a password set
+/// under an older strength rule keeps working.
+pub fn check_policy(password: &str, user_inputs: &[&str]) -> Result<(), PolicyViolation> {
+    check_chars(password)?;
 
     let evaluated = match password.char_indices().nth(STRENGTH_CHARS) {
         Some((end, _)) => &password[..end],

@@ -41,6 +41,10 @@ fn password_error(err: PasswordError) -> ApiError {
     }
 }
 
+fn email_taken() -> ApiError {
+    ApiError::conflict("an account with this email already exists")
+}
+
 /// Signs an access token for `session` acting as `role`.
 pub fn issue_access_token(
     state: &AppState,
@@ -62,16 +66,30 @@ pub fn issue_access_token(
         .map_err(|e| ApiError::internal(&e))
 }
 
-/// Creates a person, their tenant and a first session, all or nothing.
+/// Creates a person, their tenant and a first session, all or nothing. The
+/// cheap checks come first: the signup limits of the client address and the
+/// email (429), then whether the email is free (409); only then is the
+/// password hashed.
 pub async fn signup(
     state: &AppState,
     signup: Valid<Signup>,
     password: SecretString,
     user_agent: Option<&str>,
+    addr: Option<IpAddr>,
 ) -> Result<Started, ApiError> {
-    let hash = state.auth.passwords.hash(&password).await.map_err(password_error)?;
-    let platform = state.db.platform();
     let now = state.clock.now();
+    if let Err(wait) = state.auth.signups.attempt(&signup.email, addr, now) {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRequests,
+            "too many signups from this address or for this email; wait before trying again",
+        )
+        .with_retry_after(wait.seconds()));
+    }
+    let platform = state.db.platform();
+    if platform.user_by_email(&signup.email).await?.is_some() {
+        return Err(email_taken());
+    }
+    let hash = state.auth.passwords.hash(&password).await.map_err(password_error)?;
     // A derived slug that another signup takes in the meantime is derived again.
     for _ in 0..3 {
         let slug = match &signup.tenant_slug {
@@ -104,7 +122,7 @@ pub async fn signup(
             }
             Err(e) => match e.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(msg)) if msg.contains("email") => {
-                    return Err(ApiError::conflict("an account with this email already exists"));
+                    return Err(email_taken());
                 }
                 Some(SqlErr::UniqueConstraintViolation(_)) if signup.tenant_slug.is_some() => {
                     return Err(ApiError::conflict(format!(
@@ -348,14 +366,24 @@ pub async fn switch_tenant(state: &AppState, grant: &UserGrant, tenant: &str) ->
     Ok((session, token, user, membership))
 }
 
-/// Feeds what a membership change did to sessions into this instance's
-/// revocation set (other instances learn it from their next poll).
-pub fn apply_session_effects(state: &AppState, effects: &crate::domain::members::SessionEffects) {
+/// Applies what a committed membership change did: sessions into this
+/// instance's revocation set (other instances learn it from their next
+/// poll), revoked keys out of every instance's key cache.
+pub async fn apply_membership_effects(state: &AppState, effects: &crate::domain::members::MembershipEffects) {
     let now = state.clock.now();
     for id in &effects.ended {
         state.auth.revocations.revoke(*id, now);
     }
     for (id, generation) in &effects.bumped {
         state.auth.revocations.require_generation(*id, *generation, now);
+    }
+    for id in &effects.revoked_keys {
+        state.key_revoked(*id).await;
+    }
+    if !effects.revoked_keys.is_empty() {
+        tracing::info!(
+            keys = effects.revoked_keys.len(),
+            "revoked the keys of a person who lost their authority"
+        );
     }
 }

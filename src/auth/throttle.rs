@@ -79,7 +79,7 @@ impl ThrottlePolicy {
 pub struct RetryAfter(pub Duration);
 
 impl RetryAfter {
-    fn rounded_up(wait: Duration) -> Self {
+    pub(crate) fn rounded_up(wait: Duration) -> Self {
         let whole = Duration::seconds(wait.num_seconds());
         let secs = if wait > whole {
             wait.num_seconds() + 1
@@ -366,7 +366,8 @@ impl LoginThrottle {
 
 /// IPv4 addresses as they are (IPv4-mapped IPv6 included); IPv6 by /64 prefix,
 /// the usual smallest allocation to one client.
-fn address_key(addr: IpAddr) -> IpAddr {
+/// An address as the limits count it: IPv4 as is, IPv6 by its /64 prefix.
+pub(crate) fn address_key(addr: IpAddr) -> IpAddr {
     match addr.to_canonical() {
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
         v4 => v4,

@@ -15,6 +15,7 @@ use crate::db::{PlatformDb, UserTx};
 
 pub type User = user::Model;
 
+pub const EMAIL_MIN: u64 = 3;
 pub const EMAIL_MAX: u64 = 254;
 pub const NAME_MAX: u64 = 200;
 
@@ -22,7 +23,7 @@ pub const NAME_MAX: u64 = 200;
 /// part, a domain with a dot, no spaces.
 pub fn normalize_email(v: &mut Violations, field: &str, email: &str) -> String {
     let email = email.trim().to_lowercase();
-    v.text(field, &email, 3, EMAIL_MAX);
+    v.text(field, &email, EMAIL_MIN, EMAIL_MAX);
     let valid = match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Error, ListParams, Page, Result, Valid, Violations, oldest_first};
 use crate::auth::{Scope, Scopes, api_key as key_format};
-use crate::db::TenantDb;
+use crate::db::{TenantDb, TenantTx};
 use crate::secret::DerivedKey;
 
 pub const NAME_MAX: u64 = 100;
@@ -37,7 +37,12 @@ pub struct CreatedKey {
 
 impl NewApiKey {
     pub fn validate(self) -> Result<Valid<NewApiKey>> {
-        let mut v = Violations::default();
+        self.validate_with(Violations::default())
+    }
+
+    /// Validates, reporting `v`'s violations (from parsing the request)
+    /// with this input's own.
+    pub fn validate_with(self, mut v: Violations) -> Result<Valid<NewApiKey>> {
         if let Some(name) = &self.name {
             v.text("name", name, 1, NAME_MAX);
         }
@@ -52,12 +57,57 @@ impl NewApiKey {
     }
 }
 
+/// Who made a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creator {
+    /// A person: the key is rooted in them.
+    User(Uuid),
+    /// Another key: the new key is rooted where that one is.
+    ApiKey(Uuid),
+    /// The operator at the command line: rooted in nobody.
+    Operator,
+}
+
+impl Creator {
+    pub const KINDS: [&'static str; 3] = ["user", "api_key", "operator"];
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::User(_) => "user",
+            Self::ApiKey(_) => "api_key",
+            Self::Operator => "operator",
+        }
+    }
+
+    pub fn id(self) -> Option<Uuid> {
+        match self {
+            Self::User(id) | Self::ApiKey(id) => Some(id),
+            Self::Operator => None,
+        }
+    }
+
+    /// Reads the stored kind and id; an unknown kind reads as the operator.
+    pub fn from_stored(kind: &str, id: Option<Uuid>) -> Self {
+        match (kind, id) {
+            ("user", Some(id)) => Self::User(id),
+            ("api_key", Some(id)) => Self::ApiKey(id),
+            _ => Self::Operator,
+        }
+    }
+}
+
+fn scope_names(scopes: impl Iterator<Item = Scope>) -> String {
+    scopes.map(Scope::as_str).collect::<Vec<_>>().join(", ")
+}
+
 /// Creates a key holding `input.scopes` (or all of `creator_scopes`); a
-/// scope the creator lacks is a 403.
+/// scope the creator lacks is a 403. The key records `creator` and is
+/// rooted in the creator's person (a key's creator's root for a key).
 pub async fn create(
     db: &TenantDb,
     hash_key: &DerivedKey,
     now: DateTime<Utc>,
+    creator: Creator,
     creator_scopes: Scopes,
     input: Valid<NewApiKey>,
 ) -> Result<CreatedKey> {
@@ -67,18 +117,21 @@ pub async fn create(
         None => creator_scopes,
     };
     if !scopes.is_subset_of(creator_scopes) {
-        let missing: Vec<&str> = scopes
-            .iter()
-            .filter(|s| !creator_scopes.contains(*s))
-            .map(Scope::as_str)
-            .collect();
         return Err(Error::Forbidden(format!(
             "a key can only grant scopes its creator holds; missing: {}",
-            missing.join(", ")
+            scope_names(scopes.iter().filter(|s| !creator_scopes.contains(*s)))
         )));
     }
     let generated = key_format::generate();
     let tx = db.write().await?;
+    let root = match creator {
+        Creator::User(id) => Some(id),
+        Creator::ApiKey(id) => tx
+            .find_by_id::<api_key::Entity>(id)
+            .await?
+            .and_then(|parent| parent.root_user_id),
+        Creator::Operator => None,
+    };
     let key = tx
         .insert(api_key::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -90,6 +143,9 @@ pub async fn create(
             expires_at: Set(input.expires_in_days.map(|d| now + Duration::days(d))),
             revoked_at: Set(None),
             last_used_at: Set(None),
+            created_by_kind: Set(creator.kind().to_owned()),
+            created_by_id: Set(creator.id()),
+            root_user_id: Set(root),
             ..Default::default()
         })
         .await?;
@@ -113,13 +169,62 @@ pub async fn get(db: &TenantDb, id: Uuid) -> Result<ApiKey> {
     Ok(key)
 }
 
-/// Revokes a key; it stops working on the next request.
-pub async fn revoke(db: &TenantDb, now: DateTime<Utc>, id: Uuid) -> Result<()> {
+/// Revokes a key; it stops working on the next request. A caller may
+/// revoke only keys whose scopes it holds all of (403 otherwise).
+pub async fn revoke(db: &TenantDb, now: DateTime<Utc>, id: Uuid, caller_scopes: Scopes) -> Result<()> {
     let tx = db.write().await?;
-    let changed = tx
-        .update_where(
+    let key = tx
+        .find::<api_key::Entity>()
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .for_update()
+        .one()
+        .await?
+        .ok_or(Error::NotFound("API key"))?;
+    let scopes = Scopes::from_stored(&key.scopes);
+    if !scopes.is_subset_of(caller_scopes) {
+        return Err(Error::Forbidden(format!(
+            "a credential can only revoke keys within its own scopes; this key also holds: {}",
+            scope_names(scopes.iter().filter(|s| !caller_scopes.contains(*s)))
+        )));
+    }
+    tx.update_by_id::<api_key::Entity, _>(
+        id,
+        api_key::ActiveModel {
+            revoked_at: Set(Some(now)),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Revokes, within `tx`, the live keys rooted in `user` that hold a scope
+/// outside `keep` (every one of them when `keep` is `None`: the person left
+/// the tenant); the ids revoked, for the caches to forget after commit.
+pub(crate) async fn revoke_rooted(
+    tx: &TenantTx,
+    user: Uuid,
+    keep: Option<Scopes>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    let rooted = tx
+        .find::<api_key::Entity>()
+        .filter(api_key::Column::RootUserId.eq(user))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .for_update()
+        .all()
+        .await?;
+    let beyond: Vec<Uuid> = rooted
+        .into_iter()
+        .filter(|k| keep.is_none_or(|keep| !Scopes::from_stored(&k.scopes).is_subset_of(keep)))
+        .map(|k| k.id)
+        .collect();
+    if !beyond.is_empty() {
+        tx.update_where::<api_key::Entity, _>(
             Condition::all()
-                .add(api_key::Column::Id.eq(id))
+                .add(api_key::Column::Id.is_in(beyond.iter().copied()))
                 .add(api_key::Column::RevokedAt.is_null()),
             api_key::ActiveModel {
                 revoked_at: Set(Some(now)),
@@ -127,11 +232,8 @@ pub async fn revoke(db: &TenantDb, now: DateTime<Utc>, id: Uuid) -> Result<()> {
             },
         )
         .await?;
-    if changed == 0 {
-        return Err(Error::NotFound("API key"));
     }
-    tx.commit().await?;
-    Ok(())
+    Ok(beyond)
 }
 
 /// The parameters of a key list for `tenant`.

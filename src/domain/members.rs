@@ -10,6 +10,7 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, Set};
 use uuid::Uuid;
 
+use super::api_keys::revoke_rooted;
 use super::sessions::{EndReason, end_in_tenant};
 use super::{Error, ListParams, Page, Result};
 use crate::auth::Role;
@@ -32,13 +33,16 @@ pub struct Actor {
     pub role: Role,
 }
 
-/// What a change did to sessions, for the instance's revocation set.
+/// What a membership change did that the caches must learn after commit:
+/// sessions ended or moved to a new generation, and API keys revoked.
 #[derive(Debug, Default)]
-pub struct SessionEffects {
+pub struct MembershipEffects {
     /// Sessions ended.
     pub ended: Vec<Uuid>,
     /// Sessions whose tokens must be re-issued: `(session, new generation)`.
     pub bumped: Vec<(Uuid, i64)>,
+    /// Keys rooted in a person who left or lost the scopes they hold.
+    pub revoked_keys: Vec<Uuid>,
 }
 
 pub fn list_params(tenant: Uuid, key: &DerivedKey, limit: Option<i64>, cursor: Option<&str>) -> Result<ListParams> {
@@ -142,14 +146,15 @@ pub async fn add(db: &TenantDb, platform: &PlatformDb, email: &str, role: Role, 
     Ok(user)
 }
 
-/// Gives `user` the role `role`.
+/// Gives `user` the role `role`; the keys rooted in them that hold a scope
+/// beyond it are revoked.
 pub async fn set_role(
     db: &TenantDb,
     actor: Actor,
     user: Uuid,
     role: Role,
     now: DateTime<Utc>,
-) -> Result<(Member, SessionEffects)> {
+) -> Result<(Member, MembershipEffects)> {
     let tx = db.write().await?;
     let owners = lock_owners(&tx).await?;
     let (current, current_role) = member(&tx, user).await?;
@@ -163,7 +168,7 @@ pub async fn set_role(
     if current_role == Role::Owner && role != Role::Owner {
         refuse_last_owner(owners, "be demoted")?;
     }
-    let mut effects = SessionEffects::default();
+    let mut effects = MembershipEffects::default();
     if role != current_role {
         tx.update_by_id::<membership::Entity, _>(
             user,
@@ -175,6 +180,7 @@ pub async fn set_role(
         )
         .await?;
         effects.bumped = bump_sessions(&tx, user, now).await?;
+        effects.revoked_keys = revoke_rooted(&tx, user, Some(role.scopes()), now).await?;
     }
     let profile = tx
         .member_profiles(&[user])
@@ -193,8 +199,9 @@ pub async fn set_role(
     ))
 }
 
-/// Removes `user` from the tenant; their sessions in it end.
-pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>) -> Result<SessionEffects> {
+/// Removes `user` from the tenant; their sessions in it end and the keys
+/// rooted in them are revoked.
+pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>) -> Result<MembershipEffects> {
     let tx = db.write().await?;
     let owners = lock_owners(&tx).await?;
     let (_, role) = member(&tx, user).await?;
@@ -204,15 +211,18 @@ pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>)
     }
     tx.delete_by_id::<membership::Entity>(user).await?;
     let ended = end_in_tenant(&tx, Some(user), EndReason::MembershipEnded, now).await?;
+    let revoked_keys = revoke_rooted(&tx, user, None, now).await?;
     tx.commit().await?;
-    Ok(SessionEffects {
+    Ok(MembershipEffects {
         ended,
         bumped: Vec::new(),
+        revoked_keys,
     })
 }
 
-/// The caller leaves the tenant; their sessions in it end.
-pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<SessionEffects> {
+/// The caller leaves the tenant; their sessions in it end and the keys
+/// rooted in them are revoked.
+pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<MembershipEffects> {
     let tx = db.write().await?;
     let owners = lock_owners(&tx).await?;
     let (_, role) = member(&tx, user).await?;
@@ -221,15 +231,18 @@ pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<Sess
     }
     tx.delete_by_id::<membership::Entity>(user).await?;
     let ended = end_in_tenant(&tx, Some(user), EndReason::MembershipEnded, now).await?;
+    let revoked_keys = revoke_rooted(&tx, user, None, now).await?;
     tx.commit().await?;
-    Ok(SessionEffects {
+    Ok(MembershipEffects {
         ended,
         bumped: Vec::new(),
+        revoked_keys,
     })
 }
 
-/// Makes `to` an owner and the calling owner `from` an admin.
-pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTime<Utc>) -> Result<SessionEffects> {
+/// Makes `to` an owner and the calling owner `from` an admin (whose keys
+/// beyond an admin's scopes are revoked).
+pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTime<Utc>) -> Result<MembershipEffects> {
     if from == to {
         return Err(Error::Conflict("you already own this tenant".to_owned()));
     }
@@ -240,7 +253,7 @@ pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTi
         return Err(Error::Forbidden("only an owner can transfer ownership".to_owned()));
     }
     member(&tx, to).await?;
-    let mut effects = SessionEffects::default();
+    let mut effects = MembershipEffects::default();
     for (user, role) in [(to, Role::Owner), (from, Role::Admin)] {
         tx.update_by_id::<membership::Entity, _>(
             user,
@@ -252,6 +265,9 @@ pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTi
         )
         .await?;
         effects.bumped.extend(bump_sessions(&tx, user, now).await?);
+        effects
+            .revoked_keys
+            .extend(revoke_rooted(&tx, user, Some(role.scopes()), now).await?);
     }
     tx.commit().await?;
     Ok(effects)

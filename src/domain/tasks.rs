@@ -86,7 +86,12 @@ pub struct TaskFilter {
 
 impl NewTask {
     pub fn validate(self) -> Result<Valid<NewTask>> {
-        let mut v = Violations::default();
+        self.validate_with(Violations::default())
+    }
+
+    /// Validates, reporting `v`'s violations (from parsing the request)
+    /// with this input's own.
+    pub fn validate_with(self, mut v: Violations) -> Result<Valid<NewTask>> {
         v.required_text("title", self.title.as_deref(), 1, TITLE_MAX);
         if let Some(d) = &self.description {
             v.text("description", d, 0, DESCRIPTION_MAX);

@@ -120,7 +120,10 @@ async fn targets(
 ) -> (Vec<(&'static str, String)>, Option<Value>) {
     let project = app.project(&f.owner.access, "matrix").await;
     let task = app.task(&f.owner.access, &project, json!({"title": "matrix"})).await;
-    let (_, key_id) = app.key(f.owner.tenant_id, Scopes::all(), None).await;
+    // A key within the scopes of every credential that may revoke keys.
+    let (_, key_id) = app
+        .key(f.owner.tenant_id, [Scope::ApiKeysManage].into_iter().collect(), None)
+        .await;
     let id = |v: &Value| v["id"].as_str().unwrap_or_default().to_owned();
     let mut ids = vec![
         ("projects", id(&project)),

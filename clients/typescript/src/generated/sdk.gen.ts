@@ -203,7 +203,8 @@ export const getCurrentApiKey = <ThrowOnError extends boolean = false>(options?:
 /**
  * Revoke an API key
  *
- * The key stops working on the next request. Requires the
+ * The key stops working on the next request. A credential can revoke
+ * only keys whose scopes it holds too (403 otherwise). Requires the
  * `api_keys:manage` scope.
  */
 export const deleteApiKey = <ThrowOnError extends boolean = false>(options: Options<DeleteApiKeyData, ThrowOnError>): RequestResult<DeleteApiKeyResponses, DeleteApiKeyErrors, ThrowOnError> => (options.client ?? client).delete<DeleteApiKeyResponses, DeleteApiKeyErrors, ThrowOnError>({

@@ -38,7 +38,31 @@ export type ApiKey = {
      * When the key was last used, to within a minute; `null` when never.
      */
     last_used_at: string | null;
+    created_by: ApiKeyCreator;
 };
+
+/**
+ * ApiKeyCreator
+ *
+ * Who made an API key. A key made by a person keeps only what that person
+ * keeps: it is revoked when they leave the tenant or are removed from it,
+ * and when they are demoted below its scopes; a key made by a key follows
+ * the person that key follows.
+ */
+export type ApiKeyCreator = {
+    kind: ApiKeyCreatorKind;
+    /**
+     * The person's user id or the key's id; `null` for the operator.
+     */
+    id: string | null;
+};
+
+/**
+ * What made an API key: `user` (a person signed in to the tenant),
+ * `api_key` (another key) or `operator` (the command line; also every key
+ * made before keys recorded their maker).
+ */
+export type ApiKeyCreatorKind = 'user' | 'api_key' | 'operator';
 
 /**
  * ApiKeyIn
@@ -47,15 +71,18 @@ export type ApiKey = {
  */
 export type ApiKeyIn = {
     /**
-     * A label for people, 1 to 100 characters; default `API key`.
+     * A label for people, 1 to 100 characters; default `API key`. May be
+     * omitted, not `null`.
      */
     name?: string;
     /**
-     * The scopes to grant, a subset of the caller's; default: all of the caller's.
+     * The scopes to grant (at least one), a subset of the caller's;
+     * default: all of the caller's. May be omitted, not `null`.
      */
     scopes?: Array<ApiScope>;
     /**
-     * Days until the key expires, 1 to 730; default: never.
+     * Days until the key expires, 1 to 730; default: never. May be omitted,
+     * not `null`.
      */
     expires_in_days?: number;
 };
@@ -163,6 +190,7 @@ export type CreatedApiKey = {
      * When the key was last used, to within a minute; `null` when never.
      */
     last_used_at: string | null;
+    created_by: ApiKeyCreator;
 };
 
 /**
@@ -208,11 +236,12 @@ export type LoginIn = {
      */
     email: string;
     /**
-     * Their password.
+     * Their password (every password is 10 to 1,024 characters).
      */
     password: string;
     /**
-     * The tenant to act in, by id or slug; default: the last one used.
+     * The tenant to act in, by id or slug; default: the last one used. May
+     * be omitted, not `null`.
      */
     tenant?: string;
 };
@@ -321,7 +350,7 @@ export type OwnershipTransferIn = {
  */
 export type PasswordChangeIn = {
     /**
-     * The password in use now.
+     * The password in use now (every password is 10 to 1,024 characters).
      */
     current_password: string;
     /**
@@ -528,8 +557,9 @@ export type SignupIn = {
      */
     tenant_name: string;
     /**
-     * The new tenant's slug; default: made from `tenant_name`, with a
-     * numeric suffix when taken.
+     * The new tenant's slug (lowercase letters, digits and inner hyphens);
+     * default: made from `tenant_name`, with a numeric suffix when taken.
+     * May be omitted, not `null`.
      */
     tenant_slug?: string;
 };
@@ -608,7 +638,7 @@ export type TaskIn = {
     description?: string | null;
     status?: TaskStatus;
     /**
-     * 0 (none, the default) to 4 (urgent).
+     * 0 (none, the default) to 4 (urgent). May be omitted, not `null`.
      */
     priority?: number;
     /**
@@ -750,7 +780,7 @@ export type ListProjectsData = {
 
 export type ListProjectsErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -792,7 +822,7 @@ export type CreateProjectData = {
 
 export type CreateProjectErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -850,7 +880,7 @@ export type DeleteProjectData = {
 
 export type DeleteProjectErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -900,7 +930,7 @@ export type GetProjectData = {
 
 export type GetProjectErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -947,7 +977,7 @@ export type UpdateProjectData = {
 
 export type UpdateProjectErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1030,7 +1060,7 @@ export type ListTasksData = {
 
 export type ListTasksErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1102,7 +1132,7 @@ export type ListProjectTasksData = {
 
 export type ListProjectTasksErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1153,7 +1183,7 @@ export type CreateTaskData = {
 
 export type CreateTaskErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1215,7 +1245,7 @@ export type DeleteTaskData = {
 
 export type DeleteTaskErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1265,7 +1295,7 @@ export type GetTaskData = {
 
 export type GetTaskErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1312,7 +1342,7 @@ export type UpdateTaskData = {
 
 export type UpdateTaskErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1375,7 +1405,7 @@ export type ListApiKeysData = {
 
 export type ListApiKeysErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1417,7 +1447,7 @@ export type CreateApiKeyData = {
 
 export type CreateApiKeyErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1470,6 +1500,10 @@ export type GetCurrentApiKeyData = {
 
 export type GetCurrentApiKeyErrors = {
     /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
+     */
+    400: Problem;
+    /**
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */
     401: Problem;
@@ -1505,7 +1539,7 @@ export type DeleteApiKeyData = {
 
 export type DeleteApiKeyErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1559,7 +1593,7 @@ export type ListMembersData = {
 
 export type ListMembersErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1606,7 +1640,7 @@ export type DeleteMemberData = {
 
 export type DeleteMemberErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1660,7 +1694,7 @@ export type UpdateMemberData = {
 
 export type UpdateMemberErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1718,6 +1752,10 @@ export type LeaveTenantData = {
 
 export type LeaveTenantErrors = {
     /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
+     */
+    400: Problem;
+    /**
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */
     401: Problem;
@@ -1758,6 +1796,10 @@ export type DeleteTenantData = {
 };
 
 export type DeleteTenantErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
+     */
+    400: Problem;
     /**
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */
@@ -1800,6 +1842,10 @@ export type GetTenantData = {
 
 export type GetTenantErrors = {
     /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
+     */
+    400: Problem;
+    /**
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */
     401: Problem;
@@ -1830,7 +1876,7 @@ export type UpdateTenantData = {
 
 export type UpdateTenantErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1884,7 +1930,7 @@ export type TransferTenantOwnershipData = {
 
 export type TransferTenantOwnershipErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1945,7 +1991,7 @@ export type SignupData = {
 
 export type SignupErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -1994,7 +2040,7 @@ export type LoginData = {
 
 export type LoginErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -2052,7 +2098,7 @@ export type RefreshSessionData = {
 
 export type RefreshSessionErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -2098,6 +2144,10 @@ export type LogoutData = {
 
 export type LogoutErrors = {
     /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
+     */
+    400: Problem;
+    /**
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */
     401: Problem;
@@ -2134,6 +2184,10 @@ export type ListSessionsData = {
 };
 
 export type ListSessionsErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
+     */
+    400: Problem;
     /**
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */
@@ -2174,7 +2228,7 @@ export type DeleteSessionData = {
 
 export type DeleteSessionErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -2219,6 +2273,10 @@ export type RevokeOtherSessionsData = {
 
 export type RevokeOtherSessionsErrors = {
     /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
+     */
+    400: Problem;
+    /**
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */
     401: Problem;
@@ -2256,7 +2314,7 @@ export type ChangePasswordData = {
 
 export type ChangePasswordErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -2313,7 +2371,7 @@ export type SwitchTenantData = {
 
 export type SwitchTenantErrors = {
     /**
-     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor.
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
      */
     400: Problem;
     /**
@@ -2366,6 +2424,10 @@ export type GetMeData = {
 };
 
 export type GetMeErrors = {
+    /**
+     * The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).
+     */
+    400: Problem;
     /**
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */

@@ -1,6 +1,8 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .api_key import ApiKey
+from .api_key_creator import ApiKeyCreator
+from .api_key_creator_kind import ApiKeyCreatorKind
 from .api_key_in import ApiKeyIn
 from .api_key_introspection import ApiKeyIntrospection
 from .api_key_page import ApiKeyPage
@@ -41,6 +43,8 @@ from .user import User
 
 __all__ = (
     "ApiKey",
+    "ApiKeyCreator",
+    "ApiKeyCreatorKind",
     "ApiKeyIn",
     "ApiKeyIntrospection",
     "ApiKeyPage",

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.api_scope import ApiScope
+
+if TYPE_CHECKING:
+    from ..models.api_key_creator import ApiKeyCreator
+
 
 T = TypeVar("T", bound="ApiKey")
 
@@ -25,6 +29,10 @@ class ApiKey:
         created_at (datetime.datetime): When the key was created (RFC 3339, UTC).
         expires_at (datetime.datetime | None): When the key stops working; `null` when it does not expire.
         last_used_at (datetime.datetime | None): When the key was last used, to within a minute; `null` when never.
+        created_by (ApiKeyCreator): Who made an API key. A key made by a person keeps only what that person
+            keeps: it is revoked when they leave the tenant or are removed from it,
+            and when they are demoted below its scopes; a key made by a key follows
+            the person that key follows.
     """
 
     id: UUID
@@ -34,6 +42,7 @@ class ApiKey:
     created_at: datetime.datetime
     expires_at: datetime.datetime | None
     last_used_at: datetime.datetime | None
+    created_by: ApiKeyCreator
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +71,8 @@ class ApiKey:
         else:
             last_used_at = self.last_used_at
 
+        created_by = self.created_by.to_dict()
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -73,6 +84,7 @@ class ApiKey:
                 "created_at": created_at,
                 "expires_at": expires_at,
                 "last_used_at": last_used_at,
+                "created_by": created_by,
             }
         )
 
@@ -80,6 +92,8 @@ class ApiKey:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.api_key_creator import ApiKeyCreator  # noqa: PLC0415
+
         d = dict(src_dict)
         id = UUID(d.pop("id"))
 
@@ -126,6 +140,8 @@ class ApiKey:
 
         last_used_at = _parse_last_used_at(d.pop("last_used_at"))
 
+        created_by = ApiKeyCreator.from_dict(d.pop("created_by"))
+
         api_key = cls(
             id=id,
             name=name,
@@ -134,6 +150,7 @@ class ApiKey:
             created_at=created_at,
             expires_at=expires_at,
             last_used_at=last_used_at,
+            created_by=created_by,
         )
 
         api_key.additional_properties = d

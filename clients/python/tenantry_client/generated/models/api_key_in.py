@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..models.api_scope import ApiScope
 from ..types import UNSET, Unset
@@ -20,15 +19,17 @@ class ApiKeyIn:
         {'expires_in_days': 90, 'name': 'CI pipeline', 'scopes': ['projects:read', 'tasks:read']}
 
     Attributes:
-        name (str | Unset): A label for people, 1 to 100 characters; default `API key`.
-        scopes (list[ApiScope] | Unset): The scopes to grant, a subset of the caller's; default: all of the caller's.
-        expires_in_days (int | Unset): Days until the key expires, 1 to 730; default: never.
+        name (str | Unset): A label for people, 1 to 100 characters; default `API key`. May be
+            omitted, not `null`.
+        scopes (list[ApiScope] | Unset): The scopes to grant (at least one), a subset of the caller's;
+            default: all of the caller's. May be omitted, not `null`.
+        expires_in_days (int | Unset): Days until the key expires, 1 to 730; default: never. May be omitted,
+            not `null`.
     """
 
     name: str | Unset = UNSET
     scopes: list[ApiScope] | Unset = UNSET
     expires_in_days: int | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         name = self.name
@@ -43,7 +44,7 @@ class ApiKeyIn:
         expires_in_days = self.expires_in_days
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update({})
         if name is not UNSET:
             field_dict["name"] = name
@@ -76,21 +77,4 @@ class ApiKeyIn:
             expires_in_days=expires_in_days,
         )
 
-        api_key_in.additional_properties = d
         return api_key_in
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

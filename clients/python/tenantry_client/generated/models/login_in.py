@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
@@ -20,14 +19,14 @@ class LoginIn:
 
     Attributes:
         email (str): The person's email address (any case).
-        password (str): Their password.
-        tenant (str | Unset): The tenant to act in, by id or slug; default: the last one used.
+        password (str): Their password (every password is 10 to 1,024 characters).
+        tenant (str | Unset): The tenant to act in, by id or slug; default: the last one used. May
+            be omitted, not `null`.
     """
 
     email: str
     password: str
     tenant: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         email = self.email
@@ -37,7 +36,7 @@ class LoginIn:
         tenant = self.tenant
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update(
             {
                 "email": email,
@@ -64,21 +63,4 @@ class LoginIn:
             tenant=tenant,
         )
 
-        login_in.additional_properties = d
         return login_in
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

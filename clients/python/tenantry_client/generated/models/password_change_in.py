@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 T = TypeVar("T", bound="PasswordChangeIn")
 
@@ -17,13 +16,12 @@ class PasswordChangeIn:
         {'current_password': 'correct-horse-battery-staple', 'new_password': 'a-longer-and-better-passphrase-42'}
 
     Attributes:
-        current_password (str): The password in use now.
+        current_password (str): The password in use now (every password is 10 to 1,024 characters).
         new_password (str): The new password: 10 to 1,024 characters, not a common or easily guessed one.
     """
 
     current_password: str
     new_password: str
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         current_password = self.current_password
@@ -31,7 +29,7 @@ class PasswordChangeIn:
         new_password = self.new_password
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update(
             {
                 "current_password": current_password,
@@ -53,21 +51,4 @@ class PasswordChangeIn:
             new_password=new_password,
         )
 
-        password_change_in.additional_properties = d
         return password_change_in
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
@@ -17,15 +16,16 @@ class SignupIn:
 
     Example:
         {'email': 'ada@example.com', 'name': 'Ada Lovelace', 'password': 'correct-horse-battery-staple', 'tenant_name':
-            'Analytical Engines', 'tenant_slug': None}
+            'Analytical Engines'}
 
     Attributes:
         email (str): The person's email address; stored lowercase, unique.
         password (str): 10 to 1,024 characters, not a common or easily guessed one.
         name (str): The person's display name, 1 to 200 characters.
         tenant_name (str): The new tenant's display name, 1 to 200 characters.
-        tenant_slug (str | Unset): The new tenant's slug; default: made from `tenant_name`, with a
-            numeric suffix when taken.
+        tenant_slug (str | Unset): The new tenant's slug (lowercase letters, digits and inner hyphens);
+            default: made from `tenant_name`, with a numeric suffix when taken.
+            May be omitted, not `null`.
     """
 
     email: str
@@ -33,7 +33,6 @@ class SignupIn:
     name: str
     tenant_name: str
     tenant_slug: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         email = self.email
@@ -47,7 +46,7 @@ class SignupIn:
         tenant_slug = self.tenant_slug
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update(
             {
                 "email": email,
@@ -82,21 +81,4 @@ class SignupIn:
             tenant_slug=tenant_slug,
         )
 
-        signup_in.additional_properties = d
         return signup_in
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

@@ -5,7 +5,6 @@ from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..models.task_status import TaskStatus
 from ..types import UNSET, Unset
@@ -25,7 +24,7 @@ class TaskIn:
         title (str): The task's title, 1 to 200 characters.
         description (None | str | Unset): Free text up to 10,000 characters.
         status (TaskStatus | Unset): Where a task stands.
-        priority (int | Unset): 0 (none, the default) to 4 (urgent).
+        priority (int | Unset): 0 (none, the default) to 4 (urgent). May be omitted, not `null`.
         due_date (datetime.date | None | Unset): The day the task is due.
     """
 
@@ -34,7 +33,6 @@ class TaskIn:
     status: TaskStatus | Unset = UNSET
     priority: int | Unset = UNSET
     due_date: datetime.date | None | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         title = self.title
@@ -60,7 +58,7 @@ class TaskIn:
             due_date = self.due_date
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update(
             {
                 "title": title,
@@ -125,21 +123,4 @@ class TaskIn:
             due_date=due_date,
         )
 
-        task_in.additional_properties = d
         return task_in
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

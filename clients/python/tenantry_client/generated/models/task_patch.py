@@ -5,7 +5,6 @@ from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..models.task_status import TaskStatus
 from ..types import UNSET, Unset
@@ -33,7 +32,6 @@ class TaskPatch:
     status: TaskStatus | Unset = UNSET
     priority: int | Unset = UNSET
     due_date: datetime.date | None | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         title = self.title
@@ -59,7 +57,7 @@ class TaskPatch:
             due_date = self.due_date
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update({})
         if title is not UNSET:
             field_dict["title"] = title
@@ -122,21 +120,4 @@ class TaskPatch:
             due_date=due_date,
         )
 
-        task_patch.additional_properties = d
         return task_patch
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

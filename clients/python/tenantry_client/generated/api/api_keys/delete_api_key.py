@@ -82,7 +82,8 @@ def sync_detailed(
 ) -> Response[Any | Problem]:
     """Revoke an API key
 
-     The key stops working on the next request. Requires the
+     The key stops working on the next request. A credential can revoke
+    only keys whose scopes it holds too (403 otherwise). Requires the
     `api_keys:manage` scope.
 
     Args:
@@ -114,7 +115,8 @@ def sync(
 ) -> Any | Problem | None:
     """Revoke an API key
 
-     The key stops working on the next request. Requires the
+     The key stops working on the next request. A credential can revoke
+    only keys whose scopes it holds too (403 otherwise). Requires the
     `api_keys:manage` scope.
 
     Args:
@@ -141,7 +143,8 @@ async def asyncio_detailed(
 ) -> Response[Any | Problem]:
     """Revoke an API key
 
-     The key stops working on the next request. Requires the
+     The key stops working on the next request. A credential can revoke
+    only keys whose scopes it holds too (403 otherwise). Requires the
     `api_keys:manage` scope.
 
     Args:
@@ -171,7 +174,8 @@ async def asyncio(
 ) -> Any | Problem | None:
     """Revoke an API key
 
-     The key stops working on the next request. Requires the
+     The key stops working on the next request. A credential can revoke
+    only keys whose scopes it holds too (403 otherwise). Requires the
     `api_keys:manage` scope.
 
     Args:

@@ -101,7 +101,7 @@ def sync_detailed(
     Args:
         body (SignupIn): Sign-up details. Example: {'email': 'ada@example.com', 'name': 'Ada
             Lovelace', 'password': 'correct-horse-battery-staple', 'tenant_name': 'Analytical
-            Engines', 'tenant_slug': None}.
+            Engines'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -135,7 +135,7 @@ def sync(
     Args:
         body (SignupIn): Sign-up details. Example: {'email': 'ada@example.com', 'name': 'Ada
             Lovelace', 'password': 'correct-horse-battery-staple', 'tenant_name': 'Analytical
-            Engines', 'tenant_slug': None}.
+            Engines'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -164,7 +164,7 @@ async def asyncio_detailed(
     Args:
         body (SignupIn): Sign-up details. Example: {'email': 'ada@example.com', 'name': 'Ada
             Lovelace', 'password': 'correct-horse-battery-staple', 'tenant_name': 'Analytical
-            Engines', 'tenant_slug': None}.
+            Engines'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -196,7 +196,7 @@ async def asyncio(
     Args:
         body (SignupIn): Sign-up details. Example: {'email': 'ada@example.com', 'name': 'Ada
             Lovelace', 'password': 'correct-horse-battery-staple', 'tenant_name': 'Analytical
-            Engines', 'tenant_slug': None}.
+            Engines'}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
