@@ -140,7 +140,8 @@ pub fn build_route(state: AppState) -> impl Endpoint {
     let spec = crate::openapi::spec();
     let contract = Arc::new(Contract::from_spec(&spec));
     let spec_text = crate::openapi::spec_json();
-    // The viewer embeds the document: the refined one, not poem-openapi's.
+    // The viewer embeds the document: the refined one, not poem-openapi's
+    // (tests/api/errors.rs checks that /docs shows the refined one).
     let docs = Html(api.swagger_ui_html().replace(&api.spec(), &spec_text));
     let route = Route::new()
         .nest("/", api)

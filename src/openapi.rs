@@ -265,8 +265,15 @@ pub fn refine(spec: &mut Json) {
                 continue;
             };
             for (status, response) in responses.iter_mut() {
-                if let (true, Json::Object(response)) = (is_success(status), response) {
-                    response.insert("headers".to_owned(), no_store.clone());
+                let Json::Object(response) = response else { continue };
+                if !is_success(status) {
+                    continue;
+                }
+                let headers = response
+                    .entry("headers".to_owned())
+                    .or_insert_with(|| Json::Object(IndexMap::new()));
+                if let (Json::Object(headers), Json::Object(add)) = (headers, &no_store) {
+                    headers.extend(add.iter().map(|(k, v)| (k.clone(), v.clone())));
                 }
             }
         }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::gate::json_body;
 use super::projects::default_limit;
 use super::tenant::TenantOut;
-use super::types::{Int, Nullable, Text, omittable, page};
+use super::types::{Cursor, Int, Nullable, Text, omittable, page};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{Actor, ApiKeyAuth, Auth, Scope, Scopes};
@@ -278,9 +278,14 @@ impl ApiKeysApi {
         #[oai(default = "default_limit")]
         limit: Query<Int<1, 100>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<ApiKeyPage>, { statuses::LIST }> {
-        let params = api_keys::list_params(auth.0.tenant_id(), &state.keys.cursor, limit.0.0, cursor.0.as_deref())?;
+        let params = api_keys::list_params(
+            auth.0.tenant_id(),
+            &state.keys.cursor,
+            limit.0.0,
+            cursor.0.as_ref().map(|c| c.0.as_str()),
+        )?;
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
         let page = api_keys::list(&db, &state.keys.cursor, &params).await?;
         Ok(Json(ApiKeyPage::from_page(page)))

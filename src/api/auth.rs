@@ -15,7 +15,7 @@ use super::tenant::TenantOut;
 use super::types::{Email, Text, omittable};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
-use crate::auth::{self, BearerAuth, Role};
+use crate::auth::{self, PersonAuth, Role};
 use crate::domain::Violations;
 use crate::domain::accounts::{self, Membership, User};
 use crate::domain::sessions::{self, Session};
@@ -279,7 +279,7 @@ pub enum SignedUp {
 /// A public operation with a JSON body.
 const PUBLIC_WRITE: u16 =
     statuses::BASE | statuses::BAD_REQUEST | statuses::TOO_LARGE | statuses::MEDIA_TYPE | statuses::UNPROCESSABLE;
-const SIGNUP: u16 = PUBLIC_WRITE | statuses::CONFLICT;
+const SIGNUP: u16 = PUBLIC_WRITE | statuses::CONFLICT | statuses::TOO_MANY;
 const LOGIN: u16 =
     PUBLIC_WRITE | statuses::UNAUTHORIZED | statuses::FORBIDDEN | statuses::NOT_FOUND | statuses::TOO_MANY;
 const REFRESH: u16 = PUBLIC_WRITE | statuses::UNAUTHORIZED;
@@ -472,7 +472,7 @@ impl AuthApi {
     /// Ends the session of the access token: its refresh token stops working
     /// and its access tokens are refused from now on. Open to every signed-in person.
     #[oai(path = "/auth/logout", method = "post", operation_id = "logout")]
-    async fn logout(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<NoContent, SESSION> {
+    async fn logout(&self, auth: PersonAuth, state: Data<&AppState>) -> ApiResult<NoContent, SESSION> {
         let grant = auth.0.person()?;
         auth::end_sessions(&state, &grant, auth::Ending::Current).await?;
         Ok(NoContent::NoContent)
@@ -484,7 +484,7 @@ impl AuthApi {
     #[oai(path = "/auth/sessions", method = "get", operation_id = "list_sessions")]
     async fn list_sessions(
         &self,
-        auth: BearerAuth,
+        auth: PersonAuth,
         state: Data<&AppState>,
     ) -> ApiResult<Json<SessionListOut>, SESSION> {
         let grant = auth.0.person()?;
@@ -502,7 +502,7 @@ impl AuthApi {
     #[oai(path = "/auth/sessions/:id", method = "delete", operation_id = "delete_session")]
     async fn delete_session(
         &self,
-        auth: BearerAuth,
+        auth: PersonAuth,
         state: Data<&AppState>,
         /// The session's id.
         id: Path<Uuid>,
@@ -520,7 +520,7 @@ impl AuthApi {
         method = "post",
         operation_id = "revoke_other_sessions"
     )]
-    async fn revoke_other_sessions(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<NoContent, SESSION> {
+    async fn revoke_other_sessions(&self, auth: PersonAuth, state: Data<&AppState>) -> ApiResult<NoContent, SESSION> {
         let grant = auth.0.person()?;
         auth::end_sessions(&state, &grant, auth::Ending::AllButCurrent).await?;
         Ok(NoContent::NoContent)
@@ -539,7 +539,7 @@ impl AuthApi {
     )]
     async fn change_password(
         &self,
-        auth: BearerAuth,
+        auth: PersonAuth,
         state: Data<&AppState>,
         req: &Request,
         body: Json<PasswordChangeIn>,
@@ -573,7 +573,7 @@ impl AuthApi {
     )]
     async fn switch_tenant(
         &self,
-        auth: BearerAuth,
+        auth: PersonAuth,
         state: Data<&AppState>,
         body: Json<SwitchTenantIn>,
     ) -> ApiResult<Json<AuthSessionOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
@@ -599,7 +599,7 @@ impl AuthApi {
     /// Their profile, every tenant they belong to with their role there, and
     /// the tenant and session of the access token. Open to every signed-in person.
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
-    async fn get_me(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<MeOut>, SESSION> {
+    async fn get_me(&self, auth: PersonAuth, state: Data<&AppState>) -> ApiResult<Json<MeOut>, SESSION> {
         let grant = auth.0.person()?;
         let tx = state.db.for_user(&grant).read().await?;
         let (user, memberships) = accounts::me(&tx).await?;

@@ -11,10 +11,10 @@ use uuid::Uuid;
 use super::auth::RoleOut;
 use super::gate::json_body;
 use super::projects::default_limit;
-use super::types::{Int, Required, page};
+use super::types::{Cursor, Int, Required, page};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
-use crate::auth::{self, Auth, BearerAuth, Role, Scope};
+use crate::auth::{self, Auth, PersonAuth, Role, Scope};
 use crate::domain::members::{self, Member};
 use crate::error::{ApiResult, statuses};
 
@@ -92,9 +92,14 @@ impl MembersApi {
         #[oai(default = "default_limit")]
         limit: Query<Int<1, 100>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<MemberPage>, { statuses::LIST }> {
-        let params = members::list_params(auth.0.tenant_id(), &state.keys.cursor, limit.0.0, cursor.0.as_deref())?;
+        let params = members::list_params(
+            auth.0.tenant_id(),
+            &state.keys.cursor,
+            limit.0.0,
+            cursor.0.as_ref().map(|c| c.0.as_str()),
+        )?;
         let db = state.tenant_db(&auth.0, Scope::MembersRead)?;
         let page = members::list(&db, &state.keys.cursor, &params).await?;
         Ok(Json(MemberPage::from_page(page)))
@@ -155,7 +160,7 @@ impl MembersApi {
     #[oai(path = "/members/leave", method = "post", operation_id = "leave_tenant")]
     async fn leave_tenant(
         &self,
-        auth: BearerAuth,
+        auth: PersonAuth,
         state: Data<&AppState>,
     ) -> ApiResult<NoContent, { statuses::AUTHENTICATED | statuses::FORBIDDEN | statuses::CONFLICT }> {
         let person = auth.0.person()?;

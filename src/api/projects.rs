@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::gate::json_body;
-use super::types::{Int, Nullable, Text, page, patch};
+use super::types::{Cursor, Int, Nullable, Text, page, patch};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{Auth, Scope};
@@ -113,9 +113,14 @@ impl ProjectsApi {
         #[oai(default = "default_limit")]
         limit: Query<Int<1, 100>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<ProjectPage>, { statuses::LIST }> {
-        let params = projects::list_params(auth.0.tenant_id(), &state.keys.cursor, limit.0.0, cursor.0.as_deref())?;
+        let params = projects::list_params(
+            auth.0.tenant_id(),
+            &state.keys.cursor,
+            limit.0.0,
+            cursor.0.as_ref().map(|c| c.0.as_str()),
+        )?;
         let db = state.tenant_db(&auth.0, Scope::ProjectsRead)?;
         let page = projects::list(&db, &state.keys.cursor, &params).await?;
         Ok(Json(ProjectPage::from_page(page)))

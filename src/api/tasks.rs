@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::gate::json_body;
 use super::projects::default_limit;
-use super::types::{Date, Int, Nullable, Text, omittable, page, patch};
+use super::types::{Cursor, Date, Int, Nullable, Text, omittable, page, patch};
 use super::{ApiTags, NoContent};
 use crate::app::AppState;
 use crate::auth::{Auth, Scope};
@@ -251,10 +251,10 @@ impl TasksApi {
         #[oai(default = "default_limit")]
         limit: Query<Int<1, 100>>,
         /// The `next_cursor` of the previous page, with the same filters and sort.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<TaskPage>, { statuses::LIST }> {
         let filter = task_filter(project_id.0, status.0, due_before.0, sort.0, direction.0);
-        Ok(list(&state, &auth, filter, limit.0, cursor.0, false).await?)
+        Ok(list(&state, &auth, filter, limit.0, cursor.0.map(|c| c.0), false).await?)
     }
 
     /// List a project's tasks
@@ -285,10 +285,10 @@ impl TasksApi {
         #[oai(default = "default_limit")]
         limit: Query<Int<1, 100>>,
         /// The `next_cursor` of the previous page, with the same filters and sort.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<TaskPage>, { statuses::LIST | statuses::NOT_FOUND }> {
         let filter = task_filter(Some(project_id.0), status.0, due_before.0, sort.0, direction.0);
-        Ok(list(&state, &auth, filter, limit.0, cursor.0, true).await?)
+        Ok(list(&state, &auth, filter, limit.0, cursor.0.map(|c| c.0), true).await?)
     }
 
     /// Create a task

@@ -11,8 +11,12 @@ use serde_json::Value;
 
 use crate::domain::{Patch, Violations};
 
-/// A string of `MIN..=MAX` characters. `null` or absent parses to `None`
-/// (reported as `required` by the rules).
+/// The `pattern` of every text input: no NUL character (PostgreSQL text
+/// cannot hold one, so the rules refuse it on every backend).
+pub const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// A string of `MIN..=MAX` characters without NUL. `null` or absent parses
+/// to `None` (reported as `required` by the rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text<const MIN: usize, const MAX: usize>(pub Option<String>);
 
@@ -29,6 +33,7 @@ impl<const MIN: usize, const MAX: usize> Type for Text<MIN, MAX> {
         MetaSchemaRef::Inline(Box::new(MetaSchema {
             min_length: (MIN > 0).then_some(MIN),
             max_length: Some(MAX),
+            pattern: Some(NO_NUL.to_owned()),
             ..MetaSchema::new("string")
         }))
     }
@@ -319,6 +324,46 @@ pub fn omittable<T>(v: &mut Violations, field: &str, value: poem_openapi::types:
             None
         }
         MaybeUndefined::Value(value) => Some(value),
+    }
+}
+
+/// A page cursor as a query parameter: the `next_cursor` of an earlier
+/// page. The spec states its shape (1 to 512 URL-safe base64 characters);
+/// any string parses, and one that is not a cursor this server issued for
+/// the same query is a 400 (`invalid_cursor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(pub String);
+
+impl Type for Cursor {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_cursor".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            min_length: Some(1),
+            max_length: Some(crate::domain::cursor::MAX_CURSOR_LEN),
+            pattern: Some("^[A-Za-z0-9_-]+$".to_owned()),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromParameter for Cursor {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self(value.to_owned()))
     }
 }
 

@@ -56,6 +56,37 @@ impl<'a> ApiExtractor<'a> for Auth {
     }
 }
 
+/// A person's access token (`Authorization: Bearer`), for the operations
+/// only people may call: [`BearerAuth`] behind the same one-header rule as
+/// [`Auth`], checked before the header is read.
+pub struct PersonAuth(pub Principal);
+
+impl<'a> ApiExtractor<'a> for PersonAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <BearerAuth as ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        <BearerAuth as ApiExtractor>::security_schemes()
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        single_credential(req)?;
+        let BearerAuth(principal) =
+            <BearerAuth as ApiExtractor>::from_request(req, body, ExtractParamOptions::default()).await?;
+        Ok(Self(principal))
+    }
+}
+
 /// Refuses a request with more than one `X-API-Key` or `Authorization`
 /// header (400): a proxy in front and this server could each read a
 /// different one, and so disagree on who is calling.

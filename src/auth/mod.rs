@@ -20,7 +20,7 @@ use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
 use uuid::Uuid;
 
-pub use extract::Auth;
+pub use extract::{Auth, PersonAuth};
 pub use people::{
     Ending, Started, apply_membership_effects, change_password, end_sessions, issue_access_token, refresh, signup,
     start_session, switch_tenant, verify_password,

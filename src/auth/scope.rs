@@ -72,6 +72,11 @@ impl Scopes {
         self.0 & !other.0 == 0
     }
 
+    /// The scopes in both sets.
+    pub fn intersection(self, other: Scopes) -> Scopes {
+        Scopes(self.0 & other.0)
+    }
+
     pub fn insert(&mut self, scope: Scope) {
         self.0 |= scope.bit();
     }
@@ -114,5 +119,7 @@ mod tests {
         assert_eq!(Scopes::from_stored(&Scopes::all().to_stored()), Scopes::all());
         assert!(set.is_subset_of(Scopes::all()));
         assert!(!Scopes::all().is_subset_of(set));
+        assert_eq!(Scopes::all().intersection(set), set);
+        assert_eq!(set.intersection(Scopes::default()), Scopes::default());
     }
 }

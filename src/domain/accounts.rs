@@ -19,11 +19,12 @@ pub const EMAIL_MIN: u64 = 3;
 pub const EMAIL_MAX: u64 = 254;
 pub const NAME_MAX: u64 = 200;
 
-/// Lowercases and trims an email and checks its shape: one `@`, a local
-/// part, a domain with a dot, no spaces.
-pub fn normalize_email(v: &mut Violations, field: &str, email: &str) -> String {
-    let email = email.trim().to_lowercase();
-    v.text(field, &email, EMAIL_MIN, EMAIL_MAX);
+/// Checks an email's length as sent (the spec's `minLength`/`maxLength`),
+/// lowercases and trims it, and checks its shape: one `@`, a local part, a
+/// domain with a dot, no spaces.
+pub fn normalize_email(v: &mut Violations, field: &str, raw: &str) -> String {
+    v.text(field, raw, EMAIL_MIN, EMAIL_MAX);
+    let email = raw.trim().to_lowercase();
     let valid = match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -35,7 +36,8 @@ pub fn normalize_email(v: &mut Violations, field: &str, email: &str) -> String {
         }
         None => false,
     };
-    if !valid && email.chars().count() as u64 <= EMAIL_MAX {
+    let length_ok = (EMAIL_MIN..=EMAIL_MAX).contains(&(raw.chars().count() as u64)) && !raw.contains('\0');
+    if !valid && length_ok {
         v.push(field, "invalid", "must be an email address");
     }
     email

@@ -3,13 +3,13 @@
 //! an HMAC.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::api_key;
+use entity::{api_key, membership};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, Set};
 use uuid::Uuid;
 
 use super::{Error, ListParams, Page, Result, Valid, Violations, oldest_first};
-use crate::auth::{Scope, Scopes, api_key as key_format};
+use crate::auth::{Role, Scope, Scopes, api_key as key_format};
 use crate::db::{TenantDb, TenantTx};
 use crate::secret::DerivedKey;
 
@@ -103,6 +103,12 @@ fn scope_names(scopes: impl Iterator<Item = Scope>) -> String {
 /// Creates a key holding `input.scopes` (or all of `creator_scopes`); a
 /// scope the creator lacks is a 403. The key records `creator` and is
 /// rooted in the creator's person (a key's creator's root for a key).
+///
+/// The creator's authority is read again inside the transaction, under the
+/// lock the changes to it take (the membership row; the parent key's row),
+/// not taken from the credential alone: a person removed or demoted a
+/// moment ago, whose access token other instances have not refused yet,
+/// cannot turn it into a key that outlives the change.
 pub async fn create(
     db: &TenantDb,
     hash_key: &DerivedKey,
@@ -112,26 +118,44 @@ pub async fn create(
     input: Valid<NewApiKey>,
 ) -> Result<CreatedKey> {
     let input = input.0;
-    let scopes = match input.scopes {
-        Some(list) => list.into_iter().collect::<Scopes>(),
-        None => creator_scopes,
-    };
-    if !scopes.is_subset_of(creator_scopes) {
-        return Err(Error::Forbidden(format!(
-            "a key can only grant scopes its creator holds; missing: {}",
-            scope_names(scopes.iter().filter(|s| !creator_scopes.contains(*s)))
-        )));
-    }
+    let requested = input.scopes.map(|list| list.into_iter().collect::<Scopes>());
     let generated = key_format::generate();
     let tx = db.write().await?;
-    let root = match creator {
-        Creator::User(id) => Some(id),
-        Creator::ApiKey(id) => tx
-            .find_by_id::<api_key::Entity>(id)
-            .await?
-            .and_then(|parent| parent.root_user_id),
-        Creator::Operator => None,
+    let (root, held) = match creator {
+        Creator::User(id) => {
+            let role = tx
+                .find::<membership::Entity>()
+                .filter(membership::Column::UserId.eq(id))
+                .for_update()
+                .one()
+                .await?
+                .and_then(|m| Role::parse(&m.role))
+                .ok_or_else(|| Error::Unauthenticated("the credential's membership has ended".to_owned()))?;
+            (Some(id), creator_scopes.intersection(role.scopes()))
+        }
+        Creator::ApiKey(id) => {
+            let parent = tx
+                .find::<api_key::Entity>()
+                .filter(api_key::Column::Id.eq(id))
+                .for_update()
+                .one()
+                .await?
+                .filter(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|at| at > now))
+                .ok_or_else(|| Error::Unauthenticated("the API key has been revoked or has expired".to_owned()))?;
+            (
+                parent.root_user_id,
+                creator_scopes.intersection(Scopes::from_stored(&parent.scopes)),
+            )
+        }
+        Creator::Operator => (None, creator_scopes),
     };
+    let scopes = requested.unwrap_or(held);
+    if !scopes.is_subset_of(held) {
+        return Err(Error::Forbidden(format!(
+            "a key can only grant scopes its creator holds; missing: {}",
+            scope_names(scopes.iter().filter(|s| !held.contains(*s)))
+        )));
+    }
     let key = tx
         .insert(api_key::ActiveModel {
             id: Set(Uuid::now_v7()),

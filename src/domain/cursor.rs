@@ -16,7 +16,8 @@ use crate::secret::DerivedKey;
 
 const TAG_LEN: usize = 16;
 pub(crate) const MALFORMED: &str = "the cursor is malformed or was altered";
-const MAX_CURSOR_LEN: usize = 512;
+/// The longest cursor taken (the spec's `maxLength`); longer ones are refused unread.
+pub const MAX_CURSOR_LEN: usize = 512;
 
 #[derive(Serialize, Deserialize)]
 struct Payload {

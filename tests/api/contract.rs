@@ -3,6 +3,7 @@
 //! added later is covered without editing this file:
 //! - `null` for a property that is not `nullable` is a 422 naming it;
 //! - a string one character over its `maxLength` is a 422 naming it;
+//! - text declares `pattern: ^[^\u0000]*$`, and a NUL in it is a 422 naming it;
 //! - a field the schema does not declare is a 400 (`additionalProperties: false`);
 //! - every `example` is valid against its own schema;
 //! - a response carrying a token or a secret is not cacheable;
@@ -23,6 +24,7 @@ use crate::support::{PASSWORD, Person, TestApp};
 backends!(
     null_for_a_property_that_is_not_nullable_is_a_422_naming_it,
     one_character_over_max_length_is_a_422_naming_the_property,
+    a_nul_in_a_property_whose_pattern_forbids_it_is_a_422_naming_it,
     a_property_the_schema_does_not_declare_is_a_400,
     responses_carrying_a_token_or_a_secret_are_not_cacheable,
 );
@@ -196,6 +198,44 @@ async fn one_character_over_max_length_is_a_422_naming_the_property(app: TestApp
         }
     }
     assert!(checked >= 15, "only {checked} properties with a maxLength");
+}
+
+/// The `pattern` of text that may hold anything but NUL.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+async fn a_nul_in_a_property_whose_pattern_forbids_it_is_a_422_naming_it(app: TestApp) {
+    let spec = spec();
+    let callers = Callers::new(&app).await;
+    let mut checked = 0;
+    for op in body_operations(&spec) {
+        let schema = &spec["components"]["schemas"][&op.schema];
+        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+            if property["type"] != "string" || property["format"].is_string() {
+                continue;
+            }
+            assert_eq!(
+                property["pattern"], NO_NUL,
+                "{}: text property `{field}` states that it takes no NUL",
+                op.schema
+            );
+            let mut body = example(&spec, &op.schema);
+            let min = property["minLength"].as_u64().unwrap_or(0) as usize;
+            body.insert(field.clone(), Value::String(format!("{}\0", "a".repeat(min))));
+            let r = app
+                .call(
+                    &op.method,
+                    &with_ids(&op.path),
+                    callers.for_op(&op),
+                    Some(&Value::Object(body)),
+                )
+                .await;
+            let cell = format!("{}: `{field}` holding a NUL", op.id);
+            assert_eq!(r.status, 422, "{cell} is a 422: {}", r.body);
+            assert!(r.fields().contains(field), "{cell} names `{field}`: {}", r.body);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} text properties");
 }
 
 async fn a_property_the_schema_does_not_declare_is_a_400(app: TestApp) {

@@ -248,10 +248,18 @@ async fn docs_spec_and_probes_are_served(app: TestApp) {
     assert_eq!(health.ok(200)["status"], "ok");
     let ready = app.call("GET", "/readyz", None, None).await;
     assert_eq!(ready.ok(200)["status"], "ok");
+    // The served document is the committed one, refined; so is the one /docs shows.
     let spec = app.call("GET", "/openapi.json", None, None).await;
     assert_eq!(spec.ok(200)["info"]["title"], "Tenantry API");
+    let committed: serde_json::Value = serde_json::from_str(&tenantry::openapi::spec_json()).expect("the spec is JSON");
+    assert_eq!(spec.body, committed);
     let docs = app.send(app.http.get(app.url("/docs"))).await;
     assert_eq!(docs.status, 200);
     assert!(docs.content_type.starts_with("text/html"));
     assert!(docs.headers.contains_key("x-request-id"));
+    let html = docs.body.as_str().unwrap_or_default();
+    assert!(
+        html.contains(&tenantry::openapi::spec_json().trim_end().to_owned()),
+        "/docs embeds the refined document"
+    );
 }

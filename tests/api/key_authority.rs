@@ -5,7 +5,9 @@
 //! credential revokes only keys within its own scopes.
 
 use serde_json::{Value, json};
-use tenantry::auth::{Role, Scope, Scopes};
+use tenantry::auth::{Principal, Role, Scope, Scopes};
+use tenantry::clock::Clock;
+use tenantry::domain::{self, api_keys};
 
 use crate::backends;
 use crate::support::{Resp, TestApp};
@@ -15,6 +17,7 @@ backends!(
     a_key_manager_sees_every_key_but_revokes_only_those_within_its_scopes,
     a_demoted_or_removed_person_takes_their_keys_with_them,
     leaving_or_handing_over_ownership_revokes_what_the_person_no_longer_holds,
+    a_key_is_never_minted_on_authority_that_has_ended,
 );
 
 async fn create_key(app: &TestApp, credential: &str, body: Value) -> Value {
@@ -195,4 +198,64 @@ async fn leaving_or_handing_over_ownership_revokes_what_the_person_no_longer_hol
     .ok(204);
     works(&app, &secret(&full)).await.problem(401, "unauthenticated");
     works(&app, &secret(&within)).await.ok(200);
+}
+
+/// A credential checked a moment before its authority ended (an access
+/// token another instance has not refused yet, a key revoked meanwhile)
+/// mints nothing: the maker's membership and the parent key are read again,
+/// locked, inside the transaction that creates the key.
+async fn a_key_is_never_minted_on_authority_that_has_ended(app: TestApp) {
+    let ada = app.signup("ada").await;
+    let admin = app.person_in(&ada.tenant_slug, Role::Admin).await;
+    let parent = create_key(
+        &app,
+        &admin.access,
+        json!({"scopes": ["api_keys:manage", "projects:read"]}),
+    )
+    .await;
+    let parent_id: uuid::Uuid = id(&parent).parse().expect("uuid");
+    let db = app.state.db.scoped(&Principal::operator(ada.tenant_id).authenticated());
+    let mint = |creator: api_keys::Creator, scopes: &[Scope]| {
+        let input = api_keys::NewApiKey {
+            name: None,
+            scopes: Some(scopes.to_vec()),
+            expires_in_days: None,
+        }
+        .validate()
+        .expect("valid input");
+        // What the stale credential still claims: the admin's scopes.
+        api_keys::create(
+            &db,
+            &app.state.keys.api_key,
+            app.clock.now(),
+            creator,
+            Role::Admin.scopes(),
+            input,
+        )
+    };
+    mint(api_keys::Creator::User(admin.user_id), &[Scope::MembersManage])
+        .await
+        .expect("while an admin");
+
+    app.patch(
+        &format!("/v1/members/{}", admin.user_id),
+        &ada.access,
+        json!({"role": "viewer"}),
+    )
+    .await
+    .ok(200);
+    let demoted = mint(api_keys::Creator::User(admin.user_id), &[Scope::MembersManage]).await;
+    assert!(matches!(demoted, Err(domain::Error::Forbidden(_))), "{demoted:?}");
+    // Within the new role it may, and by default gets no more than the role.
+    let within = mint(api_keys::Creator::User(admin.user_id), &[Scope::ProjectsRead]).await;
+    assert!(within.is_ok(), "{within:?}");
+    // The parent key was revoked with the demotion: it mints nothing either.
+    let orphan = mint(api_keys::Creator::ApiKey(parent_id), &[Scope::ProjectsRead]).await;
+    assert!(matches!(orphan, Err(domain::Error::Unauthenticated(_))), "{orphan:?}");
+
+    app.delete(&format!("/v1/members/{}", admin.user_id), &ada.access)
+        .await
+        .ok(204);
+    let removed = mint(api_keys::Creator::User(admin.user_id), &[Scope::ProjectsRead]).await;
+    assert!(matches!(removed, Err(domain::Error::Unauthenticated(_))), "{removed:?}");
 }

@@ -127,6 +127,18 @@ async fn a_credential_header_sent_twice_is_a_400(app: TestApp) {
             .await;
         twice_bearer.problem(400, "bad_request");
     }
+    // Whatever the first one holds, on operations only people may call too.
+    for path in ["/v1/me", "/v1/tenant"] {
+        let r = app
+            .send(
+                app.http
+                    .get(app.url(path))
+                    .header("Authorization", "Basic YTpi")
+                    .header("Authorization", format!("Bearer {}", ada.access)),
+            )
+            .await;
+        r.problem(400, "bad_request");
+    }
     // The same key twice is refused as well: the rule is about the header.
     app.send(
         app.http

@@ -2011,6 +2011,10 @@ export type SignupErrors = {
      */
     422: Problem;
     /**
+     * Too many attempts; `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
