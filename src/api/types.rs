@@ -128,57 +128,66 @@ impl<const MIN: i64, const MAX: i64> ToJSON for Int<MIN, MAX> {
     }
 }
 
+/// The `Type`, `ToJSON` and `ParseFromJSON` of a wrapper over `Option<T>`
+/// whose field is `required` in the spec with `T`'s schema, and which takes
+/// `null` or absence as `None` (a value of another JSON type stays a 400).
+macro_rules! present_or_null {
+    ($wrapper:ident) => {
+        impl<T: Type> Type for $wrapper<T> {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = T::RawValueType;
+            type RawElementValueType = T::RawElementValueType;
+
+            fn name() -> Cow<'static, str> {
+                T::name()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                T::schema_ref()
+            }
+
+            fn register(registry: &mut poem_openapi::registry::Registry) {
+                T::register(registry);
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                self.0.as_ref().and_then(Type::as_raw_value)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                match &self.0 {
+                    Some(v) => v.raw_element_iter(),
+                    None => Box::new(std::iter::empty()),
+                }
+            }
+        }
+
+        impl<T: ToJSON> ToJSON for $wrapper<T> {
+            fn to_json(&self) -> Option<Value> {
+                Some(self.0.as_ref().and_then(ToJSON::to_json).unwrap_or(Value::Null))
+            }
+        }
+
+        impl<T: ParseFromJSON> ParseFromJSON for $wrapper<T> {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                match value {
+                    None | Some(Value::Null) => Ok(Self(None)),
+                    Some(v) => T::parse_from_json(Some(v))
+                        .map(|v| Self(Some(v)))
+                        .map_err(ParseError::propagate),
+                }
+            }
+        }
+    };
+}
+
 /// A field that is always present and may be `null`: required and
 /// `nullable` in the spec (declare `#[oai(nullable)]` on the field), so
 /// generated clients type it `T | null` rather than optional.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nullable<T>(pub Option<T>);
 
-impl<T: Type> Type for Nullable<T> {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = T::RawValueType;
-    type RawElementValueType = T::RawElementValueType;
-
-    fn name() -> Cow<'static, str> {
-        T::name()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
-    }
-
-    fn register(registry: &mut poem_openapi::registry::Registry) {
-        T::register(registry);
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        self.0.as_ref().and_then(Type::as_raw_value)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        match &self.0 {
-            Some(v) => v.raw_element_iter(),
-            None => Box::new(std::iter::empty()),
-        }
-    }
-}
-
-impl<T: ToJSON> ToJSON for Nullable<T> {
-    fn to_json(&self) -> Option<Value> {
-        Some(self.0.as_ref().and_then(ToJSON::to_json).unwrap_or(Value::Null))
-    }
-}
-
-impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            None | Some(Value::Null) => Ok(Self(None)),
-            Some(v) => T::parse_from_json(Some(v))
-                .map(|v| Self(Some(v)))
-                .map_err(ParseError::propagate),
-        }
-    }
-}
+present_or_null!(Nullable);
 
 impl<T> From<Option<T>> for Nullable<T> {
     fn from(v: Option<T>) -> Self {
@@ -186,57 +195,13 @@ impl<T> From<Option<T>> for Nullable<T> {
     }
 }
 
-/// A required field of any type: `null` or absent parses to `None`, which
-/// the rules report as `required` (422) with every other broken rule, while
-/// a value of the wrong JSON type stays a 400.
+/// A required input field of any type: `null` or absent parses to `None`,
+/// which the rules report as `required` (422) with every other broken rule,
+/// while a value of the wrong JSON type stays a 400.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Required<T>(pub Option<T>);
 
-impl<T: Type> Type for Required<T> {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = T::RawValueType;
-    type RawElementValueType = T::RawElementValueType;
-
-    fn name() -> Cow<'static, str> {
-        T::name()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
-    }
-
-    fn register(registry: &mut poem_openapi::registry::Registry) {
-        T::register(registry);
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        self.0.as_ref().and_then(Type::as_raw_value)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        match &self.0 {
-            Some(v) => v.raw_element_iter(),
-            None => Box::new(std::iter::empty()),
-        }
-    }
-}
-
-impl<T: ToJSON> ToJSON for Required<T> {
-    fn to_json(&self) -> Option<Value> {
-        Some(self.0.as_ref().and_then(ToJSON::to_json).unwrap_or(Value::Null))
-    }
-}
-
-impl<T: ParseFromJSON> ParseFromJSON for Required<T> {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            None | Some(Value::Null) => Ok(Self(None)),
-            Some(v) => T::parse_from_json(Some(v))
-                .map(|v| Self(Some(v)))
-                .map_err(ParseError::propagate),
-        }
-    }
-}
+present_or_null!(Required);
 
 impl<T> From<T> for Required<T> {
     fn from(v: T) -> Self {

@@ -132,18 +132,21 @@ fn example(spec: &Value, schema: &str) -> serde_json::Map<String, Value> {
         .unwrap_or_else(|| panic!("input schema {schema} has an example"))
 }
 
-async fn null_for_a_property_that_is_not_nullable_is_a_422_naming_it(app: TestApp) {
+/// Sends, for every property of every request body that `bad` gives a
+/// value for, the example with that property replaced, and expects a 422
+/// naming it; `what` describes the value. How many cells were checked.
+async fn each_breaks_its_rule(app: &TestApp, what: &str, bad: impl Fn(&str, &Value) -> Option<Value>) -> usize {
     let spec = spec();
-    let callers = Callers::new(&app).await;
+    let callers = Callers::new(app).await;
     let mut checked = 0;
     for op in body_operations(&spec) {
         let schema = &spec["components"]["schemas"][&op.schema];
         for (field, property) in schema["properties"].as_object().into_iter().flatten() {
-            if property["nullable"] == true {
+            let Some(value) = bad(&op.schema, property) else {
                 continue;
-            }
+            };
             let mut body = example(&spec, &op.schema);
-            body.insert(field.clone(), Value::Null);
+            body.insert(field.clone(), value);
             let r = app
                 .call(
                     &op.method,
@@ -152,13 +155,21 @@ async fn null_for_a_property_that_is_not_nullable_is_a_422_naming_it(app: TestAp
                     Some(&Value::Object(body)),
                 )
                 .await;
-            let cell = format!("{}: `{field}: null`", op.id);
+            let cell = format!("{}: `{field}` {what}", op.id);
             assert_eq!(r.status, 422, "{cell} is a 422: {}", r.body);
             r.problem(422, "validation_failed");
             assert!(r.fields().contains(field), "{cell} names `{field}`: {}", r.body);
             checked += 1;
         }
     }
+    checked
+}
+
+async fn null_for_a_property_that_is_not_nullable_is_a_422_naming_it(app: TestApp) {
+    let checked = each_breaks_its_rule(&app, "sent as null", |_, property| {
+        (property["nullable"] != true).then_some(Value::Null)
+    })
+    .await;
     assert!(checked >= 20, "only {checked} non-nullable properties");
 }
 
@@ -171,32 +182,11 @@ fn long_value(property: &Value, chars: usize) -> String {
 }
 
 async fn one_character_over_max_length_is_a_422_naming_the_property(app: TestApp) {
-    let spec = spec();
-    let callers = Callers::new(&app).await;
-    let mut checked = 0;
-    for op in body_operations(&spec) {
-        let schema = &spec["components"]["schemas"][&op.schema];
-        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
-            let Some(max) = property["maxLength"].as_u64() else {
-                continue;
-            };
-            let mut body = example(&spec, &op.schema);
-            body.insert(field.clone(), Value::String(long_value(property, max as usize + 1)));
-            let r = app
-                .call(
-                    &op.method,
-                    &with_ids(&op.path),
-                    callers.for_op(&op),
-                    Some(&Value::Object(body)),
-                )
-                .await;
-            let cell = format!("{}: `{field}` of {} characters", op.id, max + 1);
-            assert_eq!(r.status, 422, "{cell} is a 422: {}", r.body);
-            r.problem(422, "validation_failed");
-            assert!(r.fields().contains(field), "{cell} names `{field}`: {}", r.body);
-            checked += 1;
-        }
-    }
+    let checked = each_breaks_its_rule(&app, "one character over its maxLength", |_, property| {
+        let max = property["maxLength"].as_u64()? as usize;
+        Some(Value::String(long_value(property, max + 1)))
+    })
+    .await;
     assert!(checked >= 15, "only {checked} properties with a maxLength");
 }
 
@@ -204,37 +194,18 @@ async fn one_character_over_max_length_is_a_422_naming_the_property(app: TestApp
 const NO_NUL: &str = "^[^\\u0000]*$";
 
 async fn a_nul_in_a_property_whose_pattern_forbids_it_is_a_422_naming_it(app: TestApp) {
-    let spec = spec();
-    let callers = Callers::new(&app).await;
-    let mut checked = 0;
-    for op in body_operations(&spec) {
-        let schema = &spec["components"]["schemas"][&op.schema];
-        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
-            if property["type"] != "string" || property["format"].is_string() {
-                continue;
-            }
-            assert_eq!(
-                property["pattern"], NO_NUL,
-                "{}: text property `{field}` states that it takes no NUL",
-                op.schema
-            );
-            let mut body = example(&spec, &op.schema);
-            let min = property["minLength"].as_u64().unwrap_or(0) as usize;
-            body.insert(field.clone(), Value::String(format!("{}\0", "a".repeat(min))));
-            let r = app
-                .call(
-                    &op.method,
-                    &with_ids(&op.path),
-                    callers.for_op(&op),
-                    Some(&Value::Object(body)),
-                )
-                .await;
-            let cell = format!("{}: `{field}` holding a NUL", op.id);
-            assert_eq!(r.status, 422, "{cell} is a 422: {}", r.body);
-            assert!(r.fields().contains(field), "{cell} names `{field}`: {}", r.body);
-            checked += 1;
+    let checked = each_breaks_its_rule(&app, "holding a NUL", |schema, property| {
+        if property["type"] != "string" || property["format"].is_string() {
+            return None;
         }
-    }
+        assert_eq!(
+            property["pattern"], NO_NUL,
+            "{schema}: every text property states that it takes no NUL"
+        );
+        let min = property["minLength"].as_u64().unwrap_or(0) as usize;
+        Some(Value::String(format!("{}\0", "a".repeat(min))))
+    })
+    .await;
     assert!(checked >= 15, "only {checked} text properties");
 }
 
