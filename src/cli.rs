@@ -33,7 +33,8 @@ pub enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Apply pending migrations and ensure the application role (idempotent).
+    /// Apply pending migrations and ensure the application role (idempotent);
+    /// prints the names of the migrations applied as JSON.
     Migrate,
     /// Write the OpenAPI document (no server or database needed).
     Spec {
@@ -214,6 +215,17 @@ fn describe(err: &domain::Error) -> String {
     }
 }
 
+/// What a command logs when `TENANTRY_LOG` is unset: the server reports at
+/// `info` (its migrations in one line; the migrator's and PostgreSQL's
+/// notices only at `debug`); every other command only warnings and errors,
+/// so a success prints nothing on stderr.
+pub fn default_log_filter(command: &Command) -> &'static str {
+    match command {
+        Command::Serve { .. } => "info,sea_orm_migration=warn,sqlx::postgres::notice=warn",
+        _ => "warn",
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::from_env() {
@@ -223,7 +235,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::telemetry::init(&settings.log_filter, settings.log_json);
+    let filter = settings
+        .log_filter
+        .clone()
+        .unwrap_or_else(|| default_log_filter(&cli.command).to_owned());
+    crate::telemetry::init(&filter, settings.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -252,9 +268,9 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
         }
         Command::Migrate => {
             let db = Db::connect_owner(settings).await?;
-            db.migrate(&settings.app_role).await?;
+            let applied = db.migrate(&settings.app_role).await;
             db.close().await;
-            tracing::info!("migrations applied");
+            print_json(&json!({ "applied": applied? }));
             Ok(())
         }
         Command::Spec { out } => {

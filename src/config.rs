@@ -52,8 +52,9 @@ pub struct Settings {
     /// `TENANTRY_SIGNUP_LIMIT`: signups per hour per client address and per
     /// email (`address=10,email=3` by default; `off` lifts them).
     pub signup_limits: crate::auth::signup_limit::SignupLimits,
-    /// `TENANTRY_LOG`: a tracing filter directive.
-    pub log_filter: String,
+    /// `TENANTRY_LOG`: a tracing filter directive; when unset each command
+    /// has its own default (see `cli::default_log_filter`).
+    pub log_filter: Option<String>,
     /// `TENANTRY_LOG_FORMAT`: `pretty` or `json`.
     pub log_json: bool,
 }
@@ -257,7 +258,7 @@ impl Settings {
             session_idle_days,
             session_max_days,
             signup_limits,
-            log_filter: get("TENANTRY_LOG").unwrap_or_else(|| "info".to_owned()),
+            log_filter: get("TENANTRY_LOG"),
             log_json,
         })
     }

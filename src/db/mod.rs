@@ -135,12 +135,23 @@ impl Db {
 
     /// Applies pending migrations and, on PostgreSQL, makes sure the
     /// application role exists with exactly the grants it needs. Idempotent.
-    pub async fn migrate(&self, app_role: &str) -> Result<(), DbError> {
+    /// The names of the migrations it applied, oldest first.
+    pub async fn migrate(&self, app_role: &str) -> Result<Vec<String>, DbError> {
+        let pending: Vec<String> = Migrator::get_pending_migrations(&self.conn)
+            .await?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
         Migrator::up(&self.conn, None).await?;
         if self.backend == DatabaseBackend::Postgres {
             self.ensure_app_role(app_role).await?;
         }
-        Ok(())
+        if pending.is_empty() {
+            tracing::debug!("the schema is up to date");
+        } else {
+            tracing::info!(count = pending.len(), migrations = %pending.join(", "), "applied migrations");
+        }
+        Ok(pending)
     }
 
     async fn ensure_app_role(&self, role: &str) -> Result<(), DbError> {

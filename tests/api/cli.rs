@@ -3,18 +3,77 @@
 
 use std::process::Command;
 
+use migration::MigratorTrait;
 use serde_json::Value;
 
 fn tenantry(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tenantry"))
+    tenantry_on(dir, None, args)
+}
+
+/// The binary with the default log level (`TENANTRY_LOG` unset), on
+/// `database` or the embedded default.
+fn tenantry_on(dir: &std::path::Path, database: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("DATABASE_URL")
         .env_remove("TENANTRY_SECRET")
         .env_remove("TENANTRY_DATA_DIR")
-        .env("TENANTRY_LOG", "warn")
-        .output()
-        .expect("the binary runs")
+        .env_remove("TENANTRY_LOG");
+    if let Some(url) = database {
+        command.env("DATABASE_URL", url);
+    }
+    command.output().expect("the binary runs")
+}
+
+/// A successful command prints its JSON on stdout and nothing on stderr,
+/// the first one (which applies every migration) included.
+fn quietly(output: std::process::Output) -> Value {
+    assert!(
+        output.stderr.is_empty(),
+        "nothing on stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    json_out(&output)
+}
+
+async fn commands_succeed_quietly(database: Option<&str>) {
+    let dir = tempfile::tempdir().expect("dir");
+    let tenant = quietly(tenantry_on(dir.path(), database, &["tenant", "create", "quiet-co"]));
+    assert_eq!(tenant["slug"], "quiet-co");
+    let key = quietly(tenantry_on(
+        dir.path(),
+        database,
+        &["api-key", "create", "--tenant", "quiet-co"],
+    ));
+    assert!(key["key"].as_str().is_some_and(|k| k.starts_with("tnt_")));
+    let migrated = quietly(tenantry_on(dir.path(), database, &["migrate"]));
+    assert_eq!(migrated["applied"], serde_json::json!([]), "already up to date");
+}
+
+#[tokio::test]
+async fn a_successful_command_prints_nothing_on_stderr_on_sqlite() {
+    commands_succeed_quietly(None).await;
+}
+
+#[tokio::test]
+async fn a_successful_command_prints_nothing_on_stderr_on_postgres() {
+    let Some(db) = crate::support::postgres::PgDatabase::create_empty().await else {
+        return;
+    };
+    commands_succeed_quietly(Some(&db.url)).await;
+}
+
+#[test]
+fn migrate_names_the_migrations_it_applied() {
+    let dir = tempfile::tempdir().expect("dir");
+    let first = quietly(tenantry_on(dir.path(), None, &["migrate"]));
+    let names: Vec<String> = migration::Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    assert_eq!(first["applied"], serde_json::json!(names));
 }
 
 fn json_out(output: &std::process::Output) -> Value {
