@@ -1,27 +1,21 @@
-//! Application state, the route tree and the server loop.
+//! Application state: what every handler can reach, the after-commit
+//! notices it sends, and the periodic work of a serving instance. Below
+//! `api/` (handlers take it) and above `domain/`; the route tree and the
+//! listener are in `server/`.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::endpoint::make_sync;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::{CatchPanic, RequestId, ReuseId};
-use poem::web::Html;
-use poem::{Endpoint, EndpointExt, Route, Server, get};
-
-use crate::api::headers::{Contract, ResponseHeaders};
-
+use crate::access::{Principal, Scope};
+use crate::auth::AuthState;
 use crate::auth::cache::KeyCache;
 use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
-use crate::auth::{AuthState, Principal, Scope};
 use crate::cache::{Broadcast, Notice};
-use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
-use crate::db::{Db, DbError, TenantDb};
-use crate::error::{ApiError, panic_response, to_problem};
-use crate::secret::{Keys, SecretError};
+use crate::clock::Clock;
+use crate::db::{Db, TenantDb};
+use crate::error::ApiError;
+use crate::secret::Keys;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -63,7 +57,7 @@ impl AppState {
     /// The periodic work of a serving instance: batched key use, session
     /// revocations from other instances, signing-key reloads and the sweep of
     /// ended sessions.
-    fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+    pub(crate) fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
         fn every<F, Fut>(state: &AppState, period: Duration, work: F) -> tokio::task::JoinHandle<()>
         where
             F: Fn(AppState) -> Fut + Send + 'static,
@@ -132,161 +126,4 @@ impl AppState {
             self.key_usage.restore(uses);
         }
     }
-}
-
-/// The whole HTTP surface.
-pub fn build_route(state: AppState) -> impl Endpoint {
-    let api = crate::openapi::service();
-    let spec = crate::openapi::spec();
-    let contract = Arc::new(Contract::from_spec(&spec));
-    let spec_text = crate::openapi::spec_json();
-    // The viewer embeds the document: the refined one, not poem-openapi's
-    // (tests/api/errors.rs checks that /docs shows the refined one).
-    let docs = Html(api.swagger_ui_html().replace(&api.spec(), &spec_text));
-    let route = Route::new()
-        .nest("/", api)
-        .nest("/docs", Route::new().at("/", get(make_sync(move |_| docs.clone()))))
-        .at(
-            "/openapi.json",
-            get(make_sync(move |_| {
-                poem::Response::builder()
-                    .content_type("application/json; charset=utf-8")
-                    .body(spec_text.clone())
-            })),
-        );
-    #[cfg(feature = "bench")]
-    let route = route.nest("/bench", crate::bench::routes());
-    route
-        .data(state)
-        .catch_all_error(to_problem)
-        .with(ResponseHeaders(contract))
-        .with(CatchPanic::new().with_handler(panic_response))
-        .with(crate::telemetry::RequestSpan)
-        .with(RequestId::default().reuse_id(ReuseId::Ignore))
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error("REDIS_URL: {0}")]
-    Redis(#[from] redis::RedisError),
-    #[error("access-token signing keys: {0}")]
-    Keys(#[from] crate::auth::jwt::KeyError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
-}
-
-/// A bound, ready-to-run server.
-pub struct Application {
-    acceptor: TcpAcceptor,
-    addr: SocketAddr,
-    state: AppState,
-}
-
-impl Application {
-    /// Migrates (unless disabled), connects as the serving role and binds `listen`
-    /// (port 0 picks a free port).
-    pub async fn build(settings: &Settings, listen: SocketAddr, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let secret = crate::secret::load_or_create(settings)?;
-        if settings.auto_migrate {
-            let owner = Db::connect_owner(settings).await?;
-            owner.migrate(&settings.app_role).await?;
-            owner.close().await;
-        }
-        let db = Db::connect_app(settings).await?;
-        let state = AppState {
-            db,
-            keys: Arc::new(Keys::from_secret(&secret)),
-            clock: clock.clone(),
-            key_usage: Arc::new(KeyUsage::default()),
-            key_cache: Arc::new(KeyCache::new(settings.key_cache_ttl)),
-            broadcast: match &settings.redis_url {
-                Some(url) => Some(Arc::new(Broadcast::new(
-                    url,
-                    &settings.redis_prefix,
-                    settings.key_cache_ttl,
-                )?)),
-                None => None,
-            },
-            auth: Arc::new(AuthState::from_settings(settings, clock.now())?),
-            max_body_bytes: settings.max_body_bytes,
-        };
-        let acceptor = TcpListener::bind(listen)
-            .into_acceptor()
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: listen.to_string(),
-                source,
-            })?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .unwrap_or(listen);
-        Ok(Self { acceptor, addr, state })
-    }
-
-    pub async fn build_default(settings: &Settings, listen: SocketAddr) -> Result<Self, StartError> {
-        Self::build(settings, listen, Arc::new(SystemClock)).await
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
-    /// Serves until `shutdown` resolves, then drains requests (up to 10 s),
-    /// flushes batched key use and closes the pool.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let background = state.spawn_background();
-        {
-            // The dummy hash for unknown emails, made before the first login needs it.
-            let state = state.clone();
-            tokio::spawn(async move {
-                if let Err(e) = state.auth.passwords.warm_up().await {
-                    tracing::warn!(error = %e, "preparing the password hasher failed");
-                }
-            });
-        }
-        tracing::info!(addr = %self.addr, "serving");
-        let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(build_route(state.clone()), shutdown, Some(Duration::from_secs(10)))
-            .await;
-        for task in background {
-            task.abort();
-        }
-        state.flush_key_usage().await;
-        state.db.clone().close().await;
-        result
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }

@@ -17,9 +17,10 @@ use poem::{Request, Route, get, handler};
 use poem_openapi::types::ToJSON;
 use uuid::Uuid;
 
+use crate::access::{Principal, Scope};
 use crate::api::projects::ProjectOut;
 use crate::app::AppState;
-use crate::auth::{Principal, Scope, api_key};
+use crate::auth::api_key;
 use crate::error::{ApiError, ErrorCode};
 
 pub fn routes() -> Route {
@@ -43,7 +44,7 @@ async fn project_without_key(
         .header("x-bench-tenant")
         .and_then(|t| t.parse::<Uuid>().ok())
         .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "X-Bench-Tenant: a tenant id is required"))?;
-    let principal = Principal::unauthenticated_bench(tenant);
+    let principal = Principal::operator(tenant);
     let db = state.tenant_db(&principal, Scope::ProjectsRead)?;
     let project = crate::domain::projects::get(&db, id).await.map_err(ApiError::from)?;
     Ok(Json(ProjectOut::from(project).to_json().unwrap_or_default()))

@@ -10,13 +10,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::app::Application;
-use crate::auth::{Principal, Scope, Scopes};
+use crate::access::{Principal, Scope, Scopes};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::{self, api_keys, tenants};
 use crate::secret::Keys;
+use crate::server::Application;
 
 #[derive(Parser, Debug)]
 #[command(name = "tenantry", version, about = "Tenantry: a multi-tenant JSON API server")]
@@ -181,7 +181,7 @@ enum CliError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
-    Start(#[from] crate::app::StartError),
+    Start(#[from] crate::server::StartError),
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
     #[error(transparent)]
@@ -263,7 +263,7 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
     match command {
         Command::Serve { listen } => {
             let app = Application::build_default(settings, listen.unwrap_or(settings.listen)).await?;
-            app.run_until(crate::app::shutdown_signal()).await?;
+            app.run_until(crate::server::shutdown_signal()).await?;
             Ok(())
         }
         Command::Migrate => {
@@ -342,7 +342,7 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
         Command::Member {
             command: MemberCommand::Add { tenant, email, role },
         } => {
-            let role = crate::auth::Role::parse(&role).ok_or_else(|| {
+            let role = crate::access::Role::parse(&role).ok_or_else(|| {
                 CliError::Usage(format!("unknown role `{role}`; known: owner, admin, member, viewer"))
             })?;
             let db = owner_db(settings).await?;
@@ -440,7 +440,7 @@ async fn create_user(
     role: &str,
 ) -> Result<(), CliError> {
     use std::io::BufRead;
-    let role = crate::auth::Role::parse(role)
+    let role = crate::access::Role::parse(role)
         .ok_or_else(|| CliError::Usage(format!("unknown role `{role}`; known: owner, admin, member, viewer")))?;
     let mut password = String::new();
     std::io::stdin().lock().read_line(&mut password)?;

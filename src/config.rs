@@ -51,7 +51,7 @@ pub struct Settings {
     pub session_max_days: i64,
     /// `TENANTRY_SIGNUP_LIMIT`: signups per hour per client address and per
     /// email (`address=10,email=3` by default; `off` lifts them).
-    pub signup_limits: crate::auth::signup_limit::SignupLimits,
+    pub signup_limits: SignupLimits,
     /// `TENANTRY_LOG`: a tracing filter directive; when unset each command
     /// has its own default (see `cli::default_log_filter`).
     pub log_filter: Option<String>,
@@ -75,6 +75,59 @@ fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The `iss` of access tokens unless `TENANTRY_JWT_ISSUER` says otherwise.
+pub const DEFAULT_JWT_ISSUER: &str = "tenantry";
+/// The `aud` of access tokens unless `TENANTRY_JWT_AUDIENCE` says otherwise.
+pub const DEFAULT_JWT_AUDIENCE: &str = "tenantry-api";
+/// The longest an access token may live (15 minutes), and its default.
+pub const MAX_ACCESS_TOKEN_TTL_SECS: i64 = 900;
+
+/// Signups allowed per window; `None` for no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignupLimits {
+    pub per_address: Option<u32>,
+    pub per_email: Option<u32>,
+}
+
+impl SignupLimits {
+    /// 10 per client address and 3 per email, per hour.
+    pub const DEFAULT: Self = Self {
+        per_address: Some(10),
+        per_email: Some(3),
+    };
+
+    pub const OFF: Self = Self {
+        per_address: None,
+        per_email: None,
+    };
+
+    /// Reads `off`, or `address=N,email=M` (either part may be left out, and
+    /// keeps its default; `0` for a part lifts that limit).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(Self::OFF);
+        }
+        let mut limits = Self::DEFAULT;
+        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, n) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected `off` or `address=N,email=M`, got `{part}`"))?;
+            let n: u32 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a count of signups per hour, got `{}`", n.trim()))?;
+            let n = (n > 0).then_some(n);
+            match name.trim() {
+                "address" => limits.per_address = n,
+                "email" => limits.per_email = n,
+                other => return Err(format!("unknown limit `{other}`; expected `address` or `email`")),
+            }
+        }
+        Ok(limits)
+    }
+}
+
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -194,9 +247,8 @@ impl Settings {
             ));
         }
         let jwt_key_dir = get("TENANTRY_JWT_KEY_DIR").map_or_else(|| data_dir.join("jwt-keys"), PathBuf::from);
-        let jwt_issuer = get("TENANTRY_JWT_ISSUER").unwrap_or_else(|| crate::auth::jwt::DEFAULT_ISSUER.to_owned());
-        let jwt_audience =
-            get("TENANTRY_JWT_AUDIENCE").unwrap_or_else(|| crate::auth::jwt::DEFAULT_AUDIENCE.to_owned());
+        let jwt_issuer = get("TENANTRY_JWT_ISSUER").unwrap_or_else(|| DEFAULT_JWT_ISSUER.to_owned());
+        let jwt_audience = get("TENANTRY_JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_JWT_AUDIENCE.to_owned());
         let bounded = |var: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
             let value = match get(var) {
                 Some(v) => parse_num(var, &v)?,
@@ -210,9 +262,9 @@ impl Settings {
         };
         let access_token_ttl_secs = bounded(
             "TENANTRY_ACCESS_TOKEN_TTL_SECS",
-            crate::auth::jwt::MAX_ACCESS_TTL_SECS,
+            MAX_ACCESS_TOKEN_TTL_SECS,
             60,
-            crate::auth::jwt::MAX_ACCESS_TTL_SECS,
+            MAX_ACCESS_TOKEN_TTL_SECS,
         )?;
         let session_idle_days = bounded("TENANTRY_SESSION_IDLE_DAYS", 30, 1, 365)?;
         let session_max_days = bounded("TENANTRY_SESSION_MAX_DAYS", 90, 1, 365)?;
@@ -223,10 +275,8 @@ impl Settings {
             ));
         }
         let signup_limits = match get("TENANTRY_SIGNUP_LIMIT") {
-            Some(v) => {
-                crate::auth::signup_limit::SignupLimits::parse(&v).map_err(|e| err("TENANTRY_SIGNUP_LIMIT", e))?
-            }
-            None => crate::auth::signup_limit::SignupLimits::DEFAULT,
+            Some(v) => SignupLimits::parse(&v).map_err(|e| err("TENANTRY_SIGNUP_LIMIT", e))?,
+            None => SignupLimits::DEFAULT,
         };
         let log_json = match get("TENANTRY_LOG_FORMAT").as_deref() {
             None | Some("pretty") => false,
@@ -294,7 +344,7 @@ mod tests {
         assert!(s.database_url.contains("data/tenantry.db"));
         assert!(s.auto_migrate);
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(s.signup_limits, crate::auth::signup_limit::SignupLimits::DEFAULT);
+        assert_eq!(s.signup_limits, SignupLimits::DEFAULT);
     }
 
     #[test]

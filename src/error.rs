@@ -267,6 +267,12 @@ impl From<ApiError> for poem::Error {
     }
 }
 
+impl From<crate::access::Denied> for ApiError {
+    fn from(denied: crate::access::Denied) -> Self {
+        ApiError::forbidden(denied.0)
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
         match err {
@@ -378,6 +384,12 @@ impl<const D: u16> From<ApiError> for Failure<D> {
 
 impl<const D: u16> From<sea_orm::DbErr> for Failure<D> {
     fn from(e: sea_orm::DbErr) -> Self {
+        Self(e.into())
+    }
+}
+
+impl<const D: u16> From<crate::access::Denied> for Failure<D> {
+    fn from(e: crate::access::Denied) -> Self {
         Self(e.into())
     }
 }

@@ -1,5 +1,6 @@
 //! Tenantry: a multi-tenant SaaS backend. See README.md for the architecture.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -14,4 +15,5 @@ pub mod domain;
 pub mod error;
 pub mod openapi;
 pub mod secret;
+pub mod server;
 pub mod telemetry;

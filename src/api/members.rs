@@ -13,8 +13,9 @@ use super::gate::json_body;
 use super::projects::default_limit;
 use super::types::{Cursor, Int, Required, page};
 use super::{ApiTags, NoContent};
+use crate::access::{Role, Scope};
 use crate::app::AppState;
-use crate::auth::{self, Auth, PersonAuth, Role, Scope};
+use crate::auth::{self, Auth, PersonAuth};
 use crate::domain::members::{self, Member};
 use crate::error::{ApiResult, statuses};
 
@@ -127,8 +128,14 @@ impl MembersApi {
     ) -> ApiResult<Json<MemberOut>, { statuses::WRITE | CHANGE }> {
         let role = body.0.role.require("role")?;
         let db = state.tenant_db(&auth.0, Scope::MembersManage)?;
-        let (member, effects) =
-            members::set_role(&db, auth.0.member_actor(), user_id.0, role.into(), state.clock.now()).await?;
+        let (member, effects) = members::set_role(
+            &db,
+            members::Actor::of(&auth.0),
+            user_id.0,
+            role.into(),
+            state.clock.now(),
+        )
+        .await?;
         auth::apply_membership_effects(&state, &effects).await;
         Ok(Json(member.into()))
     }
@@ -147,7 +154,7 @@ impl MembersApi {
         user_id: Path<Uuid>,
     ) -> ApiResult<NoContent, CHANGE> {
         let db = state.tenant_db(&auth.0, Scope::MembersManage)?;
-        let effects = members::remove(&db, auth.0.member_actor(), user_id.0, state.clock.now()).await?;
+        let effects = members::remove(&db, members::Actor::of(&auth.0), user_id.0, state.clock.now()).await?;
         auth::apply_membership_effects(&state, &effects).await;
         Ok(NoContent::NoContent)
     }

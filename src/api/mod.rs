@@ -5,7 +5,6 @@
 pub mod api_keys;
 pub mod auth;
 pub mod gate;
-pub mod headers;
 pub mod health;
 pub mod members;
 pub mod projects;

@@ -9,8 +9,9 @@ use uuid::Uuid;
 use super::gate::json_body;
 use super::types::{Cursor, Int, Nullable, Text, page, patch};
 use super::{ApiTags, NoContent};
+use crate::access::Scope;
 use crate::app::AppState;
-use crate::auth::{Auth, Scope};
+use crate::auth::Auth;
 use crate::domain::projects::{self, NewProject, Project, ProjectChanges};
 use crate::error::{ApiResult, statuses};
 

@@ -8,8 +8,9 @@ use uuid::Uuid;
 use super::gate::json_body;
 use super::types::{Required, Text};
 use super::{ApiTags, NoContent};
+use crate::access::Scope;
 use crate::app::AppState;
-use crate::auth::{self, Auth, Scope};
+use crate::auth::{self, Auth};
 use crate::domain::tenants::{self, Tenant};
 use crate::error::{ApiResult, statuses};
 

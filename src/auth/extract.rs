@@ -5,7 +5,8 @@ use poem::{Request, RequestBody};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
-use super::{ApiKeyAuth, BearerAuth, Principal};
+use super::{ApiKeyAuth, BearerAuth};
+use crate::access::Principal;
 use crate::error::ApiError;
 
 /// An API key (`X-API-Key`) or a person's access token (`Authorization:

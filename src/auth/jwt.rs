@@ -35,12 +35,12 @@ use uuid::Uuid;
 /// The longest an access token may live (15 minutes). Key retirement relies
 /// on it: [`Keyring::issue`] caps the lifetime, [`Keyring::sign`] and
 /// [`Keyring::verify`] refuse longer ones.
-pub const MAX_ACCESS_TTL_SECS: i64 = 900;
+pub const MAX_ACCESS_TTL_SECS: i64 = crate::config::MAX_ACCESS_TOKEN_TTL_SECS;
 /// How old a key must be before it signs: every instance reloads its key
 /// directory more often than this, so it already knows the key.
 pub const ACTIVATION_DELAY_SECS: i64 = 60;
-pub const DEFAULT_ISSUER: &str = "tenantry";
-pub const DEFAULT_AUDIENCE: &str = "tenantry-api";
+pub const DEFAULT_ISSUER: &str = crate::config::DEFAULT_JWT_ISSUER;
+pub const DEFAULT_AUDIENCE: &str = crate::config::DEFAULT_JWT_AUDIENCE;
 /// Longer tokens are refused before they are parsed.
 pub const MAX_TOKEN_LEN: usize = 4096;
 /// How far in the future `iat` may be (clock skew between instances).

@@ -1,6 +1,6 @@
 //! Credentials in, [`Principal`] out. This is the only module that makes a
-//! `Principal`, and a [`Grant`] (proof that a principal holds a scope) is
-//! the only way to reach tenant data (`Db::scoped`).
+//! `Principal` from a credential; the vocabulary (`Principal`, `Grant`,
+//! `Scope`, `Role`) lives in `access/`.
 
 pub mod api_key;
 pub mod cache;
@@ -9,8 +9,6 @@ pub mod jwt;
 pub mod password;
 mod people;
 pub mod revocation;
-mod role;
-mod scope;
 pub mod signup_limit;
 pub mod throttle;
 pub mod usage;
@@ -18,177 +16,17 @@ pub mod usage;
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
-use uuid::Uuid;
+
+use crate::access::{Principal, Role, Scopes};
 
 pub use extract::{Auth, PersonAuth};
 pub use people::{
     Ending, Started, apply_membership_effects, change_password, end_sessions, issue_access_token, refresh, signup,
     start_session, switch_tenant, verify_password,
 };
-pub use role::Role;
-pub use scope::{Scope, Scopes};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
-
-/// Who is acting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor {
-    /// A request authenticated with an API key.
-    ApiKey { id: Uuid },
-    /// A person, with an access token of one of their sessions.
-    User { id: Uuid, session: Uuid },
-    /// The operator at the command line.
-    Operator,
-}
-
-/// An authenticated caller, bound to exactly one tenant.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    tenant_id: Uuid,
-    actor: Actor,
-    scopes: Scopes,
-    /// A person's role in the tenant; `None` for keys and the operator.
-    role: Option<Role>,
-}
-
-impl Principal {
-    /// The operator acting on one tenant from the command line (every scope).
-    pub fn operator(tenant_id: Uuid) -> Self {
-        Self {
-            tenant_id,
-            actor: Actor::Operator,
-            scopes: Scopes::all(),
-            role: None,
-        }
-    }
-
-    /// A principal for the benchmark's copy of get-by-id without the key
-    /// check (`--features bench` only), to measure what authentication costs.
-    #[cfg(feature = "bench")]
-    pub fn unauthenticated_bench(tenant_id: Uuid) -> Self {
-        Self {
-            tenant_id,
-            actor: Actor::Operator,
-            scopes: Scopes::all(),
-            role: None,
-        }
-    }
-
-    pub fn tenant_id(&self) -> Uuid {
-        self.tenant_id
-    }
-
-    pub fn actor(&self) -> Actor {
-        self.actor
-    }
-
-    pub fn scopes(&self) -> Scopes {
-        self.scopes
-    }
-
-    pub fn role(&self) -> Option<Role> {
-        self.role
-    }
-
-    /// Who changes memberships: a person with their role, or an API key
-    /// (at most admin-level: never on or to owners).
-    pub fn member_actor(&self) -> crate::domain::members::Actor {
-        match self.actor {
-            Actor::User { id, .. } => crate::domain::members::Actor {
-                user: Some(id),
-                role: self.role.unwrap_or(Role::Viewer),
-            },
-            _ => crate::domain::members::Actor {
-                user: None,
-                role: Role::Admin,
-            },
-        }
-    }
-
-    /// Proof for the owner-only operations (deleting the tenant, transferring
-    /// ownership): a signed-in owner, never an API key.
-    pub fn require_owner(&self) -> Result<Grant<'_>, ApiError> {
-        match (self.actor, self.role) {
-            (Actor::User { .. }, Some(Role::Owner)) => Ok(Grant { principal: self }),
-            _ => Err(ApiError::forbidden(
-                "only the tenant's owner, signed in, may do this (never an API key)",
-            )),
-        }
-    }
-
-    /// The person acting and their session, for credentials that are a
-    /// person's (a 403 for API keys).
-    pub fn person(&self) -> Result<UserGrant, ApiError> {
-        match self.actor {
-            Actor::User { id, session } => Ok(UserGrant {
-                user_id: id,
-                session: Some(session),
-            }),
-            _ => Err(ApiError::forbidden(
-                "this operation is open to people signed in, not to API keys",
-            )),
-        }
-    }
-
-    /// Proof that this principal may act with `scope`, or a 403.
-    pub fn require(&self, scope: Scope) -> Result<Grant<'_>, ApiError> {
-        if self.scopes.contains(scope) {
-            Ok(Grant { principal: self })
-        } else {
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!("this credential lacks the `{scope}` scope"),
-            ))
-        }
-    }
-}
-
-impl Principal {
-    /// For the few operations any credential of the tenant may call, whatever
-    /// its scopes: reading its own tenant and introspecting itself.
-    pub fn authenticated(&self) -> Grant<'_> {
-        Grant { principal: self }
-    }
-}
-
-/// Proof that a principal holds the scope an operation needs. Made only by
-/// [`Principal::require`] and [`Principal::authenticated`].
-#[derive(Debug, Clone, Copy)]
-pub struct Grant<'a> {
-    principal: &'a Principal,
-}
-
-impl<'a> Grant<'a> {
-    pub fn tenant_id(&self) -> Uuid {
-        self.principal.tenant_id
-    }
-}
-
-/// Proof that a person's credential was verified: an access token, a
-/// password or a refresh token. The only way to a `UserDb` (`Db::for_user`).
-#[derive(Debug, Clone, Copy)]
-pub struct UserGrant {
-    user_id: Uuid,
-    session: Option<Uuid>,
-}
-
-impl UserGrant {
-    pub fn user_id(&self) -> Uuid {
-        self.user_id
-    }
-
-    /// The session the credential belongs to, when it is an access token.
-    pub fn session(&self) -> Option<Uuid> {
-        self.session
-    }
-
-    /// For a person whose password was just verified (login) or who was
-    /// just created (signup, the CLI).
-    pub(crate) fn verified(user_id: Uuid) -> Self {
-        Self { user_id, session: None }
-    }
-}
 
 /// An API key in the `X-API-Key` header. Keys look like `tnt_` followed by
 /// 30 letters and digits; each is bound to one tenant and carries scopes.
@@ -242,12 +80,11 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal
     }
     state.key_usage.record(record.tenant_id, record.id, now);
     crate::telemetry::record_tenant(record.tenant_id);
-    Ok(Principal {
-        tenant_id: record.tenant_id,
-        actor: Actor::ApiKey { id: record.id },
-        scopes: Scopes::from_stored(&record.scopes),
-        role: None,
-    })
+    Ok(Principal::for_key(
+        record.tenant_id,
+        record.id,
+        Scopes::from_stored(&record.scopes),
+    ))
 }
 
 /// An access token (a JWT from `/v1/auth/login`, `/signup` or `/refresh`)
@@ -282,15 +119,7 @@ pub fn authenticate_bearer(state: &AppState, token: &str) -> Result<Principal, A
     let role =
         Role::parse(&claims.role).ok_or_else(|| ApiError::unauthenticated("the access token names no known role"))?;
     crate::telemetry::record_tenant(claims.tid);
-    Ok(Principal {
-        tenant_id: claims.tid,
-        actor: Actor::User {
-            id: claims.sub,
-            session: claims.sid,
-        },
-        scopes: role.scopes(),
-        role: Some(role),
-    })
+    Ok(Principal::for_person(claims.tid, claims.sub, claims.sid, role))
 }
 
 /// What person authentication needs, shared by every request.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::jwt::Subject;
 use super::password::PasswordError;
-use super::{Role, UserGrant};
+use crate::access::{Role, UserGrant};
 use crate::app::AppState;
 use crate::db::NewAccount;
 use crate::domain::accounts::{self, Membership, Signup, User};

@@ -16,58 +16,13 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Duration, Utc};
 
 use super::throttle::{RetryAfter, address_key};
+pub use crate::config::SignupLimits;
 
 /// The window every limit counts over.
 pub const WINDOW: Duration = Duration::hours(1);
 
 /// Keys tracked per table.
 pub const DEFAULT_CAPACITY: usize = 100_000;
-
-/// Signups allowed per window; `None` for no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignupLimits {
-    pub per_address: Option<u32>,
-    pub per_email: Option<u32>,
-}
-
-impl SignupLimits {
-    /// 10 per client address and 3 per email, per hour.
-    pub const DEFAULT: Self = Self {
-        per_address: Some(10),
-        per_email: Some(3),
-    };
-
-    pub const OFF: Self = Self {
-        per_address: None,
-        per_email: None,
-    };
-
-    /// Reads `off`, or `address=N,email=M` (either part may be left out, and
-    /// keeps its default; `0` for a part lifts that limit).
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let value = value.trim();
-        if value.eq_ignore_ascii_case("off") {
-            return Ok(Self::OFF);
-        }
-        let mut limits = Self::DEFAULT;
-        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, n) = part
-                .split_once('=')
-                .ok_or_else(|| format!("expected `off` or `address=N,email=M`, got `{part}`"))?;
-            let n: u32 = n
-                .trim()
-                .parse()
-                .map_err(|_| format!("expected a count of signups per hour, got `{}`", n.trim()))?;
-            let n = (n > 0).then_some(n);
-            match name.trim() {
-                "address" => limits.per_address = n,
-                "email" => limits.per_email = n,
-                other => return Err(format!("unknown limit `{other}`; expected `address` or `email`")),
-            }
-        }
-        Ok(limits)
-    }
-}
 
 /// The times of the counted attempts of one key, oldest first, at most the limit.
 #[derive(Debug)]

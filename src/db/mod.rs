@@ -1,7 +1,7 @@
 //! The only module that holds a database connection.
 //!
 //! * [`Db`] owns the pool; its connection never leaves this module.
-//! * [`TenantDb`] (from [`Db::scoped`], which needs an [`auth::Grant`]) is the
+//! * [`TenantDb`] (from [`Db::scoped`], which needs an [`access::Grant`](crate::access::Grant)) is the
 //!   only data handle a request gets; every query it runs is filtered by the
 //!   grant's tenant and, on PostgreSQL, runs in a transaction that sets
 //!   `app.tenant_id` for row-level security.
@@ -26,7 +26,7 @@ pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
 pub use tenant::{TenantDb, TenantSelect, TenantTx};
 pub use user::{UserDb, UserSelect, UserTx};
 
-use crate::auth::{Grant, UserGrant};
+use crate::access::{Grant, UserGrant};
 use crate::config::Settings;
 
 #[derive(Debug, thiserror::Error)]

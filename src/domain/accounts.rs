@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{Error, Result, Valid, Violations, tenants};
 use secrecy::SecretString;
 
-use crate::auth::Role;
+use crate::access::Role;
 use crate::db::{PlatformDb, UserTx};
 
 pub type User = user::Model;

@@ -9,7 +9,8 @@ use sea_orm::{ColumnTrait, Set};
 use uuid::Uuid;
 
 use super::{Error, ListParams, Page, Result, Valid, Violations, oldest_first};
-use crate::auth::{Role, Scope, Scopes, api_key as key_format};
+use crate::access::{Role, Scope, Scopes};
+use crate::auth::api_key as key_format;
 use crate::db::{TenantDb, TenantTx};
 use crate::secret::DerivedKey;
 

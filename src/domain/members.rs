@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::api_keys::revoke_rooted;
 use super::sessions::{EndReason, end_in_tenant};
 use super::{Error, ListParams, Page, Result};
-use crate::auth::Role;
+use crate::access::{self, Principal, Role};
 use crate::db::{PlatformDb, TenantDb, TenantTx};
 use crate::secret::DerivedKey;
 
@@ -31,6 +31,23 @@ pub struct Member {
 pub struct Actor {
     pub user: Option<Uuid>,
     pub role: Role,
+}
+
+impl Actor {
+    /// The actor a principal is: a person with their role, else (a key, the
+    /// operator) an admin.
+    pub fn of(principal: &Principal) -> Self {
+        match principal.actor() {
+            access::Actor::User { id, .. } => Self {
+                user: Some(id),
+                role: principal.role().unwrap_or(Role::Viewer),
+            },
+            _ => Self {
+                user: None,
+                role: Role::Admin,
+            },
+        }
+    }
 }
 
 /// What a membership change did that the caches must learn after commit:

@@ -1,5 +1,5 @@
 use serde_json::json;
-use tenantry::auth::Scope;
+use tenantry::access::Scope;
 
 use crate::backends;
 use crate::support::TestApp;
@@ -42,14 +42,14 @@ async fn every_kind_of_bad_key_is_a_401(app: TestApp) {
 
 async fn expired_and_revoked_keys_stop_working_at_once(app: TestApp) {
     let t = app.tenant("acme").await;
-    let (expiring, _) = app.key(t.id, tenantry::auth::Scopes::all(), Some(1)).await;
+    let (expiring, _) = app.key(t.id, tenantry::access::Scopes::all(), Some(1)).await;
     app.get("/v1/projects", &expiring).await.ok(200);
     app.clock.advance(chrono::Duration::hours(23));
     app.get("/v1/projects", &expiring).await.ok(200);
     app.clock.advance(chrono::Duration::hours(1));
     app.get("/v1/projects", &expiring).await.problem(401, "unauthenticated");
 
-    let (doomed, doomed_id) = app.key(t.id, tenantry::auth::Scopes::all(), None).await;
+    let (doomed, doomed_id) = app.key(t.id, tenantry::access::Scopes::all(), None).await;
     app.get("/v1/projects", &doomed).await.ok(200);
     app.delete(&format!("/v1/api-keys/{doomed_id}"), &t.key).await.ok(204);
     app.get("/v1/projects", &doomed).await.problem(401, "unauthenticated");
@@ -150,7 +150,7 @@ async fn keys_created_through_the_api_hold_at_most_the_creators_scopes(app: Test
 
     // Stored only as a keyed hash.
     let id: uuid::Uuid = created["id"].as_str().unwrap_or_default().parse().expect("uuid");
-    let operator = tenantry::auth::Principal::operator(t.id);
+    let operator = tenantry::access::Principal::operator(t.id);
     let stored = tenantry::domain::api_keys::get(&app.owner.scoped(&operator.authenticated()), id)
         .await
         .expect("stored");
@@ -246,7 +246,7 @@ async fn last_use_is_recorded_in_batches(app: TestApp) {
 
 async fn a_revocation_reaches_other_instances_within_the_cache_ttl(app: TestApp) {
     let t = app.tenant("acme").await;
-    let (key, id) = app.key(t.id, tenantry::auth::Scopes::all(), None).await;
+    let (key, id) = app.key(t.id, tenantry::access::Scopes::all(), None).await;
     let b = app.sibling().await;
     let on_b = || {
         app.send(

@@ -125,7 +125,7 @@ fn tenant_and_key_creation_on_the_embedded_default() {
     let all = json_out(&tenantry(dir.path(), &["api-key", "create", "--tenant", "acme-co"]));
     assert_eq!(
         all["scopes"].as_array().map(Vec::len),
-        Some(tenantry::auth::Scope::ALL.len()),
+        Some(tenantry::access::Scope::ALL.len()),
         "every scope by default"
     );
 

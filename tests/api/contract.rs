@@ -110,7 +110,7 @@ struct Callers {
 impl Callers {
     async fn new(app: &TestApp) -> Self {
         let owner = app.signup("owner").await;
-        let key = app.key(owner.tenant_id, tenantry::auth::Scopes::all(), None).await.0;
+        let key = app.key(owner.tenant_id, tenantry::access::Scopes::all(), None).await.0;
         Self { owner, key }
     }
 
@@ -295,7 +295,7 @@ async fn call_successfully(app: &TestApp, op_id: &str, owner: &mut Person, key: 
 async fn responses_carrying_a_token_or_a_secret_are_not_cacheable(app: TestApp) {
     let spec = spec();
     let mut owner = app.signup("owner").await;
-    let key = app.key(owner.tenant_id, tenantry::auth::Scopes::all(), None).await.0;
+    let key = app.key(owner.tenant_id, tenantry::access::Scopes::all(), None).await.0;
     let mut found = Vec::new();
     for item in spec["paths"].as_object().expect("paths").values() {
         for op in item.as_object().expect("path item").values() {

@@ -210,7 +210,7 @@ async fn the_credential_is_checked_before_the_body_or_parameters(app: TestApp) {
         .await
         .problem(401, "unauthenticated");
     // Then 400, 422, 403, 404 in that order.
-    let reader = app.key_with(&t, &[tenantry::auth::Scope::ProjectsRead]).await;
+    let reader = app.key_with(&t, &[tenantry::access::Scope::ProjectsRead]).await;
     let json_body = |b: reqwest::RequestBuilder| {
         b.header("X-API-Key", &reader)
             .header("content-type", "application/json")
@@ -234,7 +234,7 @@ async fn the_credential_is_checked_before_the_body_or_parameters(app: TestApp) {
     app.get("/v1/projects?limit=0&cursor=zzz", &reader)
         .await
         .problem(400, "invalid_cursor");
-    let tasks_only = app.key_with(&t, &[tenantry::auth::Scope::TasksRead]).await;
+    let tasks_only = app.key_with(&t, &[tenantry::access::Scope::TasksRead]).await;
     app.get("/v1/projects?limit=0", &tasks_only)
         .await
         .problem(422, "validation_failed");

@@ -5,7 +5,7 @@
 //! credential revokes only keys within its own scopes.
 
 use serde_json::{Value, json};
-use tenantry::auth::{Principal, Role, Scope, Scopes};
+use tenantry::access::{Principal, Role, Scope, Scopes};
 use tenantry::clock::Clock;
 use tenantry::domain::{self, api_keys};
 

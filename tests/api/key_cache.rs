@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use tenantry::access::{Principal, Scopes};
 use tenantry::app::AppState;
-use tenantry::auth::{Principal, Scopes, api_key};
+use tenantry::auth::api_key;
 use tenantry::clock::Clock;
 use tenantry::domain::api_keys;
 

@@ -12,6 +12,7 @@ mod contract;
 mod errors;
 mod key_authority;
 mod key_cache;
+mod layers;
 mod members;
 mod migrations;
 mod openapi_spec;

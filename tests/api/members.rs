@@ -3,7 +3,7 @@
 //! leaving, switching tenants, ownership transfer and tenant deletion.
 
 use serde_json::{Value, json};
-use tenantry::auth::Role;
+use tenantry::access::Role;
 use uuid::Uuid;
 
 use crate::backends;
@@ -110,7 +110,7 @@ async fn nobody_grants_or_changes_a_role_above_their_own(app: TestApp) {
         .await
         .problem(403, "forbidden");
     // An API key acts as an admin at most, and never on owners.
-    let (key, _) = app.key(ada.tenant_id, tenantry::auth::Scopes::all(), None).await;
+    let (key, _) = app.key(ada.tenant_id, tenantry::access::Scopes::all(), None).await;
     app.patch(&path(&other_viewer), &key, json!({"role": "owner"}))
         .await
         .problem(403, "forbidden");
@@ -166,7 +166,7 @@ async fn two_owners_stepping_down_at_once_leave_one_owner(app: TestApp) {
         let mut statuses = [a.status, b.status];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 409], "{} / {}", a.body, b.body);
-        let (key, _) = app.key(ada.tenant_id, tenantry::auth::Scopes::all(), None).await;
+        let (key, _) = app.key(ada.tenant_id, tenantry::access::Scopes::all(), None).await;
         let list = app.get("/v1/members", &key).await.ok(200).clone();
         let owners = list["items"]
             .as_array()

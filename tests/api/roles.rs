@@ -8,7 +8,7 @@
 //! (one that needs a particular body or id may need a line below).
 
 use serde_json::{Value, json};
-use tenantry::auth::{Role, Scope, Scopes};
+use tenantry::access::{Role, Scope, Scopes};
 use uuid::Uuid;
 
 use crate::backends;

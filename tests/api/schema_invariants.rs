@@ -315,7 +315,7 @@ async fn serve_refuses_a_role_that_escapes_row_level_security(app: TestApp) {
     };
     // A superuser login as the serving URL.
     let s = base(("TENANTRY_APP_DATABASE_URL", url.clone()));
-    let err = tenantry::app::Application::build_default(&s, "127.0.0.1:0".parse().expect("addr"))
+    let err = tenantry::server::Application::build_default(&s, "127.0.0.1:0".parse().expect("addr"))
         .await
         .err();
     assert!(
@@ -324,7 +324,7 @@ async fn serve_refuses_a_role_that_escapes_row_level_security(app: TestApp) {
     );
     // SET ROLE to a superuser role.
     let s = base(("TENANTRY_DB_APP_ROLE", "postgres".into()));
-    let err = tenantry::app::Application::build_default(&s, "127.0.0.1:0".parse().expect("addr"))
+    let err = tenantry::server::Application::build_default(&s, "127.0.0.1:0".parse().expect("addr"))
         .await
         .err();
     assert!(

@@ -64,7 +64,7 @@ async fn tenant_b_never_reaches_tenant_a(app: TestApp) {
             json!({"title": "A-secret-task", "due_date": "2026-01-01"}),
         )
         .await;
-    let (_, spare_key) = app.key(a.id, tenantry::auth::Scopes::all(), None).await;
+    let (_, spare_key) = app.key(a.id, tenantry::access::Scopes::all(), None).await;
     // A member of A's: a person added to A from the CLI.
     let member = app.cli(
         &[

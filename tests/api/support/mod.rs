@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::Value;
-use tenantry::app::{AppState, Application};
-use tenantry::auth::{Principal, Scope, Scopes};
+use tenantry::access::{Principal, Scope, Scopes};
+use tenantry::app::AppState;
 use tenantry::clock::{Clock, ManualClock};
 use tenantry::config::Settings;
 use tenantry::db::Db;
 use tenantry::domain::{api_keys, tenants};
+use tenantry::server::Application;
 use uuid::Uuid;
 
 /// Runs an async test function once per backend, each in its own test:
@@ -457,7 +458,7 @@ impl TestApp {
 
     /// A new person added to the tenant `tenant_slug` with `role` through the
     /// CLI (`tenantry user create`), signed in there.
-    pub async fn person_in(&self, tenant_slug: &str, role: tenantry::auth::Role) -> Person {
+    pub async fn person_in(&self, tenant_slug: &str, role: tenantry::access::Role) -> Person {
         let email = format!(
             "{}.{}@example.com",
             role.as_str(),

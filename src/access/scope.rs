@@ -42,8 +42,8 @@ impl Scope {
         Self::ALL.into_iter().find(|scope| scope.as_str() == s)
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u64 {
+        1 << (self as u32)
     }
 }
 
@@ -53,16 +53,15 @@ impl fmt::Display for Scope {
     }
 }
 
-/// A set of scopes.
+/// A set of scopes: one bit a scope, room for 64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Scopes(u8);
+pub struct Scopes(u64);
 
 impl Scopes {
+    /// Every scope of the vocabulary.
     pub fn all() -> Self {
-        Self::ALL_SET
+        Scope::ALL.into_iter().collect()
     }
-
-    const ALL_SET: Scopes = Scopes(0xFF);
 
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
