@@ -14,6 +14,7 @@ use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
 use crate::cache::{Broadcast, Notice};
 use crate::clock::Clock;
 use crate::db::{Db, TenantDb};
+use crate::domain::effects::Committed;
 use crate::error::ApiError;
 use crate::secret::Keys;
 
@@ -37,21 +38,35 @@ impl AppState {
         Ok(self.db.scoped(&principal.require(scope)?))
     }
 
-    /// Forgets a revoked key here at once and tells the other instances.
-    pub async fn key_revoked(&self, id: uuid::Uuid) {
-        self.key_cache.forget(id);
-        if let Some(broadcast) = &self.broadcast {
-            broadcast.publish(Notice::KeyRevoked(id)).await;
+    /// Applies a committed change's effects — on this instance at once, on
+    /// the others through the broadcast (keys, tenants) or their next poll of
+    /// the sessions (within about half a second) — and hands back its
+    /// result. The one place effects are applied.
+    pub async fn apply<T>(&self, committed: Committed<T>) -> T {
+        let (value, effects) = committed.into_parts();
+        if effects.is_empty() {
+            return value;
         }
-    }
-
-    /// Forgets a deleted tenant's keys here at once and tells the other
-    /// instances.
-    pub async fn tenant_deleted(&self, tenant: uuid::Uuid) {
-        self.key_cache.forget_tenant(tenant);
-        if let Some(broadcast) = &self.broadcast {
-            broadcast.publish(Notice::TenantDeleted(tenant)).await;
+        let now = self.clock.now();
+        for id in &effects.sessions_ended {
+            self.auth.revocations.revoke(*id, now);
         }
+        for (id, generation) in &effects.sessions_bumped {
+            self.auth.revocations.require_generation(*id, *generation, now);
+        }
+        for id in &effects.keys_revoked {
+            self.key_cache.forget(*id);
+            if let Some(broadcast) = &self.broadcast {
+                broadcast.publish(Notice::KeyRevoked(*id)).await;
+            }
+        }
+        if let Some(tenant) = effects.tenant_deleted {
+            self.key_cache.forget_tenant(tenant);
+            if let Some(broadcast) = &self.broadcast {
+                broadcast.publish(Notice::TenantDeleted(tenant)).await;
+            }
+        }
+        value
     }
 
     /// The periodic work of a serving instance: batched key use, session

@@ -370,8 +370,8 @@ impl ApiKeysApi {
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ApiKeysManage)?;
-        api_keys::revoke(&db, state.clock.now(), id.0, auth.0.scopes()).await?;
-        state.key_revoked(id.0).await;
+        let revoked = api_keys::revoke(&db, state.clock.now(), id.0, auth.0.scopes()).await?;
+        state.apply(revoked).await;
         Ok(NoContent::NoContent)
     }
 }

@@ -15,7 +15,7 @@ use super::types::{Cursor, Int, Required, page};
 use super::{ApiTags, NoContent};
 use crate::access::{Role, Scope};
 use crate::app::AppState;
-use crate::auth::{self, Auth, PersonAuth};
+use crate::auth::{Auth, PersonAuth};
 use crate::domain::members::{self, Member};
 use crate::error::{ApiResult, statuses};
 
@@ -128,7 +128,7 @@ impl MembersApi {
     ) -> ApiResult<Json<MemberOut>, { statuses::WRITE | CHANGE }> {
         let role = body.0.role.require("role")?;
         let db = state.tenant_db(&auth.0, Scope::MembersManage)?;
-        let (member, effects) = members::set_role(
+        let changed = members::set_role(
             &db,
             members::Actor::of(&auth.0),
             user_id.0,
@@ -136,8 +136,7 @@ impl MembersApi {
             state.clock.now(),
         )
         .await?;
-        auth::apply_membership_effects(&state, &effects).await;
-        Ok(Json(member.into()))
+        Ok(Json(state.apply(changed).await.into()))
     }
 
     /// Remove a member
@@ -154,8 +153,8 @@ impl MembersApi {
         user_id: Path<Uuid>,
     ) -> ApiResult<NoContent, CHANGE> {
         let db = state.tenant_db(&auth.0, Scope::MembersManage)?;
-        let effects = members::remove(&db, members::Actor::of(&auth.0), user_id.0, state.clock.now()).await?;
-        auth::apply_membership_effects(&state, &effects).await;
+        let removed = members::remove(&db, members::Actor::of(&auth.0), user_id.0, state.clock.now()).await?;
+        state.apply(removed).await;
         Ok(NoContent::NoContent)
     }
 
@@ -172,8 +171,8 @@ impl MembersApi {
     ) -> ApiResult<NoContent, { statuses::AUTHENTICATED | statuses::FORBIDDEN | statuses::CONFLICT }> {
         let person = auth.0.person()?;
         let db = state.db.scoped(&auth.0.authenticated());
-        let effects = members::leave(&db, person.user_id(), state.clock.now()).await?;
-        auth::apply_membership_effects(&state, &effects).await;
+        let left = members::leave(&db, person.user_id(), state.clock.now()).await?;
+        state.apply(left).await;
         Ok(NoContent::NoContent)
     }
 }

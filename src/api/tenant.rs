@@ -10,7 +10,7 @@ use super::types::{Required, Text};
 use super::{ApiTags, NoContent};
 use crate::access::Scope;
 use crate::app::AppState;
-use crate::auth::{self, Auth};
+use crate::auth::Auth;
 use crate::domain::tenants::{self, Tenant};
 use crate::error::{ApiResult, statuses};
 
@@ -126,16 +126,8 @@ impl TenantApi {
     #[oai(path = "/tenant", method = "delete", operation_id = "delete_tenant")]
     async fn delete_tenant(&self, auth: Auth, state: Data<&AppState>) -> ApiResult<NoContent, OWNER_ONLY> {
         let db = state.db.scoped(&auth.0.require_owner()?);
-        let ended = tenants::delete(&db, state.clock.now()).await?;
-        auth::apply_membership_effects(
-            &state,
-            &crate::domain::members::MembershipEffects {
-                ended,
-                ..Default::default()
-            },
-        )
-        .await;
-        state.tenant_deleted(auth.0.tenant_id()).await;
+        let deleted = tenants::delete(&db, state.clock.now()).await?;
+        state.apply(deleted).await;
         tracing::warn!(tenant.id = %auth.0.tenant_id(), "tenant deleted");
         Ok(NoContent::NoContent)
     }
@@ -159,8 +151,8 @@ impl TenantApi {
         let to = body.0.user_id.require("user_id")?;
         let db = state.db.scoped(&auth.0.require_owner()?);
         let me = auth.0.person()?;
-        let effects = crate::domain::members::transfer_ownership(&db, me.user_id(), to, state.clock.now()).await?;
-        auth::apply_membership_effects(&state, &effects).await;
+        let moved = crate::domain::members::transfer_ownership(&db, me.user_id(), to, state.clock.now()).await?;
+        state.apply(moved).await;
         Ok(NoContent::NoContent)
     }
 }

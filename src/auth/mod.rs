@@ -21,8 +21,8 @@ use crate::access::{Principal, Role, Scopes};
 
 pub use extract::{Auth, PersonAuth};
 pub use people::{
-    Ending, Started, apply_membership_effects, change_password, end_sessions, issue_access_token, refresh, signup,
-    start_session, switch_tenant, verify_password,
+    Ending, Started, change_password, end_sessions, issue_access_token, refresh, signup, start_session, switch_tenant,
+    verify_password,
 };
 
 use crate::app::AppState;

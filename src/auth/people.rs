@@ -16,6 +16,7 @@ use crate::access::{Role, UserGrant};
 use crate::app::AppState;
 use crate::db::NewAccount;
 use crate::domain::accounts::{self, Membership, Signup, User};
+use crate::domain::effects::{Committed, Effects};
 use crate::domain::sessions::{self, EndReason, Refresh, Session};
 use crate::domain::{Valid, Violations};
 use crate::error::{ApiError, ErrorCode};
@@ -199,9 +200,7 @@ pub async fn start_session(
     .await?;
     accounts::remember_tenant(&tx, membership.tenant.id, now).await?;
     tx.commit().await?;
-    for id in ended {
-        state.auth.revocations.revoke(id, now);
-    }
+    state.apply(Committed::new((), Effects::sessions_ended(ended))).await;
     tracing::info!(user.id = %user.id, tenant.id = %membership.tenant.id, session.id = %session.id, "signed in");
     Ok((session, token, user, membership))
 }
@@ -223,7 +222,9 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Started, ApiError>
         Refresh::Rotated { session, token } | Refresh::Replayed { session, token } => (session, token),
         Refresh::Reused { session } => {
             tx.commit().await?;
-            state.auth.revocations.revoke(session, now);
+            state
+                .apply(Committed::new((), Effects::sessions_ended(vec![session])))
+                .await;
             tracing::warn!(user.id = %user_id, "a used refresh token was presented; the session was ended");
             return Err(ApiError::unauthenticated(
                 "this refresh token was already used; the session has been ended, sign in again",
@@ -236,7 +237,9 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Started, ApiError>
         // The membership ended: so does the session.
         sessions::end(&tx, session.id, EndReason::MembershipEnded, now).await?;
         tx.commit().await?;
-        state.auth.revocations.revoke(session.id, now);
+        state
+            .apply(Committed::new((), Effects::sessions_ended(vec![session.id])))
+            .await;
         return Err(ApiError::unauthenticated(
             "the session's tenant membership has ended; sign in again",
         ));
@@ -280,9 +283,7 @@ pub async fn end_sessions(state: &AppState, grant: &UserGrant, which: Ending) ->
         }
     };
     tx.commit().await?;
-    for id in ended {
-        state.auth.revocations.revoke(id, now);
-    }
+    state.apply(Committed::new((), Effects::sessions_ended(ended))).await;
     Ok(())
 }
 
@@ -331,9 +332,7 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
-    for id in ended {
-        state.auth.revocations.revoke(id, now);
-    }
+    state.apply(Committed::new((), Effects::sessions_ended(ended))).await;
     tracing::info!(user.id = %grant.user_id(), "password changed");
     Ok(())
 }
@@ -359,31 +358,10 @@ pub async fn switch_tenant(state: &AppState, grant: &UserGrant, tenant: &str) ->
     .await?;
     accounts::remember_tenant(&tx, membership.tenant.id, now).await?;
     tx.commit().await?;
-    state
-        .auth
-        .revocations
-        .require_generation(session.id, session.generation, now);
+    let moved = Effects {
+        sessions_bumped: vec![(session.id, session.generation)],
+        ..Effects::default()
+    };
+    state.apply(Committed::new((), moved)).await;
     Ok((session, token, user, membership))
-}
-
-/// Applies what a committed membership change did: sessions into this
-/// instance's revocation set (other instances learn it from their next
-/// poll), revoked keys out of every instance's key cache.
-pub async fn apply_membership_effects(state: &AppState, effects: &crate::domain::members::MembershipEffects) {
-    let now = state.clock.now();
-    for id in &effects.ended {
-        state.auth.revocations.revoke(*id, now);
-    }
-    for (id, generation) in &effects.bumped {
-        state.auth.revocations.require_generation(*id, *generation, now);
-    }
-    for id in &effects.revoked_keys {
-        state.key_revoked(*id).await;
-    }
-    if !effects.revoked_keys.is_empty() {
-        tracing::info!(
-            keys = effects.revoked_keys.len(),
-            "revoked the keys of a person who lost their authority"
-        );
-    }
 }

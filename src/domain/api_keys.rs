@@ -8,6 +8,7 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, Set};
 use uuid::Uuid;
 
+use super::effects::{Committed, Effects};
 use super::{Error, ListParams, Page, Result, Valid, Violations, oldest_first};
 use crate::access::{Role, Scope, Scopes};
 use crate::auth::api_key as key_format;
@@ -196,7 +197,7 @@ pub async fn get(db: &TenantDb, id: Uuid) -> Result<ApiKey> {
 
 /// Revokes a key; it stops working on the next request. A caller may
 /// revoke only keys whose scopes it holds all of (403 otherwise).
-pub async fn revoke(db: &TenantDb, now: DateTime<Utc>, id: Uuid, caller_scopes: Scopes) -> Result<()> {
+pub async fn revoke(db: &TenantDb, now: DateTime<Utc>, id: Uuid, caller_scopes: Scopes) -> Result<Committed<()>> {
     let tx = db.write().await?;
     let key = tx
         .find::<api_key::Entity>()
@@ -222,7 +223,13 @@ pub async fn revoke(db: &TenantDb, now: DateTime<Utc>, id: Uuid, caller_scopes: 
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Committed::new(
+        (),
+        Effects {
+            keys_revoked: vec![id],
+            ..Effects::default()
+        },
+    ))
 }
 
 /// Revokes, within `tx`, the live keys rooted in `user` that hold a scope

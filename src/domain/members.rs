@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, Set};
 use uuid::Uuid;
 
 use super::api_keys::revoke_rooted;
+use super::effects::{Committed, Effects};
 use super::sessions::{EndReason, end_in_tenant};
 use super::{Error, ListParams, Page, Result};
 use crate::access::{self, Principal, Role};
@@ -48,18 +49,6 @@ impl Actor {
             },
         }
     }
-}
-
-/// What a membership change did that the caches must learn after commit:
-/// sessions ended or moved to a new generation, and API keys revoked.
-#[derive(Debug, Default)]
-pub struct MembershipEffects {
-    /// Sessions ended.
-    pub ended: Vec<Uuid>,
-    /// Sessions whose tokens must be re-issued: `(session, new generation)`.
-    pub bumped: Vec<(Uuid, i64)>,
-    /// Keys rooted in a person who left or lost the scopes they hold.
-    pub revoked_keys: Vec<Uuid>,
 }
 
 pub fn list_params(tenant: Uuid, key: &DerivedKey, limit: Option<i64>, cursor: Option<&str>) -> Result<ListParams> {
@@ -171,7 +160,7 @@ pub async fn set_role(
     user: Uuid,
     role: Role,
     now: DateTime<Utc>,
-) -> Result<(Member, MembershipEffects)> {
+) -> Result<Committed<Member>> {
     let tx = db.write().await?;
     let owners = lock_owners(&tx).await?;
     let (current, current_role) = member(&tx, user).await?;
@@ -185,7 +174,7 @@ pub async fn set_role(
     if current_role == Role::Owner && role != Role::Owner {
         refuse_last_owner(owners, "be demoted")?;
     }
-    let mut effects = MembershipEffects::default();
+    let mut effects = Effects::default();
     if role != current_role {
         tx.update_by_id::<membership::Entity, _>(
             user,
@@ -196,8 +185,8 @@ pub async fn set_role(
             },
         )
         .await?;
-        effects.bumped = bump_sessions(&tx, user, now).await?;
-        effects.revoked_keys = revoke_rooted(&tx, user, Some(role.scopes()), now).await?;
+        effects.sessions_bumped = bump_sessions(&tx, user, now).await?;
+        effects.keys_revoked = revoke_rooted(&tx, user, Some(role.scopes()), now).await?;
     }
     let profile = tx
         .member_profiles(&[user])
@@ -206,7 +195,7 @@ pub async fn set_role(
         .next()
         .ok_or(Error::NotFound("member"))?;
     tx.commit().await?;
-    Ok((
+    Ok(Committed::new(
         Member {
             user: profile,
             role,
@@ -218,7 +207,7 @@ pub async fn set_role(
 
 /// Removes `user` from the tenant; their sessions in it end and the keys
 /// rooted in them are revoked.
-pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>) -> Result<MembershipEffects> {
+pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>) -> Result<Committed<()>> {
     let tx = db.write().await?;
     let owners = lock_owners(&tx).await?;
     let (_, role) = member(&tx, user).await?;
@@ -228,18 +217,21 @@ pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>)
     }
     tx.delete_by_id::<membership::Entity>(user).await?;
     let ended = end_in_tenant(&tx, Some(user), EndReason::MembershipEnded, now).await?;
-    let revoked_keys = revoke_rooted(&tx, user, None, now).await?;
+    let keys_revoked = revoke_rooted(&tx, user, None, now).await?;
     tx.commit().await?;
-    Ok(MembershipEffects {
-        ended,
-        bumped: Vec::new(),
-        revoked_keys,
-    })
+    Ok(Committed::new(
+        (),
+        Effects {
+            sessions_ended: ended,
+            keys_revoked,
+            ..Effects::default()
+        },
+    ))
 }
 
 /// The caller leaves the tenant; their sessions in it end and the keys
 /// rooted in them are revoked.
-pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<MembershipEffects> {
+pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<Committed<()>> {
     let tx = db.write().await?;
     let owners = lock_owners(&tx).await?;
     let (_, role) = member(&tx, user).await?;
@@ -248,18 +240,21 @@ pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<Memb
     }
     tx.delete_by_id::<membership::Entity>(user).await?;
     let ended = end_in_tenant(&tx, Some(user), EndReason::MembershipEnded, now).await?;
-    let revoked_keys = revoke_rooted(&tx, user, None, now).await?;
+    let keys_revoked = revoke_rooted(&tx, user, None, now).await?;
     tx.commit().await?;
-    Ok(MembershipEffects {
-        ended,
-        bumped: Vec::new(),
-        revoked_keys,
-    })
+    Ok(Committed::new(
+        (),
+        Effects {
+            sessions_ended: ended,
+            keys_revoked,
+            ..Effects::default()
+        },
+    ))
 }
 
 /// Makes `to` an owner and the calling owner `from` an admin (whose keys
 /// beyond an admin's scopes are revoked).
-pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTime<Utc>) -> Result<MembershipEffects> {
+pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTime<Utc>) -> Result<Committed<()>> {
     if from == to {
         return Err(Error::Conflict("you already own this tenant".to_owned()));
     }
@@ -270,7 +265,7 @@ pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTi
         return Err(Error::Forbidden("only an owner can transfer ownership".to_owned()));
     }
     member(&tx, to).await?;
-    let mut effects = MembershipEffects::default();
+    let mut effects = Effects::default();
     for (user, role) in [(to, Role::Owner), (from, Role::Admin)] {
         tx.update_by_id::<membership::Entity, _>(
             user,
@@ -281,13 +276,13 @@ pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTi
             },
         )
         .await?;
-        effects.bumped.extend(bump_sessions(&tx, user, now).await?);
+        effects.sessions_bumped.extend(bump_sessions(&tx, user, now).await?);
         effects
-            .revoked_keys
+            .keys_revoked
             .extend(revoke_rooted(&tx, user, Some(role.scopes()), now).await?);
     }
     tx.commit().await?;
-    Ok(effects)
+    Ok(Committed::new((), effects))
 }
 
 /// Moves `user`'s live sessions in this tenant to a new generation, so their

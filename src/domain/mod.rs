@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod cursor;
+pub mod effects;
 pub mod members;
 pub mod projects;
 pub mod sessions;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::tenant;
 use uuid::Uuid;
 
+use super::effects::{Committed, Effects};
 use super::{Error, Result, Violations};
 use crate::db::{PlatformDb, TenantDb};
 
@@ -86,7 +87,7 @@ pub async fn rename(db: &TenantDb, name: Option<&str>, now: DateTime<Utc>) -> Re
 
 /// Deletes the tenant and everything it owns; its sessions end first (and
 /// stay, ended, so every instance learns of it). Returns the ended sessions.
-pub async fn delete(db: &TenantDb, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+pub async fn delete(db: &TenantDb, now: DateTime<Utc>) -> Result<Committed<()>> {
     use super::sessions::{EndReason, end_in_tenant};
     let tx = db.write().await?;
     let ended = end_in_tenant(&tx, None, EndReason::TenantDeleted, now).await?;
@@ -94,5 +95,12 @@ pub async fn delete(db: &TenantDb, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
         return Err(Error::NotFound("tenant"));
     }
     tx.commit().await?;
-    Ok(ended)
+    Ok(Committed::new(
+        (),
+        Effects {
+            sessions_ended: ended,
+            tenant_deleted: Some(db.tenant_id()),
+            ..Effects::default()
+        },
+    ))
 }

@@ -95,7 +95,7 @@ async fn with_redis_entries_outlive_a_second_and_a_revocation_reaches_every_inst
     // longer lifetime is in force while revocations are heard.
     let hash = api_key::hash(&b.state.keys.api_key, &key);
     let owner = app.owner.scoped(&Principal::operator(t.id).authenticated());
-    api_keys::revoke(&owner, app.clock.now(), id, Scopes::all())
+    let _unapplied = api_keys::revoke(&owner, app.clock.now(), id, Scopes::all())
         .await
         .expect("revoked in the database");
     b.clock.advance(chrono::Duration::seconds(30));

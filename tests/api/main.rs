@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod clients;
 mod contract;
+mod effects;
 mod errors;
 mod key_authority;
 mod key_cache;
