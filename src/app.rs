@@ -15,6 +15,7 @@ use crate::cache::{Broadcast, Notice};
 use crate::clock::Clock;
 use crate::db::{Db, TenantDb};
 use crate::domain::effects::Committed;
+use crate::domain::people::People;
 use crate::error::ApiError;
 use crate::secret::Keys;
 
@@ -36,6 +37,16 @@ impl AppState {
     /// The tenant handle for `principal`, if it holds `scope` (else 403).
     pub fn tenant_db(&self, principal: &Principal, scope: Scope) -> Result<TenantDb, ApiError> {
         Ok(self.db.scoped(&principal.require(scope)?))
+    }
+
+    /// The person flows' view of the state, now.
+    pub fn people(&self) -> People<'_> {
+        People {
+            db: &self.db,
+            keys: &self.keys,
+            auth: &self.auth,
+            now: self.clock.now(),
+        }
     }
 
     /// Applies a committed change's effects — on this instance at once, on

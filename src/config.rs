@@ -59,6 +59,27 @@ pub struct Settings {
     pub log_json: bool,
 }
 
+/// How long sessions and their refresh tokens live.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLifetimes {
+    /// A session unused for this long ends.
+    pub idle: chrono::Duration,
+    /// A session ends this long after it began, however used.
+    pub absolute: chrono::Duration,
+    /// How long a rotated refresh token still yields its successor.
+    pub grace: chrono::Duration,
+}
+
+impl Default for SessionLifetimes {
+    fn default() -> Self {
+        Self {
+            idle: chrono::Duration::days(30),
+            absolute: chrono::Duration::days(90),
+            grace: chrono::Duration::seconds(10),
+        }
+    }
+}
+
 /// A configuration value that cannot be used; names the variable.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {var}: {reason}")]

@@ -16,10 +16,11 @@ use super::types::{Email, Text, omittable};
 use super::{ApiTags, NoContent};
 use crate::access::Role;
 use crate::app::AppState;
-use crate::auth::{self, PersonAuth};
-use crate::domain::Violations;
+use crate::auth::{self, PersonAuth, sign_in};
 use crate::domain::accounts::{self, Membership, User};
+use crate::domain::people::{self, Ending};
 use crate::domain::sessions::{self, Session};
+use crate::domain::{self, Violations};
 use crate::error::{ApiError, ApiResult, statuses};
 
 /// A member's role in a tenant. Viewers read; members also write projects
@@ -332,7 +333,7 @@ fn session_response(
     membership: Membership,
 ) -> Result<AuthSessionOut, ApiError> {
     let now = state.clock.now();
-    let (access_token, expires_at) = auth::issue_access_token(state, session, membership.role, now)?;
+    let (access_token, expires_at) = people::issue_access_token(&state.auth, session, membership.role, now)?;
     Ok(AuthSessionOut {
         access_token,
         token_type: "Bearer".to_owned(),
@@ -375,8 +376,8 @@ impl AuthApi {
             }
         }
         v.finish()?;
-        let created = auth::signup(
-            &state,
+        let created = people::signup(
+            &state.people(),
             accounts::valid_signup(signup),
             SecretString::from(password.unwrap_or_default()),
             user_agent(req),
@@ -423,9 +424,18 @@ impl AuthApi {
         }
         v.finish()?;
         let password = SecretString::from(password.unwrap_or_default());
-        let grant = auth::verify_password(&state, &email, &password, client_ip(req)).await?;
-        let (session, refresh_token, user, membership) =
-            auth::start_session(&state, &grant, tenant.as_deref(), user_agent(req)).await?;
+        let grant = sign_in::verify_password(
+            &state.auth,
+            &state.db.platform(),
+            &email,
+            &password,
+            client_ip(req),
+            state.clock.now(),
+        )
+        .await
+        .map_err(domain::Error::from)?;
+        let started = people::start_session(&state.people(), &grant, tenant.as_deref(), user_agent(req)).await?;
+        let (session, refresh_token, user, membership) = state.apply(started).await;
         Ok(Json(session_response(
             &state,
             &session,
@@ -458,7 +468,8 @@ impl AuthApi {
             .unwrap_or_default()
             .to_owned();
         v.finish()?;
-        let (session, refresh_token, user, membership) = auth::refresh(&state, &token).await?;
+        let refreshed = people::refresh(&state.people(), &token).await?;
+        let (session, refresh_token, user, membership) = state.apply(refreshed).await?;
         Ok(Json(session_response(
             &state,
             &session,
@@ -475,7 +486,8 @@ impl AuthApi {
     #[oai(path = "/auth/logout", method = "post", operation_id = "logout")]
     async fn logout(&self, auth: PersonAuth, state: Data<&AppState>) -> ApiResult<NoContent, SESSION> {
         let grant = auth.0.person()?;
-        auth::end_sessions(&state, &grant, auth::Ending::Current).await?;
+        let ended = people::end_sessions(&state.people(), &grant, Ending::Current).await?;
+        state.apply(ended).await;
         Ok(NoContent::NoContent)
     }
 
@@ -509,7 +521,8 @@ impl AuthApi {
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { SESSION | statuses::BAD_REQUEST | statuses::NOT_FOUND }> {
         let grant = auth.0.person()?;
-        auth::end_sessions(&state, &grant, auth::Ending::One(id.0)).await?;
+        let ended = people::end_sessions(&state.people(), &grant, Ending::One(id.0)).await?;
+        state.apply(ended).await;
         Ok(NoContent::NoContent)
     }
 
@@ -523,7 +536,8 @@ impl AuthApi {
     )]
     async fn revoke_other_sessions(&self, auth: PersonAuth, state: Data<&AppState>) -> ApiResult<NoContent, SESSION> {
         let grant = auth.0.person()?;
-        auth::end_sessions(&state, &grant, auth::Ending::AllButCurrent).await?;
+        let ended = people::end_sessions(&state.people(), &grant, Ending::AllButCurrent).await?;
+        state.apply(ended).await;
         Ok(NoContent::NoContent)
     }
 
@@ -550,14 +564,15 @@ impl AuthApi {
         let current = password_field(&mut v, "current_password", body.0.current_password.0).unwrap_or_default();
         let new = password_field(&mut v, "new_password", body.0.new_password.0).unwrap_or_default();
         v.finish()?;
-        auth::change_password(
-            &state,
+        let changed = people::change_password(
+            &state.people(),
             &grant,
             &SecretString::from(current),
             SecretString::from(new),
             client_ip(req),
         )
         .await?;
+        state.apply(changed).await;
         Ok(NoContent::NoContent)
     }
 
@@ -585,7 +600,8 @@ impl AuthApi {
             .unwrap_or_default()
             .to_owned();
         v.finish()?;
-        let (session, refresh_token, user, membership) = auth::switch_tenant(&state, &grant, &tenant).await?;
+        let switched = people::switch_tenant(&state.people(), &grant, &tenant).await?;
+        let (session, refresh_token, user, membership) = state.apply(switched).await;
         Ok(Json(session_response(
             &state,
             &session,

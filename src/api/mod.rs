@@ -57,6 +57,19 @@ impl From<domain::Error> for ApiError {
             domain::Error::Forbidden(detail) => ApiError::new(ErrorCode::Forbidden, detail),
             domain::Error::InvalidCursor(detail) => ApiError::new(ErrorCode::InvalidCursor, detail),
             domain::Error::Unauthenticated(detail) => ApiError::unauthenticated(detail),
+            domain::Error::TooManyRequests { detail, retry_after } => {
+                ApiError::new(ErrorCode::TooManyRequests, detail).with_retry_after(retry_after)
+            }
+            domain::Error::Unavailable { detail, retry_after } => {
+                ApiError::new(ErrorCode::Unavailable, detail).with_retry_after(retry_after)
+            }
+            domain::Error::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "the server failed to handle the request; it has been logged",
+                )
+            }
             domain::Error::Db(err) => ApiError::from(err),
         }
     }

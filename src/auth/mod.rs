@@ -7,8 +7,9 @@ pub mod cache;
 mod extract;
 pub mod jwt;
 pub mod password;
-mod people;
+pub mod refresh_token;
 pub mod revocation;
+pub mod sign_in;
 pub mod signup_limit;
 pub mod throttle;
 pub mod usage;
@@ -20,10 +21,6 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use crate::access::{Principal, Role, Scopes};
 
 pub use extract::{Auth, PersonAuth};
-pub use people::{
-    Ending, Started, change_password, end_sessions, issue_access_token, refresh, signup, start_session, switch_tenant,
-    verify_password,
-};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -131,7 +128,7 @@ pub struct AuthState {
     pub passwords: password::PasswordHasher,
     pub throttle: throttle::LoginThrottle,
     pub signups: signup_limit::SignupLimiter,
-    pub sessions: crate::domain::sessions::Lifetimes,
+    pub sessions: crate::config::SessionLifetimes,
 }
 
 /// Waiting password checks beyond which a login is answered 503 at once.
@@ -142,7 +139,7 @@ impl AuthState {
         settings: &crate::config::Settings,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Self, jwt::KeyError> {
-        let sessions = crate::domain::sessions::Lifetimes {
+        let sessions = crate::config::SessionLifetimes {
             idle: chrono::Duration::days(settings.session_idle_days),
             absolute: chrono::Duration::days(settings.session_max_days),
             ..Default::default()

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod cursor;
 pub mod effects;
 pub mod members;
+pub mod people;
 pub mod projects;
 pub mod sessions;
 pub mod tasks;
@@ -41,8 +42,46 @@ pub enum Error {
     /// A credential (a refresh token) that is unknown, expired or revoked.
     #[error("{0}")]
     Unauthenticated(String),
+    /// Too many attempts; try again after `retry_after` seconds.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
+    /// A bounded resource (the password workers) is saturated; try again
+    /// after `retry_after` seconds.
+    #[error("{detail}")]
+    Unavailable { detail: String, retry_after: u64 },
+    /// A failure of the server's own; logged at the edge, never returned.
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Db(#[from] DbErr),
+}
+
+impl From<crate::auth::password::PasswordError> for Error {
+    fn from(err: crate::auth::password::PasswordError) -> Self {
+        use crate::auth::password::PasswordError;
+        match err {
+            PasswordError::Busy => Error::Unavailable {
+                detail: "too many sign-ins are being checked right now; retry in a moment".to_owned(),
+                retry_after: 1,
+            },
+            PasswordError::Internal(e) => Error::Internal(format!("password hashing failed: {e}")),
+        }
+    }
+}
+
+impl From<crate::auth::sign_in::CredentialError> for Error {
+    fn from(err: crate::auth::sign_in::CredentialError) -> Self {
+        use crate::auth::sign_in::CredentialError;
+        match err {
+            CredentialError::Wrong => Error::Unauthenticated(CredentialError::Wrong.to_string()),
+            e @ CredentialError::Throttled { retry_after } => Error::TooManyRequests {
+                detail: e.to_string(),
+                retry_after,
+            },
+            CredentialError::Password(e) => e.into(),
+            CredentialError::Db(e) => Error::Db(e),
+        }
+    }
 }
 
 impl Error {

@@ -4,11 +4,8 @@
 //! in which a concurrent refresh of the same token (two browser tabs) gets the
 //! same successor.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use entity::{refresh_token, session};
-use rand::RngCore;
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, Order, Set};
 use uuid::Uuid;
@@ -20,7 +17,9 @@ use crate::secret::Keys;
 pub type Session = session::Model;
 
 /// Refresh tokens start with this prefix, so secret scanners can spot them.
-pub const REFRESH_TOKEN_PREFIX: &str = "tnr_";
+pub use crate::auth::refresh_token::{
+    REFRESH_TOKEN_PREFIX, hash as hash_refresh_token, looks_like as looks_like_refresh_token, new as new_refresh_token,
+};
 /// The longest user agent kept with a session.
 pub const USER_AGENT_MAX: usize = 512;
 /// Active sessions per person; the oldest end when a new one passes this.
@@ -28,26 +27,7 @@ pub const MAX_ACTIVE_SESSIONS: usize = 100;
 /// How far a chain of grace-window successors is followed.
 const MAX_SUCCESSOR_HOPS: usize = 8;
 
-/// How long sessions and their refresh tokens live.
-#[derive(Debug, Clone, Copy)]
-pub struct Lifetimes {
-    /// A session unused for this long ends.
-    pub idle: Duration,
-    /// A session ends this long after it began, however used.
-    pub absolute: Duration,
-    /// How long a rotated refresh token still yields its successor.
-    pub grace: Duration,
-}
-
-impl Default for Lifetimes {
-    fn default() -> Self {
-        Self {
-            idle: Duration::days(30),
-            absolute: Duration::days(90),
-            grace: Duration::seconds(10),
-        }
-    }
-}
+pub use crate::config::SessionLifetimes as Lifetimes;
 
 /// Why a session ended (stored with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,27 +53,6 @@ impl EndReason {
             Self::TooManySessions => "too_many_sessions",
         }
     }
-}
-
-/// A new opaque refresh token: the prefix and 32 random bytes, base64url.
-pub fn new_refresh_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{REFRESH_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// What is stored for a refresh token: its HMAC under the server secret.
-pub fn hash_refresh_token(keys: &Keys, token: &str) -> String {
-    keys.refresh_token.mac_hex(&[token.as_bytes()])
-}
-
-/// Whether `token` could be a refresh token at all (no lookup otherwise).
-pub fn looks_like_refresh_token(token: &str) -> bool {
-    token.len() == REFRESH_TOKEN_PREFIX.len() + 43
-        && token.starts_with(REFRESH_TOKEN_PREFIX)
-        && token[REFRESH_TOKEN_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn is_live(session: &Session, life: &Lifetimes, now: DateTime<Utc>) -> bool {

@@ -42,25 +42,9 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
         "authenticate() answers ApiError; it gets an error of auth's own when the schemes move to api/",
     ),
     (
-        "src/auth/mod.rs",
-        "domain",
-        "AuthState holds domain::sessions::Lifetimes; the lifetimes move to config/auth",
-    ),
-    (
         "src/auth/extract.rs",
         "error",
         "the Auth extractor is HTTP; it moves to api/ with the schemes",
-    ),
-    (
-        "src/auth/people.rs",
-        "app",
-        "the person flows (signup, login, refresh, switch) move to domain/ and return effects",
-    ),
-    ("src/auth/people.rs", "domain", "the person flows move to domain/"),
-    (
-        "src/auth/people.rs",
-        "error",
-        "the person flows move to domain/ and answer domain errors",
     ),
     (
         "src/cache.rs",
@@ -68,12 +52,6 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
         "the broadcast listener drops entries of auth's key cache; the key cache moves onto cache/",
     ),
 ];
-
-/// Files outside `domain/` that make a `Committed`, and why.
-const COMMITS_OUTSIDE_DOMAIN: &[(&str, &str)] = &[(
-    "src/auth/people.rs",
-    "the person flows end and move sessions; they move to domain/",
-)];
 
 fn layer(room: &str) -> Option<u8> {
     LAYERS.iter().find(|(r, _)| *r == room).map(|(_, l)| *l)
@@ -248,7 +226,7 @@ fn rooms_import_only_downward() {
                 "{rel}: only AppState::apply takes a Committed apart"
             );
         }
-        if room != "domain" && !COMMITS_OUTSIDE_DOMAIN.iter().any(|(f, _)| *f == rel) {
+        if room != "domain" {
             assert!(
                 !code.contains("Committed::new"),
                 "{rel}: only domain/ commits changes with effects"
