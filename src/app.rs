@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::access::{Principal, Scope};
 use crate::auth::AuthState;
-use crate::auth::cache::KeyCache;
 use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
+use crate::cache::keys::KeyCache;
 use crate::cache::{Broadcast, Notice};
 use crate::clock::Clock;
 use crate::db::{Db, TenantDb};

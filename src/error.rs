@@ -273,6 +273,15 @@ impl From<crate::access::Denied> for ApiError {
     }
 }
 
+impl From<crate::auth::Refused> for ApiError {
+    fn from(refused: crate::auth::Refused) -> Self {
+        match refused {
+            crate::auth::Refused::Credential(detail) => ApiError::unauthenticated(detail),
+            crate::auth::Refused::Db(err) => err.into(),
+        }
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
         match err {

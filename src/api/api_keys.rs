@@ -11,12 +11,12 @@ use uuid::Uuid;
 
 use super::gate::json_body;
 use super::projects::default_limit;
+use super::security::{ApiKeyAuth, Auth};
 use super::tenant::TenantOut;
 use super::types::{Cursor, Int, Nullable, Text, omittable, page};
 use super::{ApiTags, NoContent};
 use crate::access::{Actor, Scope, Scopes};
 use crate::app::AppState;
-use crate::auth::{ApiKeyAuth, Auth};
 use crate::domain::api_keys::{self, ApiKey, Creator, NewApiKey};
 use crate::domain::{Violations, tenants};
 use crate::error::{ApiError, ApiResult, statuses};

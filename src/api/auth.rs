@@ -11,12 +11,13 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::gate::json_body;
+use super::security::PersonAuth;
 use super::tenant::TenantOut;
 use super::types::{Email, Text, omittable};
 use super::{ApiTags, NoContent};
 use crate::access::Role;
 use crate::app::AppState;
-use crate::auth::{self, PersonAuth, sign_in};
+use crate::auth::{self, sign_in};
 use crate::domain::accounts::{self, Membership, User};
 use crate::domain::people::{self, Ending};
 use crate::domain::sessions::{self, Session};

@@ -11,11 +11,11 @@ use uuid::Uuid;
 use super::auth::RoleOut;
 use super::gate::json_body;
 use super::projects::default_limit;
+use super::security::{Auth, PersonAuth};
 use super::types::{Cursor, Int, Required, page};
 use super::{ApiTags, NoContent};
 use crate::access::{Role, Scope};
 use crate::app::AppState;
-use crate::auth::{Auth, PersonAuth};
 use crate::domain::members::{self, Member};
 use crate::error::{ApiResult, statuses};
 

@@ -8,6 +8,7 @@ pub mod gate;
 pub mod health;
 pub mod members;
 pub mod projects;
+pub mod security;
 pub mod tasks;
 pub mod tenant;
 pub mod types;

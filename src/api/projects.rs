@@ -7,11 +7,11 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::gate::json_body;
+use super::security::Auth;
 use super::types::{Cursor, Int, Nullable, Text, page, patch};
 use super::{ApiTags, NoContent};
 use crate::access::Scope;
 use crate::app::AppState;
-use crate::auth::Auth;
 use crate::domain::projects::{self, NewProject, Project, ProjectChanges};
 use crate::error::{ApiResult, statuses};
 

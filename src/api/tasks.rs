@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 use super::gate::json_body;
 use super::projects::default_limit;
+use super::security::Auth;
 use super::types::{Cursor, Date, Int, Nullable, Text, omittable, page, patch};
 use super::{ApiTags, NoContent};
 use crate::access::Scope;
 use crate::app::AppState;
-use crate::auth::Auth;
 use crate::domain::Violations;
 use crate::domain::tasks::{self, Direction, NewTask, SortBy, Status, Task, TaskChanges, TaskFilter};
 use crate::error::{ApiError, ApiResult, statuses};

@@ -6,11 +6,11 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use super::gate::json_body;
+use super::security::Auth;
 use super::types::{Required, Text};
 use super::{ApiTags, NoContent};
 use crate::access::Scope;
 use crate::app::AppState;
-use crate::auth::Auth;
 use crate::domain::tenants::{self, Tenant};
 use crate::error::{ApiResult, statuses};
 

@@ -3,8 +3,6 @@
 //! `Scope`, `Role`) lives in `access/`.
 
 pub mod api_key;
-pub mod cache;
-mod extract;
 pub mod jwt;
 pub mod password;
 pub mod refresh_token;
@@ -14,68 +12,71 @@ pub mod signup_limit;
 pub mod throttle;
 pub mod usage;
 
-use poem::Request;
-use poem_openapi::SecurityScheme;
-use poem_openapi::auth::{ApiKey, Bearer};
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
 
 use crate::access::{Principal, Role, Scopes};
+use crate::db::Db;
+use crate::secret::Keys;
 
-pub use extract::{Auth, PersonAuth};
+/// Why a credential was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// Missing, malformed, unknown, expired or revoked: a 401 at the edge.
+    #[error("{0}")]
+    Credential(Cow<'static, str>),
+    /// The key could not be looked up.
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
 
-use crate::app::AppState;
-use crate::error::{ApiError, ErrorCode};
-
-/// An API key in the `X-API-Key` header. Keys look like `tnt_` followed by
-/// 30 letters and digits; each is bound to one tenant and carries scopes.
-#[derive(SecurityScheme)]
-#[oai(ty = "api_key", key_name = "X-API-Key", key_in = "header", checker = "check_api_key")]
-pub struct ApiKeyAuth(pub Principal);
-
-async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
-    extract::single_credential(req)?;
-    let state = req
-        .data::<AppState>()
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "application state missing"))?;
-    Ok(authenticate(state, &key.key).await?)
+/// What checking an API key needs: the hash key, the key cache, the
+/// database behind it and the batched record of use.
+#[derive(Clone, Copy)]
+pub struct KeyCheck<'a> {
+    pub keys: &'a Keys,
+    pub cache: &'a crate::cache::keys::KeyCache,
+    pub db: &'a Db,
+    pub usage: &'a usage::KeyUsage,
 }
 
 /// Turns a presented API key into a principal: format and checksum first (no
 /// lookup for a key that cannot exist), then the key cache or one indexed
 /// lookup by hash.
-pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal, ApiError> {
+pub async fn authenticate(keys: &KeyCheck<'_>, presented: &str, now: DateTime<Utc>) -> Result<Principal, Refused> {
     match api_key::check_format(presented) {
         Ok(()) => {}
         Err(api_key::FormatError::Malformed) => {
-            return Err(ApiError::unauthenticated("the API key is malformed"));
+            return Err(Refused::Credential("the API key is malformed".into()));
         }
         Err(api_key::FormatError::BadChecksum) => {
-            return Err(ApiError::unauthenticated(
-                "the API key's checksum does not match; it was mistyped or truncated",
+            return Err(Refused::Credential(
+                "the API key's checksum does not match; it was mistyped or truncated".into(),
             ));
         }
     }
-    let hash = api_key::hash(&state.keys.api_key, presented);
-    let now = state.clock.now();
-    let record = match state.key_cache.get(&hash, now) {
+    let hash = api_key::hash(&keys.keys.api_key, presented);
+    let record = match keys.cache.get(&hash, now) {
         Some(record) => record,
         None => {
-            let generation = state.key_cache.generation();
+            let generation = keys.cache.generation();
             // Boxed: the lookup's future is large and every request's future
             // would otherwise carry (and move) it, cached or not.
-            let Some(record) = Box::pin(state.db.platform().api_key_by_hash(&hash)).await? else {
-                return Err(ApiError::unauthenticated("unknown API key"));
+            let Some(record) = Box::pin(keys.db.platform().api_key_by_hash(&hash)).await? else {
+                return Err(Refused::Credential("unknown API key".into()));
             };
-            state.key_cache.put(&hash, record.clone(), now, generation);
+            keys.cache.put(&hash, record.clone(), now, generation);
             record
         }
     };
     if record.revoked_at.is_some() {
-        return Err(ApiError::unauthenticated("the API key has been revoked"));
+        return Err(Refused::Credential("the API key has been revoked".into()));
     }
     if record.expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::unauthenticated("the API key has expired"));
+        return Err(Refused::Credential("the API key has expired".into()));
     }
-    state.key_usage.record(record.tenant_id, record.id, now);
+    keys.usage.record(record.tenant_id, record.id, now);
     crate::telemetry::record_tenant(record.tenant_id);
     Ok(Principal::for_key(
         record.tenant_id,
@@ -84,37 +85,20 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal
     ))
 }
 
-/// An access token (a JWT from `/v1/auth/login`, `/signup` or `/refresh`)
-/// in `Authorization: Bearer`. It names a person, a tenant, their role there
-/// and a session; lifetime at most 15 minutes.
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
-pub struct BearerAuth(pub Principal);
-
-async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
-    extract::single_credential(req)?;
-    let state = req
-        .data::<AppState>()
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "application state missing"))?;
-    Ok(authenticate_bearer(state, &bearer.token)?)
-}
-
 /// Turns an access token into a principal: signature, issuer, audience and
 /// expiry (no database round trip), then the session revocation set.
-pub fn authenticate_bearer(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    let now = state.clock.now();
-    let claims = state
-        .auth
+pub fn authenticate_bearer(auth: &AuthState, token: &str, now: DateTime<Utc>) -> Result<Principal, Refused> {
+    let claims = auth
         .keyring
-        .verify(token, &state.auth.tokens, now)
-        .map_err(|e| ApiError::unauthenticated(format!("the access token is not valid: {e}")))?;
-    if state.auth.revocations.refuses(claims.sid, claims.generation) {
-        return Err(ApiError::unauthenticated(
-            "the access token's session has ended or changed; refresh or sign in again",
+        .verify(token, &auth.tokens, now)
+        .map_err(|e| Refused::Credential(format!("the access token is not valid: {e}").into()))?;
+    if auth.revocations.refuses(claims.sid, claims.generation) {
+        return Err(Refused::Credential(
+            "the access token's session has ended or changed; refresh or sign in again".into(),
         ));
     }
     let role =
-        Role::parse(&claims.role).ok_or_else(|| ApiError::unauthenticated("the access token names no known role"))?;
+        Role::parse(&claims.role).ok_or_else(|| Refused::Credential("the access token names no known role".into()))?;
     crate::telemetry::record_tenant(claims.tid);
     Ok(Principal::for_person(claims.tid, claims.sub, claims.sid, role))
 }

@@ -18,9 +18,9 @@ use headers::{Contract, ResponseHeaders};
 
 use crate::app::AppState;
 use crate::auth::AuthState;
-use crate::auth::cache::KeyCache;
 use crate::auth::usage::KeyUsage;
 use crate::cache::Broadcast;
+use crate::cache::keys::KeyCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::{Db, DbError};

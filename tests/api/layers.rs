@@ -30,28 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
 ];
 
 /// `(file, room it names, why)`: the paths that still reach up.
-const EXCEPTIONS: &[(&str, &str, &str)] = &[
-    (
-        "src/auth/mod.rs",
-        "app",
-        "the security schemes' checkers read AppState; they move to api/ with the request's credential",
-    ),
-    (
-        "src/auth/mod.rs",
-        "error",
-        "authenticate() answers ApiError; it gets an error of auth's own when the schemes move to api/",
-    ),
-    (
-        "src/auth/extract.rs",
-        "error",
-        "the Auth extractor is HTTP; it moves to api/ with the schemes",
-    ),
-    (
-        "src/cache.rs",
-        "auth",
-        "the broadcast listener drops entries of auth's key cache; the key cache moves onto cache/",
-    ),
-];
+const EXCEPTIONS: &[(&str, &str, &str)] = &[];
 
 fn layer(room: &str) -> Option<u8> {
     LAYERS.iter().find(|(r, _)| *r == room).map(|(_, l)| *l)

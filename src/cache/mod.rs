@@ -1,6 +1,6 @@
 //! Revocations broadcast between instances over Redis pub/sub (when
 //! `REDIS_URL` is set), so each instance's API-key cache can keep entries
-//! longer than the 1 s bound that holds without it (see `auth::cache`).
+//! longer than the 1 s bound that holds without it (see [`keys`]).
 //!
 //! One channel, `<TENANTRY_REDIS_PREFIX>revocations`, carries three kinds of
 //! message: `key:<id>` (a key was revoked), `tenant:<id>` (a tenant was
@@ -15,6 +15,8 @@
 //! first; meanwhile the other instances still hear their own heartbeats only
 //! if they reach Redis, which this instance cannot.
 
+pub mod keys;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::auth::cache::KeyCache;
+use keys::KeyCache;
 
 /// How often each instance publishes its heartbeat.
 pub const HEARTBEAT: Duration = Duration::from_millis(250);

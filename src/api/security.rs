@@ -1,13 +1,56 @@
-//! [`Auth`]: the security argument of every tenant operation. It accepts
-//! either credential, and the spec lists both schemes as alternatives.
+//! The security schemes: how a request's credential is read and handed to
+//! `auth` for a [`Principal`]. [`Auth`] is the security argument of every
+//! tenant operation (either credential; the spec lists both schemes as
+//! alternatives), [`PersonAuth`] of those only people may call.
 
 use poem::{Request, RequestBody};
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
-use super::{ApiKeyAuth, BearerAuth};
 use crate::access::Principal;
-use crate::error::ApiError;
+use crate::app::AppState;
+use crate::auth::{self, KeyCheck};
+use crate::error::{ApiError, ErrorCode};
+
+fn state(req: &Request) -> Result<&AppState, ApiError> {
+    req.data::<AppState>()
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "application state missing"))
+}
+
+/// An API key in the `X-API-Key` header. Keys look like `tnt_` followed by
+/// 30 letters and digits; each is bound to one tenant and carries scopes.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "X-API-Key", key_in = "header", checker = "check_api_key")]
+pub struct ApiKeyAuth(pub Principal);
+
+async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
+    single_credential(req)?;
+    let state = state(req)?;
+    let check = KeyCheck {
+        keys: &state.keys,
+        cache: &state.key_cache,
+        db: &state.db,
+        usage: &state.key_usage,
+    };
+    Ok(auth::authenticate(&check, &key.key, state.clock.now())
+        .await
+        .map_err(ApiError::from)?)
+}
+
+/// An access token (a JWT from `/v1/auth/login`, `/signup` or `/refresh`)
+/// in `Authorization: Bearer`. It names a person, a tenant, their role there
+/// and a session; lifetime at most 15 minutes.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
+pub struct BearerAuth(pub Principal);
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    single_credential(req)?;
+    let state = state(req)?;
+    Ok(auth::authenticate_bearer(&state.auth, &bearer.token, state.clock.now()).map_err(ApiError::from)?)
+}
 
 /// An API key (`X-API-Key`) or a person's access token (`Authorization:
 /// Bearer`), turned into a tenant-bound principal.
@@ -91,7 +134,7 @@ impl<'a> ApiExtractor<'a> for PersonAuth {
 /// Refuses a request with more than one `X-API-Key` or `Authorization`
 /// header (400): a proxy in front and this server could each read a
 /// different one, and so disagree on who is calling.
-pub(super) fn single_credential(req: &Request) -> Result<(), ApiError> {
+pub fn single_credential(req: &Request) -> Result<(), ApiError> {
     for name in ["x-api-key", "authorization"] {
         if req.headers().get_all(name).iter().nth(1).is_some() {
             let shown = if name == "x-api-key" {
