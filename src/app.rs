@@ -3,13 +3,11 @@
 //! `api/` (handlers take it) and above `domain/`; the route tree and the
 //! listener are in `server/`.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::access::{Principal, Scope};
 use crate::auth::AuthState;
-use crate::auth::usage::{FLUSH_INTERVAL, KeyUsage};
+use crate::auth::usage::KeyUsage;
 use crate::cache::keys::KeyCache;
 use crate::cache::{Broadcast, Notice};
 use crate::clock::Clock;
@@ -78,59 +76,6 @@ impl AppState {
             }
         }
         value
-    }
-
-    /// The periodic work of a serving instance: batched key use, session
-    /// revocations from other instances, signing-key reloads and the sweep of
-    /// ended sessions.
-    pub(crate) fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        fn every<F, Fut>(state: &AppState, period: Duration, work: F) -> tokio::task::JoinHandle<()>
-        where
-            F: Fn(AppState) -> Fut + Send + 'static,
-            Fut: Future<Output = ()> + Send,
-        {
-            let state = state.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(period);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    work(state.clone()).await;
-                }
-            })
-        }
-        let mut tasks = Vec::new();
-        if let Some(broadcast) = &self.broadcast {
-            tasks.push(tokio::spawn(broadcast.clone().beat()));
-            tasks.push(tokio::spawn(broadcast.clone().listen(self.key_cache.clone())));
-        }
-        tasks.extend([
-            every(
-                self,
-                FLUSH_INTERVAL,
-                |state| async move { state.flush_key_usage().await },
-            ),
-            every(self, crate::auth::revocation::POLL_INTERVAL, |state| async move {
-                state.poll_revocations().await;
-            }),
-            every(self, Duration::from_secs(30), |state| async move {
-                if let Err(e) = state.auth.keyring.reload(state.clock.now()) {
-                    tracing::warn!(error = %e, "reloading the signing keys failed; keeping the current set");
-                }
-            }),
-            every(self, Duration::from_secs(60), |state| async move {
-                let now = state.clock.now();
-                if let Err(e) = state
-                    .db
-                    .platform()
-                    .sweep_sessions(now, now - state.auth.sessions.grace)
-                    .await
-                {
-                    tracing::warn!(error = %e, "sweeping ended sessions failed");
-                }
-            }),
-        ]);
-        tasks
     }
 
     /// Takes in the sessions other instances ended or changed.

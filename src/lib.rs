@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod openapi;
 pub mod secret;
 pub mod server;

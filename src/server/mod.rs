@@ -138,7 +138,7 @@ impl Application {
     /// flushes batched key use and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let state = self.state.clone();
-        let background = state.spawn_background();
+        let jobs = crate::jobs::Jobs::start(&state, crate::jobs::registry(), crate::jobs::listeners(&state));
         {
             // The dummy hash for unknown emails, made before the first login needs it.
             let state = state.clone();
@@ -152,9 +152,7 @@ impl Application {
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(build_route(state.clone()), shutdown, Some(Duration::from_secs(10)))
             .await;
-        for task in background {
-            task.abort();
-        }
+        jobs.stop().await;
         state.flush_key_usage().await;
         state.db.clone().close().await;
         result

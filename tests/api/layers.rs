@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 6),
     ("api", 7),
     ("openapi", 8),
+    ("jobs", 8),
     ("server", 8),
     ("cli", 8),
     ("bench", 8),
