@@ -1,4 +1,4 @@
-//! `tenantry serve | migrate | spec | tenant create | api-key create | user create | member add |
+//! `tenantry serve | migrate | config | spec | tenant create | api-key create | user create | member add |
 //! jwt-keys rotate`.
 //! Every command reads the same configuration; stdout carries only a
 //! command's JSON, logs go to stderr.
@@ -21,6 +21,9 @@ use crate::server::Application;
 #[derive(Parser, Debug)]
 #[command(name = "tenantry", version, about = "Tenantry: a multi-tenant JSON API server")]
 pub struct Cli {
+    /// A TOML configuration file, beneath the environment (also `TENANTRY_CONFIG`).
+    #[arg(long, global = true, env = "TENANTRY_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -36,6 +39,8 @@ pub enum Command {
     /// Apply pending migrations and ensure the application role (idempotent);
     /// prints the names of the migrations applied as JSON.
     Migrate,
+    /// Print the effective configuration as TOML, secrets redacted (no database needed).
+    Config,
     /// Write the OpenAPI document (no server or database needed).
     Spec {
         /// Directory to write `openapi.json` into; stdout when absent.
@@ -228,7 +233,7 @@ pub fn default_log_filter(command: &Command) -> &'static str {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::from_env() {
+    let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -236,10 +241,11 @@ pub fn main() -> ExitCode {
         }
     };
     let filter = settings
-        .log_filter
+        .log
+        .filter
         .clone()
         .unwrap_or_else(|| default_log_filter(&cli.command).to_owned());
-    crate::telemetry::init(&filter, settings.log_json);
+    crate::telemetry::init(&filter, settings.log.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -262,15 +268,19 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
     match command {
         Command::Serve { listen } => {
-            let app = Application::build_default(settings, listen.unwrap_or(settings.listen)).await?;
+            let app = Application::build_default(settings, listen.unwrap_or(settings.server.listen)).await?;
             app.run_until(crate::server::shutdown_signal()).await?;
             Ok(())
         }
         Command::Migrate => {
             let db = Db::connect_owner(settings).await?;
-            let applied = db.migrate(&settings.app_role).await;
+            let applied = db.migrate(&settings.database.app_role).await;
             db.close().await;
             print_json(&json!({ "applied": applied? }));
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", settings.to_toml());
             Ok(())
         }
         Command::Spec { out } => {
@@ -330,8 +340,8 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             command: JwtKeysCommand::Rotate,
         } => {
             let now = SystemClock.now();
-            let kid = crate::auth::jwt::Keyring::rotate(&settings.jwt_key_dir, now)?;
-            let ring = crate::auth::jwt::Keyring::load_or_create(&settings.jwt_key_dir, now)?;
+            let kid = crate::auth::jwt::Keyring::rotate(&settings.auth.jwt_key_dir, now)?;
+            let ring = crate::auth::jwt::Keyring::load_or_create(&settings.auth.jwt_key_dir, now)?;
             print_json(&json!({
                 "new_kid": kid,
                 "signing_kid": ring.signing_kid(now),
@@ -477,8 +487,8 @@ async fn create_user(
 /// The owner connection, migrated first unless `TENANTRY_AUTO_MIGRATE=false`.
 async fn owner_db(settings: &Settings) -> Result<Db, CliError> {
     let db = Db::connect_owner(settings).await?;
-    if settings.auto_migrate {
-        db.migrate(&settings.app_role).await?;
+    if settings.database.auto_migrate {
+        db.migrate(&settings.database.app_role).await?;
     }
     Ok(db)
 }

@@ -124,21 +124,21 @@ impl AuthState {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Self, jwt::KeyError> {
         let sessions = crate::config::SessionLifetimes {
-            idle: chrono::Duration::days(settings.session_idle_days),
-            absolute: chrono::Duration::days(settings.session_max_days),
+            idle: chrono::Duration::days(settings.auth.session_idle_days),
+            absolute: chrono::Duration::days(settings.auth.session_max_days),
             ..Default::default()
         };
         Ok(Self {
-            keyring: jwt::Keyring::load_or_create(&settings.jwt_key_dir, now)?,
+            keyring: jwt::Keyring::load_or_create(&settings.auth.jwt_key_dir, now)?,
             tokens: jwt::TokenSettings {
-                issuer: settings.jwt_issuer.clone(),
-                audience: settings.jwt_audience.clone(),
-                ttl: chrono::Duration::seconds(settings.access_token_ttl_secs),
+                issuer: settings.auth.jwt_issuer.clone(),
+                audience: settings.auth.jwt_audience.clone(),
+                ttl: chrono::Duration::seconds(settings.auth.access_token_ttl_secs),
             },
             revocations: revocation::Revocations::default(),
             passwords: password::PasswordHasher::new(password::PasswordHasher::default_concurrency(), PASSWORD_QUEUE),
             throttle: throttle::LoginThrottle::default(),
-            signups: signup_limit::SignupLimiter::new(settings.signup_limits),
+            signups: signup_limit::SignupLimiter::new(settings.limits.signup),
             sessions,
         })
     }

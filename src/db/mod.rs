@@ -21,6 +21,7 @@ use futures_util::future::BoxFuture;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::{self, Executor};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, Statement};
+use secrecy::ExposeSecret;
 
 pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
 pub use tenant::{TenantDb, TenantSelect, TenantTx};
@@ -49,7 +50,7 @@ pub struct Db {
 impl Db {
     /// Connects as the owner (`DATABASE_URL` as given): migrations and the CLI.
     pub async fn connect_owner(settings: &Settings) -> Result<Self, DbError> {
-        Self::connect(settings, &settings.database_url, None).await
+        Self::connect(settings, settings.database.url(), None).await
     }
 
     /// Connects as the serving role. On PostgreSQL that is either the login in
@@ -58,11 +59,18 @@ impl Db {
     /// superuser, bypasses row-level security or owns the tables.
     pub async fn connect_app(settings: &Settings) -> Result<Self, DbError> {
         if settings.is_sqlite() {
-            return Self::connect(settings, &settings.database_url, None).await;
+            return Self::connect(settings, settings.database.url(), None).await;
         }
-        let db = match &settings.app_database_url {
-            Some(url) => Self::connect(settings, url, None).await?,
-            None => Self::connect(settings, &settings.database_url, Some(settings.app_role.clone())).await?,
+        let db = match &settings.database.app_url {
+            Some(url) => Self::connect(settings, url.expose_secret(), None).await?,
+            None => {
+                Self::connect(
+                    settings,
+                    settings.database.url(),
+                    Some(settings.database.app_role.clone()),
+                )
+                .await?
+            }
         };
         db.verify_app_role().await?;
         Ok(db)
@@ -73,7 +81,7 @@ impl Db {
             ensure_sqlite_dir(url)?;
         }
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.max_connections(settings.db_max_connections)
+        opts.max_connections(settings.database.max_connections)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))

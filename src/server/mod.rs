@@ -84,9 +84,9 @@ impl Application {
     /// (port 0 picks a free port).
     pub async fn build(settings: &Settings, listen: SocketAddr, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let secret = crate::secret::load_or_create(settings)?;
-        if settings.auto_migrate {
+        if settings.database.auto_migrate {
             let owner = Db::connect_owner(settings).await?;
-            owner.migrate(&settings.app_role).await?;
+            owner.migrate(&settings.database.app_role).await?;
             owner.close().await;
         }
         let db = Db::connect_app(settings).await?;
@@ -95,17 +95,17 @@ impl Application {
             keys: Arc::new(Keys::from_secret(&secret)),
             clock: clock.clone(),
             key_usage: Arc::new(KeyUsage::default()),
-            key_cache: Arc::new(KeyCache::new(settings.key_cache_ttl)),
-            broadcast: match &settings.redis_url {
+            key_cache: Arc::new(KeyCache::new(settings.auth.key_cache_ttl)),
+            broadcast: match &settings.redis.url {
                 Some(url) => Some(Arc::new(Broadcast::new(
-                    url,
-                    &settings.redis_prefix,
-                    settings.key_cache_ttl,
+                    secrecy::ExposeSecret::expose_secret(url),
+                    &settings.redis.prefix,
+                    settings.auth.key_cache_ttl,
                 )?)),
                 None => None,
             },
             auth: Arc::new(AuthState::from_settings(settings, clock.now())?),
-            max_body_bytes: settings.max_body_bytes,
+            max_body_bytes: settings.limits.max_body_bytes,
         };
         let acceptor = TcpListener::bind(listen)
             .into_acceptor()

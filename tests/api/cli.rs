@@ -164,3 +164,68 @@ fn spec_is_written_without_a_database() {
     assert_eq!(written, tenantry::openapi::spec_json());
     assert!(!dir.path().join("data").exists(), "no data directory was needed");
 }
+
+#[test]
+fn config_prints_the_effective_settings_with_and_without_a_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let plain = tenantry_on(dir.path(), None, &["config"]);
+    assert!(plain.status.success() && plain.stderr.is_empty());
+    let plain: toml::Table = String::from_utf8_lossy(&plain.stdout).parse().expect("TOML");
+    assert_eq!(plain["server"]["listen"].as_str(), Some("127.0.0.1:8080"));
+    assert!(
+        plain["database"]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("sqlite://"))
+    );
+    assert!(plain.get("secret").is_none(), "no secret configured, none shown");
+
+    let file = dir.path().join("tenantry.toml");
+    std::fs::write(
+        &file,
+        "secret = \"a-secret-from-the-file-0123456789abcdef\"\n[database]\nurl = \"postgres://owner:pa55word@db:5432/t\"\nmax_connections = 9\n[server]\nlisten = \"0.0.0.0:9000\"\n",
+    )
+    .expect("written");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+    command
+        .args(["--config", file.to_str().expect("utf-8"), "config"])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("TENANTRY_LOG")
+        .env("TENANTRY_SERVER__LISTEN", "127.0.0.1:9100");
+    let out = command.output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !text.contains("pa55word") && !text.contains("a-secret-from-the-file"),
+        "{text}"
+    );
+    let shown: toml::Table = text.parse().expect("TOML");
+    assert_eq!(
+        shown["database"]["max_connections"].as_integer(),
+        Some(9),
+        "from the file"
+    );
+    assert_eq!(
+        shown["server"]["listen"].as_str(),
+        Some("127.0.0.1:9100"),
+        "the environment wins"
+    );
+    assert_eq!(shown["secret"].as_str(), Some("[redacted]"));
+
+    let missing = tenantry_on(dir.path(), None, &["--config", "/nonexistent.toml", "config"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("TENANTRY_CONFIG"));
+}
+
+#[test]
+fn every_configuration_key_is_documented() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    for key in tenantry::config::sources::KEYS {
+        let row = format!("| `{}` | `{}` |", key.path, key.alias);
+        assert!(
+            readme.contains(&row),
+            "README's configuration table has a row for {}",
+            key.path
+        );
+    }
+}

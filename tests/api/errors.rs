@@ -80,7 +80,7 @@ async fn errors_before_a_handler_are_problem_json_in_rule_order(app: TestApp) {
 
 async fn bodies_over_the_limit_are_413_also_when_chunked(app: TestApp) {
     let t = app.tenant("acme").await;
-    let limit = app.settings.max_body_bytes;
+    let limit = app.settings.limits.max_body_bytes;
     let big = format!("{{\"name\":\"{}\"}}", "x".repeat(limit));
     // Content-Length over the limit: 413 before the credential is looked at.
     let r = app

@@ -25,8 +25,8 @@ async fn up_down_up(url: &str) {
     // The application's own migrate, twice: idempotent.
     let s = settings(&[("DATABASE_URL", url.to_owned())]);
     let db = tenantry::db::Db::connect_owner(&s).await.expect("owner");
-    db.migrate(&s.app_role).await.expect("migrate");
-    db.migrate(&s.app_role).await.expect("migrate again");
+    db.migrate(&s.database.app_role).await.expect("migrate");
+    db.migrate(&s.database.app_role).await.expect("migrate again");
     db.close().await;
 }
 

@@ -54,7 +54,7 @@ const EXEMPT_INDEXES: &[(&str, &str)] = &[
 ];
 
 async fn connect(app: &TestApp) -> PgConnection {
-    PgConnection::connect(&app.settings.database_url)
+    PgConnection::connect(app.settings.database.url())
         .await
         .expect("connect to the test database")
 }
@@ -191,7 +191,7 @@ async fn as_app_role(app: &TestApp) -> PgConnection {
     let mut conn = connect(app).await;
     conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "SET ROLE {}",
-        app.settings.app_role
+        app.settings.database.app_role
     ))))
     .await
     .expect("SET ROLE");
@@ -303,7 +303,7 @@ async fn row_level_security_alone_stops_cross_tenant_access(app: TestApp) {
 }
 
 async fn serve_refuses_a_role_that_escapes_row_level_security(app: TestApp) {
-    let url = app.settings.database_url.clone();
+    let url = app.settings.database.url().to_owned();
     let dir = tempfile::tempdir().expect("dir");
     let base = |extra: (&str, String)| {
         settings(&[

@@ -522,7 +522,7 @@ impl TestApp {
             .unwrap_or_default();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenantry"))
             .args(args)
-            .env("DATABASE_URL", &self.settings.database_url)
+            .env("DATABASE_URL", self.settings.database.url())
             .env("TENANTRY_SECRET", secret)
             .env("TENANTRY_DATA_DIR", &self.settings.data_dir)
             .env("TENANTRY_LOG", "warn")

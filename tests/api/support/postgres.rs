@@ -85,7 +85,9 @@ async fn template() -> String {
                 exec(&mut conn, format!("CREATE DATABASE {building}")).await;
                 let settings = super::settings(&[("DATABASE_URL", url_for(&building))]);
                 let db = Db::connect_owner(&settings).await.expect("connect to the template");
-                db.migrate(&settings.app_role).await.expect("migrate the template");
+                db.migrate(&settings.database.app_role)
+                    .await
+                    .expect("migrate the template");
                 db.close().await;
                 exec(&mut conn, format!("ALTER DATABASE {building} RENAME TO {name}")).await;
                 // Templates of older schema versions are no longer used by anyone.

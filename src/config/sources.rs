@@ -1,0 +1,220 @@
+//! Where configuration values come from, layered with figment: embedded
+//! defaults (in `Settings::resolve`) < an optional TOML file < environment
+//! variables. Every key of the tree is listed in [`KEYS`] with its file
+//! path (`database.max_connections`), its environment form
+//! (`TENANTRY_DATABASE__MAX_CONNECTIONS`) and the older name it keeps
+//! answering to (`TENANTRY_DB_MAX_CONNECTIONS`). The environment form wins
+//! over the older name; both win over the file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use figment::providers::{Format, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+
+use super::ConfigError;
+
+/// One key of the configuration tree.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    /// Its path in the file: `section.key`, or `key` at the top.
+    pub path: &'static str,
+    /// The environment variable it has answered to since before the file.
+    pub alias: &'static str,
+    /// Whether its value is a secret (or may carry one, as URLs do).
+    pub secret: bool,
+}
+
+const fn key(path: &'static str, alias: &'static str) -> Key {
+    Key {
+        path,
+        alias,
+        secret: false,
+    }
+}
+
+const fn secret(path: &'static str, alias: &'static str) -> Key {
+    Key {
+        path,
+        alias,
+        secret: true,
+    }
+}
+
+/// Every key, in the order `tenantry config` prints them.
+pub const KEYS: &[Key] = &[
+    key("data_dir", "TENANTRY_DATA_DIR"),
+    secret("secret", "TENANTRY_SECRET"),
+    key("server.listen", "TENANTRY_LISTEN"),
+    secret("database.url", "DATABASE_URL"),
+    secret("database.app_url", "TENANTRY_APP_DATABASE_URL"),
+    key("database.app_role", "TENANTRY_DB_APP_ROLE"),
+    key("database.max_connections", "TENANTRY_DB_MAX_CONNECTIONS"),
+    key("database.auto_migrate", "TENANTRY_AUTO_MIGRATE"),
+    secret("redis.url", "REDIS_URL"),
+    key("redis.prefix", "TENANTRY_REDIS_PREFIX"),
+    key("auth.jwt_key_dir", "TENANTRY_JWT_KEY_DIR"),
+    key("auth.jwt_issuer", "TENANTRY_JWT_ISSUER"),
+    key("auth.jwt_audience", "TENANTRY_JWT_AUDIENCE"),
+    key("auth.access_token_ttl_secs", "TENANTRY_ACCESS_TOKEN_TTL_SECS"),
+    key("auth.session_idle_days", "TENANTRY_SESSION_IDLE_DAYS"),
+    key("auth.session_max_days", "TENANTRY_SESSION_MAX_DAYS"),
+    key("auth.key_cache_ttl_ms", "TENANTRY_KEY_CACHE_TTL_MS"),
+    key("limits.max_body_bytes", "TENANTRY_MAX_BODY_BYTES"),
+    key("limits.signup", "TENANTRY_SIGNUP_LIMIT"),
+    key("log.filter", "TENANTRY_LOG"),
+    key("log.format", "TENANTRY_LOG_FORMAT"),
+];
+
+impl Key {
+    /// `TENANTRY_<SECTION>__<KEY>`.
+    pub fn env_name(&self) -> String {
+        format!("TENANTRY_{}", self.path.replace('.', "__").to_ascii_uppercase())
+    }
+}
+
+pub fn find(path: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.path == path)
+}
+
+/// The environment's values of the known keys, named by the variable each
+/// came from.
+struct Vars {
+    values: Vec<(&'static Key, String, String)>,
+}
+
+impl Vars {
+    fn read(get: &dyn Fn(&str) -> Option<String>) -> Self {
+        let values = KEYS
+            .iter()
+            .filter_map(|k| {
+                let sectioned = k.env_name();
+                get(&sectioned)
+                    .map(|v| (k, sectioned, v))
+                    .or_else(|| get(k.alias).map(|v| (k, k.alias.to_owned(), v)))
+            })
+            .collect();
+        Self { values }
+    }
+}
+
+impl Provider for Vars {
+    fn metadata(&self) -> Metadata {
+        let names: BTreeMap<String, String> = self
+            .values
+            .iter()
+            .map(|(k, var, _)| (k.path.to_owned(), var.clone()))
+            .collect();
+        Metadata::named("environment variable")
+            .interpolater(move |_: &Profile, path: &[&str]| names.get(&path.join(".")).cloned().unwrap_or_default())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut root = Dict::new();
+        for (k, _, value) in &self.values {
+            match k.path.split_once('.') {
+                Some((section, name)) => {
+                    let entry = root
+                        .entry(section.to_owned())
+                        .or_insert_with(|| Value::from(Dict::new()));
+                    if let Value::Dict(_, dict) = entry {
+                        dict.insert(name.to_owned(), Value::from(value.clone()));
+                    }
+                }
+                None => {
+                    root.insert(k.path.to_owned(), Value::from(value.clone()));
+                }
+            }
+        }
+        Ok(Profile::Default.collect(root))
+    }
+}
+
+/// The merged sources, answering a key's value and where it came from.
+pub struct Sources {
+    figment: Figment,
+}
+
+impl Sources {
+    /// `file` (when given; it must exist) under the environment `get`.
+    pub fn load(file: Option<&Path>, get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError {
+                    var: "TENANTRY_CONFIG".to_owned(),
+                    reason: format!("no configuration file at {}", path.display()),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let figment = figment.merge(Vars::read(get));
+        let sources = Self { figment };
+        sources.refuse_unknown_keys()?;
+        Ok(sources)
+    }
+
+    /// A key in the file that is not in [`KEYS`] is a mistake worth saying.
+    fn refuse_unknown_keys(&self) -> Result<(), ConfigError> {
+        let data = self.figment.data().map_err(|e| ConfigError {
+            var: "TENANTRY_CONFIG".to_owned(),
+            reason: e.to_string(),
+        })?;
+        for dict in data.values() {
+            for (name, value) in dict {
+                let paths: Vec<String> = match value {
+                    Value::Dict(_, inner) if find(name).is_none() => {
+                        inner.keys().map(|k| format!("{name}.{k}")).collect()
+                    }
+                    _ => vec![name.clone()],
+                };
+                for path in paths {
+                    if find(&path).is_none() {
+                        return Err(ConfigError {
+                            var: path.clone(),
+                            reason: "no such configuration key".to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The value at `path` as text (numbers and booleans from the file as
+    /// written), if any source sets it.
+    pub fn get(&self, path: &str) -> Option<String> {
+        match self.figment.find_value(path).ok()? {
+            Value::String(_, s) => Some(s).filter(|s| !s.is_empty()),
+            Value::Char(_, c) => Some(c.to_string()),
+            Value::Bool(_, b) => Some(b.to_string()),
+            Value::Num(_, n) => n
+                .to_u128()
+                .map(|n| n.to_string())
+                .or_else(|| n.to_i128().map(|n| n.to_string()))
+                .or_else(|| n.to_f64().map(|n| n.to_string())),
+            Value::Empty(..) | Value::Dict(..) | Value::Array(..) => None,
+        }
+    }
+
+    /// Where the value at `path` came from, for errors: the environment
+    /// variable, or the key and the file; the key's older name when unset.
+    pub fn name(&self, path: &str) -> String {
+        let fallback = || find(path).map_or_else(|| path.to_owned(), |k| k.alias.to_owned());
+        let Ok(value) = self.figment.find_value(path) else {
+            return fallback();
+        };
+        let Some(metadata) = self.figment.get_metadata(value.tag()) else {
+            return fallback();
+        };
+        let keys: Vec<&str> = path.split('.').collect();
+        match &metadata.source {
+            Some(source) => format!("{path} (in {source})"),
+            None => {
+                let name = metadata.interpolate(&Profile::Default, &keys);
+                if name.is_empty() { fallback() } else { name }
+            }
+        }
+    }
+}
