@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use secrecy::{ExposeSecret, SecretBox, SecretString};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::config::{MIN_SECRET_LEN, Settings};
@@ -19,19 +19,18 @@ pub const SECRET_FILE: &str = "secret";
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// A 32-byte key used for one purpose only.
-/// The HMAC state keyed with it is kept too, so a MAC costs two hash
-/// compressions rather than four.
-pub struct DerivedKey(SecretBox<[u8; 32]>, HmacSha256);
+/// A 32-byte MAC key used for one purpose only, kept as the HMAC state
+/// keyed with it, so a MAC costs two hash compressions rather than four.
+/// (Keys that encrypt are `crypto::Sealer`'s.)
+pub struct DerivedKey(HmacSha256);
 
 impl DerivedKey {
     fn new(key: [u8; 32]) -> Self {
-        let mac = <HmacSha256 as Mac>::new_from_slice(&key).expect("HMAC accepts any key length");
-        DerivedKey(SecretBox::new(Box::new(key)), mac)
+        DerivedKey(<HmacSha256 as Mac>::new_from_slice(&key).expect("HMAC accepts any key length"))
     }
 
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = self.1.clone();
+        let mut mac = self.0.clone();
         for part in parts {
             mac.update(part);
         }
@@ -52,54 +51,11 @@ impl DerivedKey {
 
     /// Constant-time check that `tag` is a prefix (at least 16 bytes) of the MAC of `parts`.
     pub fn verify_truncated(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
-        let mut mac = self.1.clone();
+        let mut mac = self.0.clone();
         for part in parts {
             mac.update(part);
         }
         tag.len() >= 16 && mac.verify_truncated_left(tag).is_ok()
-    }
-}
-
-impl DerivedKey {
-    /// Encrypts `plaintext` (XChaCha20-Poly1305, random nonce) bound to
-    /// `context`; base64url of nonce and ciphertext.
-    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> String {
-        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-        let cipher = chacha20poly1305::XChaCha20Poly1305::new(self.0.expose_secret().into());
-        let mut nonce = [0u8; 24];
-        rand::rng().fill_bytes(&mut nonce);
-        let sealed = cipher
-            .encrypt(
-                (&nonce).into(),
-                Payload {
-                    msg: plaintext,
-                    aad: context,
-                },
-            )
-            .expect("XChaCha20-Poly1305 encrypts any message under 256 GiB");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        URL_SAFE_NO_PAD.encode(out)
-    }
-
-    /// Decrypts what [`DerivedKey::seal`] made for the same `context`.
-    pub fn open(&self, sealed: &str, context: &[u8]) -> Option<Vec<u8>> {
-        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-        if bytes.len() < 24 {
-            return None;
-        }
-        let (nonce, ciphertext) = bytes.split_at(24);
-        let cipher = chacha20poly1305::XChaCha20Poly1305::new(self.0.expose_secret().into());
-        cipher
-            .decrypt(
-                chacha20poly1305::XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: context,
-                },
-            )
-            .ok()
     }
 }
 
@@ -118,8 +74,9 @@ pub struct Keys {
     pub cursor: DerivedKey,
     /// Hashes refresh tokens at rest.
     pub refresh_token: DerivedKey,
-    /// Encrypts a rotated refresh token's successor for the grace window.
-    pub refresh_grace: DerivedKey,
+    /// Seals what the server stores to read back (a rotated refresh
+    /// token's successor, for its grace window).
+    pub sealer: crate::crypto::Sealer,
 }
 
 impl Keys {
@@ -134,7 +91,7 @@ impl Keys {
             api_key: derive("tenantry/api-key/v1"),
             cursor: derive("tenantry/cursor/v1"),
             refresh_token: derive("tenantry/refresh-token/v1"),
-            refresh_grace: derive("tenantry/refresh-grace/v1"),
+            sealer: crate::crypto::Sealer::from_secret(secret),
         }
     }
 }

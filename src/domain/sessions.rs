@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, Order, Set};
 use uuid::Uuid;
 
 use super::{Error, Result};
+use crate::crypto::Purpose;
 use crate::db::{TenantTx, UserTx};
 use crate::secret::Keys;
 
@@ -262,9 +263,11 @@ async fn rotate(
         refresh_token::Column::TokenHash.eq(row.token_hash.as_str()),
         refresh_token::ActiveModel {
             rotated_at: Set(Some(now)),
-            successor_enc: Set(Some(
-                keys.refresh_grace.seal(token.as_bytes(), row.token_hash.as_bytes()),
-            )),
+            successor_enc: Set(Some(keys.sealer.seal(
+                Purpose::RefreshSuccessor,
+                row.token_hash.as_bytes(),
+                token.as_bytes(),
+            ))),
             ..Default::default()
         },
     )
@@ -308,8 +311,8 @@ async fn current_successor(
             return Ok(None);
         };
         let Some(token) = keys
-            .refresh_grace
-            .open(sealed, row.token_hash.as_bytes())
+            .sealer
+            .open(Purpose::RefreshSuccessor, row.token_hash.as_bytes(), sealed)
             .and_then(|t| String::from_utf8(t).ok())
         else {
             return Ok(None);

@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
     ("telemetry", 0),
     ("access", 1),
+    ("crypto", 2),
     ("secret", 2),
     ("db", 3),
     ("cache", 3),
