@@ -13,7 +13,7 @@ use super::gate::json_body;
 use super::projects::default_limit;
 use super::security::{ApiKeyAuth, Auth};
 use super::tenant::TenantOut;
-use super::types::{Cursor, Int, Nullable, Text, omittable, page};
+use super::types::{Cursor, Int, Nullable, PageSize, Text, omittable, page};
 use super::{ApiTags, NoContent};
 use crate::access::{Actor, Scope, Scopes};
 use crate::app::AppState;
@@ -176,13 +176,13 @@ pub struct CreatedApiKeyOut {
 pub struct ApiKeyIn {
     /// A label for people, 1 to 100 characters; default `API key`. May be
     /// omitted, not `null`.
-    pub name: MaybeUndefined<Text<1, 100>>,
+    pub name: MaybeUndefined<Text<1, { api_keys::NAME_MAX }>>,
     /// The scopes to grant (at least one), a subset of the caller's;
     /// default: all of the caller's. May be omitted, not `null`.
     pub scopes: MaybeUndefined<ScopeList>,
     /// Days until the key expires, 1 to 730; default: never. May be omitted,
     /// not `null`.
-    pub expires_in_days: MaybeUndefined<Int<1, 730>>,
+    pub expires_in_days: MaybeUndefined<Int<1, { api_keys::MAX_EXPIRY_DAYS }>>,
 }
 
 impl Example for ApiKeyIn {
@@ -277,7 +277,7 @@ impl ApiKeysApi {
         state: Data<&AppState>,
         /// Page size, 1 to 100.
         #[oai(default = "default_limit")]
-        limit: Query<Int<1, 100>>,
+        limit: Query<PageSize>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<ApiKeyPage>, { statuses::LIST }> {

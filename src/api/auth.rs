@@ -21,6 +21,7 @@ use crate::auth::{self, sign_in};
 use crate::domain::accounts::{self, Membership, User};
 use crate::domain::people::{self, Ending};
 use crate::domain::sessions::{self, Session};
+use crate::domain::tenants;
 use crate::domain::{self, Violations};
 use crate::error::{ApiError, ApiResult, statuses};
 
@@ -101,15 +102,15 @@ pub struct SignupIn {
     /// The person's email address; stored lowercase, unique.
     pub email: Email,
     /// 10 to 1,024 characters, not a common or easily guessed one.
-    pub password: Text<10, 1024>,
+    pub password: Text<{ crate::auth::password::MIN_PASSWORD_CHARS }, { crate::auth::password::MAX_PASSWORD_CHARS }>,
     /// The person's display name, 1 to 200 characters.
-    pub name: Text<1, 200>,
+    pub name: Text<1, { accounts::NAME_MAX }>,
     /// The new tenant's display name, 1 to 200 characters.
-    pub tenant_name: Text<1, 200>,
+    pub tenant_name: Text<1, { tenants::NAME_MAX }>,
     /// The new tenant's slug (lowercase letters, digits and inner hyphens);
     /// default: made from `tenant_name`, with a numeric suffix when taken.
     /// May be omitted, not `null`.
-    pub tenant_slug: MaybeUndefined<Text<3, 63>>,
+    pub tenant_slug: MaybeUndefined<Text<{ tenants::SLUG_MIN }, { tenants::SLUG_MAX }>>,
 }
 
 impl Example for SignupIn {
@@ -131,10 +132,10 @@ pub struct LoginIn {
     /// The person's email address (any case).
     pub email: Email,
     /// Their password (every password is 10 to 1,024 characters).
-    pub password: Text<10, 1024>,
+    pub password: Text<{ crate::auth::password::MIN_PASSWORD_CHARS }, { crate::auth::password::MAX_PASSWORD_CHARS }>,
     /// The tenant to act in, by id or slug; default: the last one used. May
     /// be omitted, not `null`.
-    pub tenant: MaybeUndefined<Text<1, 63>>,
+    pub tenant: MaybeUndefined<Text<1, TENANT_REF_MAX>>,
 }
 
 impl Example for LoginIn {
@@ -152,7 +153,7 @@ impl Example for LoginIn {
 #[oai(rename = "RefreshIn", deny_unknown_fields, example)]
 pub struct RefreshIn {
     /// The `refresh_token` of the last sign-in or refresh.
-    pub refresh_token: Text<1, 256>,
+    pub refresh_token: Text<1, { auth::refresh_token::MAX_LEN }>,
 }
 
 impl Example for RefreshIn {
@@ -168,9 +169,11 @@ impl Example for RefreshIn {
 #[oai(rename = "PasswordChangeIn", deny_unknown_fields, example)]
 pub struct PasswordChangeIn {
     /// The password in use now (every password is 10 to 1,024 characters).
-    pub current_password: Text<10, 1024>,
+    pub current_password:
+        Text<{ crate::auth::password::MIN_PASSWORD_CHARS }, { crate::auth::password::MAX_PASSWORD_CHARS }>,
     /// The new password: 10 to 1,024 characters, not a common or easily guessed one.
-    pub new_password: Text<10, 1024>,
+    pub new_password:
+        Text<{ crate::auth::password::MIN_PASSWORD_CHARS }, { crate::auth::password::MAX_PASSWORD_CHARS }>,
 }
 
 impl Example for PasswordChangeIn {
@@ -187,7 +190,7 @@ impl Example for PasswordChangeIn {
 #[oai(rename = "SwitchTenantIn", deny_unknown_fields, example)]
 pub struct SwitchTenantIn {
     /// A tenant the person belongs to, by id or slug.
-    pub tenant: Text<1, 63>,
+    pub tenant: Text<1, TENANT_REF_MAX>,
 }
 
 impl Example for SwitchTenantIn {
@@ -323,7 +326,7 @@ fn password_field(v: &mut Violations, field: &str, value: Option<String>) -> Opt
 }
 
 /// The longest tenant reference (a slug, or an id's 36 characters).
-const TENANT_REF_MAX: u64 = 63;
+const TENANT_REF_MAX: usize = tenants::SLUG_MAX;
 
 /// Issues an access token for `session` and wraps it with the refresh token.
 fn session_response(
@@ -465,7 +468,12 @@ impl AuthApi {
     ) -> ApiResult<Json<AuthSessionOut>, REFRESH> {
         let mut v = Violations::default();
         let token = v
-            .required_text("refresh_token", body.0.refresh_token.0.as_deref(), 1, 256)
+            .required_text(
+                "refresh_token",
+                body.0.refresh_token.0.as_deref(),
+                1,
+                auth::refresh_token::MAX_LEN,
+            )
             .unwrap_or_default()
             .to_owned();
         v.finish()?;

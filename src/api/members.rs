@@ -12,7 +12,7 @@ use super::auth::RoleOut;
 use super::gate::json_body;
 use super::projects::default_limit;
 use super::security::{Auth, PersonAuth};
-use super::types::{Cursor, Int, Required, page};
+use super::types::{Cursor, PageSize, Required, page};
 use super::{ApiTags, NoContent};
 use crate::access::{Role, Scope};
 use crate::app::AppState;
@@ -91,7 +91,7 @@ impl MembersApi {
         state: Data<&AppState>,
         /// Page size, 1 to 100.
         #[oai(default = "default_limit")]
-        limit: Query<Int<1, 100>>,
+        limit: Query<PageSize>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<MemberPage>, { statuses::LIST }> {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::gate::json_body;
 use super::security::Auth;
-use super::types::{Cursor, Int, Nullable, Text, page, patch};
+use super::types::{Cursor, Int, Nullable, PageSize, Text, page, patch};
 use super::{ApiTags, NoContent};
 use crate::access::Scope;
 use crate::app::AppState;
@@ -49,10 +49,10 @@ impl From<Project> for ProjectOut {
 #[oai(rename = "ProjectIn", deny_unknown_fields, example)]
 pub struct ProjectIn {
     /// The project's name, 1 to 200 characters.
-    pub name: Text<1, 200>,
+    pub name: Text<1, { projects::NAME_MAX }>,
     /// Free text up to 10,000 characters.
     #[oai(nullable)]
-    pub description: Option<Text<0, 10000>>,
+    pub description: Option<Text<0, { projects::DESCRIPTION_MAX }>>,
 }
 
 impl Example for ProjectIn {
@@ -69,10 +69,10 @@ impl Example for ProjectIn {
 #[oai(rename = "ProjectPatch", deny_unknown_fields, example)]
 pub struct ProjectPatch {
     /// A new name, 1 to 200 characters; may not be `null`.
-    pub name: MaybeUndefined<Text<1, 200>>,
+    pub name: MaybeUndefined<Text<1, { projects::NAME_MAX }>>,
     /// A new description up to 10,000 characters; `null` clears it.
     #[oai(nullable)]
-    pub description: MaybeUndefined<Text<0, 10000>>,
+    pub description: MaybeUndefined<Text<0, { projects::DESCRIPTION_MAX }>>,
 }
 
 impl Example for ProjectPatch {
@@ -93,7 +93,7 @@ pub enum ProjectCreated {
     Created(Json<ProjectOut>),
 }
 
-pub fn default_limit() -> Int<1, 100> {
+pub fn default_limit() -> PageSize {
     Int(Some(crate::domain::DEFAULT_PAGE_SIZE))
 }
 
@@ -112,7 +112,7 @@ impl ProjectsApi {
         state: Data<&AppState>,
         /// Page size, 1 to 100.
         #[oai(default = "default_limit")]
-        limit: Query<Int<1, 100>>,
+        limit: Query<PageSize>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<ProjectPage>, { statuses::LIST }> {

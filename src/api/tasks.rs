@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::gate::json_body;
 use super::projects::default_limit;
 use super::security::Auth;
-use super::types::{Cursor, Date, Int, Nullable, Text, omittable, page, patch};
+use super::types::{Cursor, Date, Int, Nullable, PageSize, Text, omittable, page, patch};
 use super::{ApiTags, NoContent};
 use crate::access::Scope;
 use crate::app::AppState;
@@ -108,13 +108,13 @@ impl From<Task> for TaskOut {
 #[oai(rename = "TaskIn", deny_unknown_fields, example)]
 pub struct TaskIn {
     /// The task's title, 1 to 200 characters.
-    pub title: Text<1, 200>,
+    pub title: Text<1, { tasks::TITLE_MAX }>,
     /// Free text up to 10,000 characters.
     #[oai(nullable)]
-    pub description: Option<Text<0, 10000>>,
+    pub description: Option<Text<0, { tasks::DESCRIPTION_MAX }>>,
     pub status: MaybeUndefined<TaskStatus>,
     /// 0 (none, the default) to 4 (urgent). May be omitted, not `null`.
-    pub priority: MaybeUndefined<Int<0, 4>>,
+    pub priority: MaybeUndefined<Int<{ tasks::PRIORITY_MIN }, { tasks::PRIORITY_MAX }>>,
     /// The day the task is due.
     #[oai(nullable)]
     pub due_date: Option<Date>,
@@ -137,13 +137,13 @@ impl Example for TaskIn {
 #[oai(rename = "TaskPatch", deny_unknown_fields, example)]
 pub struct TaskPatch {
     /// A new title, 1 to 200 characters; may not be `null`.
-    pub title: MaybeUndefined<Text<1, 200>>,
+    pub title: MaybeUndefined<Text<1, { tasks::TITLE_MAX }>>,
     /// A new description up to 10,000 characters; `null` clears it.
     #[oai(nullable)]
-    pub description: MaybeUndefined<Text<0, 10000>>,
+    pub description: MaybeUndefined<Text<0, { tasks::DESCRIPTION_MAX }>>,
     pub status: MaybeUndefined<TaskStatus>,
     /// 0 (none) to 4 (urgent); may not be `null`.
-    pub priority: MaybeUndefined<Int<0, 4>>,
+    pub priority: MaybeUndefined<Int<{ tasks::PRIORITY_MIN }, { tasks::PRIORITY_MAX }>>,
     /// A new due date; `null` clears it.
     #[oai(nullable)]
     pub due_date: MaybeUndefined<Date>,
@@ -207,7 +207,7 @@ async fn list(
     state: &AppState,
     auth: &Auth,
     filter: TaskFilter,
-    limit: Int<1, 100>,
+    limit: PageSize,
     cursor: Option<String>,
     project_must_exist: bool,
 ) -> Result<Json<TaskPage>, ApiError> {
@@ -250,7 +250,7 @@ impl TasksApi {
         direction: Query<Option<SortDirection>>,
         /// Page size, 1 to 100.
         #[oai(default = "default_limit")]
-        limit: Query<Int<1, 100>>,
+        limit: Query<PageSize>,
         /// The `next_cursor` of the previous page, with the same filters and sort.
         cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<TaskPage>, { statuses::LIST }> {
@@ -284,7 +284,7 @@ impl TasksApi {
         direction: Query<Option<SortDirection>>,
         /// Page size, 1 to 100.
         #[oai(default = "default_limit")]
-        limit: Query<Int<1, 100>>,
+        limit: Query<PageSize>,
         /// The `next_cursor` of the previous page, with the same filters and sort.
         cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<TaskPage>, { statuses::LIST | statuses::NOT_FOUND }> {

@@ -19,7 +19,7 @@ use crate::error::{ApiResult, statuses};
 #[oai(rename = "TenantPatch", deny_unknown_fields, example)]
 pub struct TenantPatch {
     /// The tenant's display name, 1 to 200 characters.
-    pub name: Text<1, 200>,
+    pub name: Text<1, { tenants::NAME_MAX }>,
 }
 
 impl Example for TenantPatch {

@@ -69,6 +69,9 @@ impl<const MIN: usize, const MAX: usize> From<&str> for Text<MIN, MAX> {
     }
 }
 
+/// A page size as lists take it: 1 to [`crate::domain::MAX_PAGE_SIZE`].
+pub type PageSize = Int<1, { crate::domain::MAX_PAGE_SIZE }>;
+
 /// An integer in `MIN..=MAX`. Any JSON integer parses; the range is checked
 /// by the rules. Also usable as a query parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,8 +244,8 @@ impl Type for Email {
 
     fn schema_ref() -> MetaSchemaRef {
         MetaSchemaRef::Inline(Box::new(MetaSchema {
-            min_length: Some(crate::domain::accounts::EMAIL_MIN as usize),
-            max_length: Some(crate::domain::accounts::EMAIL_MAX as usize),
+            min_length: Some(crate::domain::accounts::EMAIL_MIN),
+            max_length: Some(crate::domain::accounts::EMAIL_MAX),
             ..MetaSchema::new_with_format("string", "email")
         }))
     }

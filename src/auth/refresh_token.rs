@@ -10,6 +10,10 @@ use crate::secret::Keys;
 
 pub const REFRESH_TOKEN_PREFIX: &str = "tnr_";
 
+/// The longest string taken where a refresh token is expected (tokens are
+/// 47 characters; longer input is refused unread).
+pub const MAX_LEN: usize = 256;
+
 /// A new opaque refresh token: the prefix and 32 random bytes, base64url.
 pub fn new() -> String {
     let mut bytes = [0u8; 32];

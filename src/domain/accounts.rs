@@ -15,9 +15,9 @@ use crate::db::{PlatformDb, UserTx};
 
 pub type User = user::Model;
 
-pub const EMAIL_MIN: u64 = 3;
-pub const EMAIL_MAX: u64 = 254;
-pub const NAME_MAX: u64 = 200;
+pub const EMAIL_MIN: usize = 3;
+pub const EMAIL_MAX: usize = 254;
+pub const NAME_MAX: usize = 200;
 
 /// Checks an email's length as sent (the spec's `minLength`/`maxLength`),
 /// lowercases and trims it, and checks its shape: one `@`, a local part, a
@@ -36,7 +36,7 @@ pub fn normalize_email(v: &mut Violations, field: &str, raw: &str) -> String {
         }
         None => false,
     };
-    let length_ok = (EMAIL_MIN..=EMAIL_MAX).contains(&(raw.chars().count() as u64)) && !raw.contains('\0');
+    let length_ok = (EMAIL_MIN..=EMAIL_MAX).contains(&raw.chars().count()) && !raw.contains('\0');
     if !valid && length_ok {
         v.push(field, "invalid", "must be an email address");
     }

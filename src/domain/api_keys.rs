@@ -15,7 +15,7 @@ use crate::auth::api_key as key_format;
 use crate::db::{TenantDb, TenantTx};
 use crate::secret::DerivedKey;
 
-pub const NAME_MAX: u64 = 100;
+pub const NAME_MAX: usize = 100;
 pub const DEFAULT_NAME: &str = "API key";
 /// The longest lifetime a key can be given, in days.
 pub const MAX_EXPIRY_DAYS: i64 = 730;

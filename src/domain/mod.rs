@@ -141,7 +141,13 @@ impl Violations {
     }
 
     /// Checks a required text field's length in characters.
-    pub fn required_text<'v>(&mut self, field: &str, value: Option<&'v str>, min: u64, max: u64) -> Option<&'v str> {
+    pub fn required_text<'v>(
+        &mut self,
+        field: &str,
+        value: Option<&'v str>,
+        min: usize,
+        max: usize,
+    ) -> Option<&'v str> {
         match value {
             None => {
                 self.push(field, "required", "is required");
@@ -155,14 +161,14 @@ impl Violations {
     }
 
     /// Checks a text field's length in characters.
-    pub fn text(&mut self, field: &str, value: &str, min: u64, max: u64) {
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
         use validator::ValidateLength;
         if value.contains('\0') {
             // PostgreSQL text cannot hold NUL; refuse it on every backend alike.
             self.push(field, "invalid", "must not contain NUL characters");
-        } else if !value.validate_length(Some(min), None, None) {
+        } else if !value.validate_length(Some(min as u64), None, None) {
             self.push(field, "too_short", format!("must be at least {min} character(s)"));
-        } else if !value.validate_length(None, Some(max), None) {
+        } else if !value.validate_length(None, Some(max as u64), None) {
             self.push(field, "too_long", format!("must be at most {max} characters"));
         }
     }

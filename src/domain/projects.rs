@@ -10,8 +10,8 @@ use super::{Error, ListParams, Page, Patch, Result, Valid, Violations, oldest_fi
 use crate::db::TenantDb;
 use crate::secret::DerivedKey;
 
-pub const NAME_MAX: u64 = 200;
-pub const DESCRIPTION_MAX: u64 = 10_000;
+pub const NAME_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 10_000;
 
 pub type Project = project::Model;
 

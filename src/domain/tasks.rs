@@ -11,8 +11,8 @@ use super::{Error, ListParams, Page, Patch, Result, Valid, Violations, after_cre
 use crate::db::TenantDb;
 use crate::secret::DerivedKey;
 
-pub const TITLE_MAX: u64 = 200;
-pub const DESCRIPTION_MAX: u64 = 10_000;
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 10_000;
 pub const PRIORITY_MIN: i64 = 0;
 pub const PRIORITY_MAX: i64 = 4;
 pub const DEFAULT_PRIORITY: i16 = 0;

@@ -10,7 +10,7 @@ use crate::db::{PlatformDb, TenantDb};
 
 pub const SLUG_MIN: usize = 3;
 pub const SLUG_MAX: usize = 63;
-pub const NAME_MAX: u64 = 200;
+pub const NAME_MAX: usize = 200;
 
 pub type Tenant = tenant::Model;
 
