@@ -16,13 +16,47 @@ use uuid::Uuid;
 pub use role::Role;
 pub use scope::{Scope, Scopes};
 
+/// A tenant's id. Its own type, so a person's id can never be passed where
+/// a tenant's is expected (or the other way round).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(pub Uuid);
+
+/// A person's id (see [`TenantId`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub Uuid);
+
+macro_rules! typed_id {
+    ($id:ident) => {
+        impl From<Uuid> for $id {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$id> for Uuid {
+            fn from(id: $id) -> Self {
+                id.0
+            }
+        }
+
+        impl std::fmt::Display for $id {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+typed_id!(TenantId);
+typed_id!(UserId);
+
 /// Who is acting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     /// A request authenticated with an API key.
     ApiKey { id: Uuid },
     /// A person, with an access token of one of their sessions.
-    User { id: Uuid, session: Uuid },
+    User { id: UserId, session: Uuid },
     /// The operator at the command line.
     Operator,
 }
@@ -35,7 +69,7 @@ pub struct Denied(pub String);
 /// An authenticated caller, bound to exactly one tenant.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     actor: Actor,
     scopes: Scopes,
     /// A person's role in the tenant; `None` for keys and the operator.
@@ -44,9 +78,9 @@ pub struct Principal {
 
 impl Principal {
     /// The operator acting on one tenant from the command line (every scope).
-    pub fn operator(tenant_id: Uuid) -> Self {
+    pub fn operator(tenant_id: impl Into<TenantId>) -> Self {
         Self {
-            tenant_id,
+            tenant_id: tenant_id.into(),
             actor: Actor::Operator,
             scopes: Scopes::all(),
             role: None,
@@ -55,7 +89,7 @@ impl Principal {
 
     /// A request holding the API key `id` with `scopes`. For `auth/`, once
     /// the key was verified.
-    pub(crate) fn for_key(tenant_id: Uuid, id: Uuid, scopes: Scopes) -> Self {
+    pub(crate) fn for_key(tenant_id: TenantId, id: Uuid, scopes: Scopes) -> Self {
         Self {
             tenant_id,
             actor: Actor::ApiKey { id },
@@ -66,7 +100,7 @@ impl Principal {
 
     /// A person acting in `tenant_id` with `role` through `session`. For
     /// `auth/`, once their access token was verified.
-    pub(crate) fn for_person(tenant_id: Uuid, user: Uuid, session: Uuid, role: Role) -> Self {
+    pub(crate) fn for_person(tenant_id: TenantId, user: UserId, session: Uuid, role: Role) -> Self {
         Self {
             tenant_id,
             actor: Actor::User { id: user, session },
@@ -75,7 +109,7 @@ impl Principal {
         }
     }
 
-    pub fn tenant_id(&self) -> Uuid {
+    pub fn tenant_id(&self) -> TenantId {
         self.tenant_id
     }
 
@@ -141,7 +175,7 @@ pub struct Grant<'a> {
 }
 
 impl Grant<'_> {
-    pub fn tenant_id(&self) -> Uuid {
+    pub fn tenant_id(&self) -> TenantId {
         self.principal.tenant_id
     }
 }
@@ -150,12 +184,12 @@ impl Grant<'_> {
 /// password or a refresh token. The only way to a `UserDb` (`Db::for_user`).
 #[derive(Debug, Clone, Copy)]
 pub struct UserGrant {
-    user_id: Uuid,
+    user_id: UserId,
     session: Option<Uuid>,
 }
 
 impl UserGrant {
-    pub fn user_id(&self) -> Uuid {
+    pub fn user_id(&self) -> UserId {
         self.user_id
     }
 
@@ -166,7 +200,10 @@ impl UserGrant {
 
     /// For a person whose password was just verified (login) or who was
     /// just created (signup, the CLI), or whose refresh token was found.
-    pub(crate) fn verified(user_id: Uuid) -> Self {
-        Self { user_id, session: None }
+    pub(crate) fn verified(user_id: impl Into<UserId>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            session: None,
+        }
     }
 }

@@ -282,7 +282,7 @@ impl ApiKeysApi {
         cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<ApiKeyPage>, { statuses::LIST }> {
         let params = api_keys::list_params(
-            auth.0.tenant_id(),
+            auth.0.tenant_id().0,
             &state.keys.cursor,
             limit.0.0,
             cursor.0.as_ref().map(|c| c.0.as_str()),

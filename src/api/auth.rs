@@ -633,7 +633,7 @@ impl AuthApi {
         Ok(Json(MeOut {
             user: user.into(),
             memberships: memberships.into_iter().map(Into::into).collect(),
-            tenant_id: auth.0.tenant_id(),
+            tenant_id: auth.0.tenant_id().0,
             session_id: grant.session().unwrap_or_default(),
         }))
     }

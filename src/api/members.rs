@@ -14,7 +14,7 @@ use super::projects::default_limit;
 use super::security::{Auth, PersonAuth};
 use super::types::{Cursor, PageSize, Required, page};
 use super::{ApiTags, NoContent};
-use crate::access::{Role, Scope};
+use crate::access::{Role, Scope, UserId};
 use crate::app::AppState;
 use crate::domain::members::{self, Member};
 use crate::error::{ApiResult, statuses};
@@ -96,7 +96,7 @@ impl MembersApi {
         cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<MemberPage>, { statuses::LIST }> {
         let params = members::list_params(
-            auth.0.tenant_id(),
+            auth.0.tenant_id().0,
             &state.keys.cursor,
             limit.0.0,
             cursor.0.as_ref().map(|c| c.0.as_str()),
@@ -131,7 +131,7 @@ impl MembersApi {
         let changed = members::set_role(
             &db,
             members::Actor::of(&auth.0),
-            user_id.0,
+            UserId(user_id.0),
             role.into(),
             state.clock.now(),
         )
@@ -153,7 +153,7 @@ impl MembersApi {
         user_id: Path<Uuid>,
     ) -> ApiResult<NoContent, CHANGE> {
         let db = state.tenant_db(&auth.0, Scope::MembersManage)?;
-        let removed = members::remove(&db, members::Actor::of(&auth.0), user_id.0, state.clock.now()).await?;
+        let removed = members::remove(&db, members::Actor::of(&auth.0), UserId(user_id.0), state.clock.now()).await?;
         state.apply(removed).await;
         Ok(NoContent::NoContent)
     }

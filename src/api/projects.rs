@@ -117,7 +117,7 @@ impl ProjectsApi {
         cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<ProjectPage>, { statuses::LIST }> {
         let params = projects::list_params(
-            auth.0.tenant_id(),
+            auth.0.tenant_id().0,
             &state.keys.cursor,
             limit.0.0,
             cursor.0.as_ref().map(|c| c.0.as_str()),

@@ -212,7 +212,7 @@ async fn list(
     project_must_exist: bool,
 ) -> Result<Json<TaskPage>, ApiError> {
     let params = tasks::list_params(
-        auth.0.tenant_id(),
+        auth.0.tenant_id().0,
         &state.keys.cursor,
         &filter,
         limit.0,

@@ -9,7 +9,7 @@ use super::gate::json_body;
 use super::security::Auth;
 use super::types::{Required, Text};
 use super::{ApiTags, NoContent};
-use crate::access::Scope;
+use crate::access::{Scope, UserId};
 use crate::app::AppState;
 use crate::domain::tenants::{self, Tenant};
 use crate::error::{ApiResult, statuses};
@@ -151,7 +151,8 @@ impl TenantApi {
         let to = body.0.user_id.require("user_id")?;
         let db = state.db.scoped(&auth.0.require_owner()?);
         let me = auth.0.person()?;
-        let moved = crate::domain::members::transfer_ownership(&db, me.user_id(), to, state.clock.now()).await?;
+        let moved =
+            crate::domain::members::transfer_ownership(&db, me.user_id(), UserId(to), state.clock.now()).await?;
         state.apply(moved).await;
         Ok(NoContent::NoContent)
     }

@@ -79,7 +79,7 @@ pub async fn authenticate(keys: &KeyCheck<'_>, presented: &str, now: DateTime<Ut
     keys.usage.record(record.tenant_id, record.id, now);
     crate::telemetry::record_tenant(record.tenant_id);
     Ok(Principal::for_key(
-        record.tenant_id,
+        record.tenant_id.into(),
         record.id,
         Scopes::from_stored(&record.scopes),
     ))
@@ -100,7 +100,12 @@ pub fn authenticate_bearer(auth: &AuthState, token: &str, now: DateTime<Utc>) ->
     let role =
         Role::parse(&claims.role).ok_or_else(|| Refused::Credential("the access token names no known role".into()))?;
     crate::telemetry::record_tenant(claims.tid);
-    Ok(Principal::for_person(claims.tid, claims.sub, claims.sid, role))
+    Ok(Principal::for_person(
+        claims.tid.into(),
+        claims.sub.into(),
+        claims.sid,
+        role,
+    ))
 }
 
 /// What person authentication needs, shared by every request.

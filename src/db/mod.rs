@@ -118,12 +118,12 @@ impl Db {
 
     /// The tenant handle for a principal that holds a scope.
     pub fn scoped(&self, grant: &Grant<'_>) -> TenantDb {
-        TenantDb::new(self.conn.clone(), grant.tenant_id())
+        TenantDb::new(self.conn.clone(), grant.tenant_id().0)
     }
 
     /// The user handle for a person whose credential was verified.
     pub fn for_user(&self, grant: &UserGrant) -> UserDb {
-        UserDb::new(self.conn.clone(), grant.user_id())
+        UserDb::new(self.conn.clone(), grant.user_id().0)
     }
 
     pub fn platform(&self) -> PlatformDb {

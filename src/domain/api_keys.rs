@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::effects::{Committed, Effects};
 use super::{Error, ListParams, Page, Result, Valid, Violations, oldest_first};
-use crate::access::{Role, Scope, Scopes};
+use crate::access::{Role, Scope, Scopes, UserId};
 use crate::auth::api_key as key_format;
 use crate::db::{TenantDb, TenantTx};
 use crate::secret::DerivedKey;
@@ -63,7 +63,7 @@ impl NewApiKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Creator {
     /// A person: the key is rooted in them.
-    User(Uuid),
+    User(UserId),
     /// Another key: the new key is rooted where that one is.
     ApiKey(Uuid),
     /// The operator at the command line: rooted in nobody.
@@ -83,7 +83,7 @@ impl Creator {
 
     pub fn id(self) -> Option<Uuid> {
         match self {
-            Self::User(id) | Self::ApiKey(id) => Some(id),
+            Self::User(UserId(id)) | Self::ApiKey(id) => Some(id),
             Self::Operator => None,
         }
     }
@@ -91,7 +91,7 @@ impl Creator {
     /// Reads the stored kind and id; an unknown kind reads as the operator.
     pub fn from_stored(kind: &str, id: Option<Uuid>) -> Self {
         match (kind, id) {
-            ("user", Some(id)) => Self::User(id),
+            ("user", Some(id)) => Self::User(UserId(id)),
             ("api_key", Some(id)) => Self::ApiKey(id),
             _ => Self::Operator,
         }
@@ -124,7 +124,7 @@ pub async fn create(
     let generated = key_format::generate();
     let tx = db.write().await?;
     let (root, held) = match creator {
-        Creator::User(id) => {
+        Creator::User(UserId(id)) => {
             let role = tx
                 .find::<membership::Entity>()
                 .filter(membership::Column::UserId.eq(id))

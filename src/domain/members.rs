@@ -14,7 +14,7 @@ use super::api_keys::revoke_rooted;
 use super::effects::{Committed, Effects};
 use super::sessions::{EndReason, end_in_tenant};
 use super::{Error, ListParams, Page, Result};
-use crate::access::{self, Principal, Role};
+use crate::access::{self, Principal, Role, UserId};
 use crate::db::{PlatformDb, TenantDb, TenantTx};
 use crate::secret::DerivedKey;
 
@@ -30,7 +30,7 @@ pub struct Member {
 /// (which acts at most as an admin, and never on owners).
 #[derive(Debug, Clone, Copy)]
 pub struct Actor {
-    pub user: Option<Uuid>,
+    pub user: Option<UserId>,
     pub role: Role,
 }
 
@@ -157,10 +157,11 @@ pub async fn add(db: &TenantDb, platform: &PlatformDb, email: &str, role: Role, 
 pub async fn set_role(
     db: &TenantDb,
     actor: Actor,
-    user: Uuid,
+    user: UserId,
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<Committed<Member>> {
+    let user = user.0;
     let tx = db.write().await?;
     let owners = lock_owners(&tx).await?;
     let (current, current_role) = member(&tx, user).await?;
@@ -207,7 +208,8 @@ pub async fn set_role(
 
 /// Removes `user` from the tenant; their sessions in it end and the keys
 /// rooted in them are revoked.
-pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>) -> Result<Committed<()>> {
+pub async fn remove(db: &TenantDb, actor: Actor, user: UserId, now: DateTime<Utc>) -> Result<Committed<()>> {
+    let user = user.0;
     let tx = db.write().await?;
     let owners = lock_owners(&tx).await?;
     let (_, role) = member(&tx, user).await?;
@@ -231,7 +233,8 @@ pub async fn remove(db: &TenantDb, actor: Actor, user: Uuid, now: DateTime<Utc>)
 
 /// The caller leaves the tenant; their sessions in it end and the keys
 /// rooted in them are revoked.
-pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<Committed<()>> {
+pub async fn leave(db: &TenantDb, user: UserId, now: DateTime<Utc>) -> Result<Committed<()>> {
+    let user = user.0;
     let tx = db.write().await?;
     let owners = lock_owners(&tx).await?;
     let (_, role) = member(&tx, user).await?;
@@ -254,7 +257,8 @@ pub async fn leave(db: &TenantDb, user: Uuid, now: DateTime<Utc>) -> Result<Comm
 
 /// Makes `to` an owner and the calling owner `from` an admin (whose keys
 /// beyond an admin's scopes are revoked).
-pub async fn transfer_ownership(db: &TenantDb, from: Uuid, to: Uuid, now: DateTime<Utc>) -> Result<Committed<()>> {
+pub async fn transfer_ownership(db: &TenantDb, from: UserId, to: UserId, now: DateTime<Utc>) -> Result<Committed<()>> {
+    let (from, to) = (from.0, to.0);
     if from == to {
         return Err(Error::Conflict("you already own this tenant".to_owned()));
     }

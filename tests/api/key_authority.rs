@@ -233,7 +233,7 @@ async fn a_key_is_never_minted_on_authority_that_has_ended(app: TestApp) {
             input,
         )
     };
-    mint(api_keys::Creator::User(admin.user_id), &[Scope::MembersManage])
+    mint(api_keys::Creator::User(admin.user_id.into()), &[Scope::MembersManage])
         .await
         .expect("while an admin");
 
@@ -244,10 +244,10 @@ async fn a_key_is_never_minted_on_authority_that_has_ended(app: TestApp) {
     )
     .await
     .ok(200);
-    let demoted = mint(api_keys::Creator::User(admin.user_id), &[Scope::MembersManage]).await;
+    let demoted = mint(api_keys::Creator::User(admin.user_id.into()), &[Scope::MembersManage]).await;
     assert!(matches!(demoted, Err(domain::Error::Forbidden(_))), "{demoted:?}");
     // Within the new role it may, and by default gets no more than the role.
-    let within = mint(api_keys::Creator::User(admin.user_id), &[Scope::ProjectsRead]).await;
+    let within = mint(api_keys::Creator::User(admin.user_id.into()), &[Scope::ProjectsRead]).await;
     assert!(within.is_ok(), "{within:?}");
     // The parent key was revoked with the demotion: it mints nothing either.
     let orphan = mint(api_keys::Creator::ApiKey(parent_id), &[Scope::ProjectsRead]).await;
@@ -256,6 +256,6 @@ async fn a_key_is_never_minted_on_authority_that_has_ended(app: TestApp) {
     app.delete(&format!("/v1/members/{}", admin.user_id), &ada.access)
         .await
         .ok(204);
-    let removed = mint(api_keys::Creator::User(admin.user_id), &[Scope::ProjectsRead]).await;
+    let removed = mint(api_keys::Creator::User(admin.user_id.into()), &[Scope::ProjectsRead]).await;
     assert!(matches!(removed, Err(domain::Error::Unauthenticated(_))), "{removed:?}");
 }
