@@ -219,12 +219,13 @@ fn config_prints_the_effective_settings_with_and_without_a_file() {
 
 #[test]
 fn every_configuration_key_is_documented() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md")).expect("the docs");
     for key in tenantry::config::sources::KEYS {
         let row = format!("| `{}` | `{}` |", key.path, key.alias);
         assert!(
             readme.contains(&row),
-            "README's configuration table has a row for {}",
+            "docs/configuration.md has a row for {}",
             key.path
         );
     }
