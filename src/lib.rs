@@ -1,4 +1,5 @@
-//! Tenantry: a multi-tenant SaaS backend. See README.md for the architecture.
+//! Tenantry: a multi-tenant SaaS backend. The rooms, what each may import
+//! and a request's way through them: `docs/architecture.md`.
 
 pub mod access;
 pub mod api;

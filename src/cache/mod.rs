@@ -1,4 +1,7 @@
-//! Revocations broadcast between instances over Redis pub/sub (when
+//! The cache room: the in-process API-key cache ([`keys`]) and, beside it,
+//! the broadcast that keeps instances' caches agreeing.
+//!
+//! Revocations are broadcast between instances over Redis pub/sub (when
 //! `REDIS_URL` is set), so each instance's API-key cache can keep entries
 //! longer than the 1 s bound that holds without it (see [`keys`]).
 //!
