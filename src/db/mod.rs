@@ -11,6 +11,7 @@
 #[cfg(feature = "bench")]
 mod bench;
 mod platform;
+mod select;
 mod tenant;
 mod tx;
 mod user;
@@ -24,8 +25,9 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Databa
 use secrecy::ExposeSecret;
 
 pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
-pub use tenant::{TenantDb, TenantSelect, TenantTx};
-pub use user::{UserDb, UserSelect, UserTx};
+pub use select::ScopedSelect;
+pub use tenant::{TenantDb, TenantTx};
+pub use user::{UserDb, UserTx};
 
 use crate::access::{Grant, UserGrant};
 use crate::config::Settings;

@@ -9,13 +9,14 @@
 //! all (see `tx.rs`).
 
 use entity::TenantScoped;
-use sea_orm::sea_query::{IntoCondition, NullOrdering};
+use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, Order, QueryFilter, QuerySelect, QueryTrait, Select, Statement,
+    FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, QueryTrait, Statement,
 };
 use uuid::Uuid;
 
+use super::select::ScopedSelect;
 use super::tx::Tx;
 
 /// Data access for one tenant. Made only by `Db::scoped`, from a grant.
@@ -112,11 +113,8 @@ impl TenantTx {
     }
 
     /// A query over `E` already restricted to this tenant.
-    pub fn find<E: TenantScoped>(&self) -> TenantSelect<'_, E> {
-        TenantSelect {
-            tx: self,
-            select: Box::new(E::find().filter(E::tenant_column().eq(self.tenant))),
-        }
+    pub fn find<E: TenantScoped>(&self) -> ScopedSelect<'_, E> {
+        ScopedSelect::new(&self.tx, E::find().filter(E::tenant_column().eq(self.tenant)))
     }
 
     pub async fn find_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<Option<E::Model>, DbErr> {
@@ -227,67 +225,5 @@ impl TenantTx {
 
     pub async fn commit(self) -> Result<(), DbErr> {
         self.tx.commit().await
-    }
-}
-
-/// A select over one tenant's rows of `E`; run it with `all` or `one`.
-#[derive(Debug)]
-pub struct TenantSelect<'a, E: EntityTrait> {
-    tx: &'a TenantTx,
-    // Boxed and changed in place: a select is large, and the builder
-    // methods would otherwise copy it at every step.
-    select: Box<Select<E>>,
-}
-
-impl<E: TenantScoped> TenantSelect<'_, E> {
-    fn statement(&mut self) -> &mut sea_orm::sea_query::SelectStatement {
-        QueryTrait::query(&mut *self.select)
-    }
-
-    pub fn filter(mut self, condition: impl IntoCondition) -> Self {
-        self.statement().cond_where(condition.into_condition());
-        self
-    }
-
-    pub fn order_by(mut self, column: E::Column, order: Order) -> Self {
-        self.statement()
-            .order_by_expr(sea_orm::IntoSimpleExpr::into_simple_expr(column), order);
-        self
-    }
-
-    /// Orders by a nullable column with `NULL`s after every value, in either
-    /// direction (the same on SQLite and PostgreSQL).
-    pub fn order_by_nulls_last(mut self, column: E::Column, order: Order) -> Self {
-        self.statement().order_by_expr_with_nulls(
-            sea_orm::IntoSimpleExpr::into_simple_expr(column),
-            order,
-            NullOrdering::Last,
-        );
-        self
-    }
-
-    pub fn limit(mut self, limit: u64) -> Self {
-        self.statement().limit(limit);
-        self
-    }
-
-    /// Locks the selected rows until the transaction ends (PostgreSQL;
-    /// SQLite's write transactions already hold the database lock).
-    pub fn for_update(mut self) -> Self {
-        if self.tx.backend() == DatabaseBackend::Postgres {
-            self.statement().lock_exclusive();
-        }
-        self
-    }
-
-    pub async fn all(self) -> Result<Vec<E::Model>, DbErr> {
-        let statement = self.select.build(self.tx.backend());
-        self.tx.fetch(statement).await
-    }
-
-    pub async fn one(mut self) -> Result<Option<E::Model>, DbErr> {
-        self.statement().limit(1);
-        let statement = self.select.build(self.tx.backend());
-        Ok(self.tx.fetch(statement).await?.into_iter().next())
     }
 }

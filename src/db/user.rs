@@ -10,10 +10,11 @@ use entity::{UserScoped, membership, tenant};
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, Order,
-    QueryFilter, QueryOrder, QueryTrait, Select,
+    QueryFilter, QueryOrder, QueryTrait,
 };
 use uuid::Uuid;
 
+use super::select::ScopedSelect;
 use super::tx::Tx;
 
 /// Data access for one person. Made only from an authenticated session or
@@ -72,11 +73,8 @@ impl UserTx {
     }
 
     /// A query over `E` already restricted to this person.
-    pub fn find<E: UserScoped>(&self) -> UserSelect<'_, E> {
-        UserSelect {
-            tx: self,
-            select: Box::new(E::find().filter(E::user_column().eq(self.user))),
-        }
+    pub fn find<E: UserScoped>(&self) -> ScopedSelect<'_, E> {
+        ScopedSelect::new(&self.tx, E::find().filter(E::user_column().eq(self.user)))
     }
 
     /// Inserts `model` with its owner overwritten by this person.
@@ -146,56 +144,5 @@ impl UserTx {
 
     pub async fn commit(self) -> Result<(), DbErr> {
         self.tx.commit().await
-    }
-}
-
-/// A select over one person's rows of `E`; run it with `all` or `one`.
-#[derive(Debug)]
-pub struct UserSelect<'a, E: EntityTrait> {
-    tx: &'a UserTx,
-    // Boxed and changed in place: a select is large, and the builder
-    // methods would otherwise copy it at every step.
-    select: Box<Select<E>>,
-}
-
-impl<E: UserScoped> UserSelect<'_, E> {
-    fn statement(&mut self) -> &mut sea_orm::sea_query::SelectStatement {
-        QueryTrait::query(&mut *self.select)
-    }
-
-    pub fn filter(mut self, condition: impl IntoCondition) -> Self {
-        self.statement().cond_where(condition.into_condition());
-        self
-    }
-
-    pub fn order_by(mut self, column: E::Column, order: Order) -> Self {
-        self.statement()
-            .order_by_expr(sea_orm::IntoSimpleExpr::into_simple_expr(column), order);
-        self
-    }
-
-    pub fn limit(mut self, limit: u64) -> Self {
-        self.statement().limit(limit);
-        self
-    }
-
-    /// Locks the selected rows until the transaction ends (PostgreSQL;
-    /// SQLite's write transactions already hold the database lock).
-    pub fn for_update(mut self) -> Self {
-        if self.tx.tx.backend() == sea_orm::DatabaseBackend::Postgres {
-            self.statement().lock_exclusive();
-        }
-        self
-    }
-
-    pub async fn all(self) -> Result<Vec<E::Model>, DbErr> {
-        let statement = self.select.build(self.tx.tx.backend());
-        self.tx.tx.fetch(statement).await
-    }
-
-    pub async fn one(mut self) -> Result<Option<E::Model>, DbErr> {
-        self.statement().limit(1);
-        let statement = self.select.build(self.tx.tx.backend());
-        Ok(self.tx.tx.fetch(statement).await?.into_iter().next())
     }
 }
