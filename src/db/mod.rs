@@ -10,6 +10,7 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod owned;
 mod platform;
 mod select;
 mod tenant;

@@ -16,6 +16,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::owned;
 use super::select::ScopedSelect;
 use super::tx::Tx;
 
@@ -122,21 +123,13 @@ impl TenantTx {
     }
 
     /// Inserts `model` with its `tenant_id` overwritten by this tenant's.
-    pub async fn insert<E, A>(&self, mut model: A) -> Result<E::Model, DbErr>
+    pub async fn insert<E, A>(&self, model: A) -> Result<E::Model, DbErr>
     where
         E: TenantScoped,
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
         E::Model: IntoActiveModel<A>,
     {
-        model.set(E::tenant_column(), self.tenant.into());
-        let mut insert = E::insert(model).into_query();
-        insert.returning_all();
-        let statement = self.backend().build(&insert);
-        self.fetch::<E::Model>(statement)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| DbErr::RecordNotInserted)
+        owned::insert(&self.tx, E::tenant_column(), self.tenant, model).await
     }
 
     /// Writes the set fields of `model` to this tenant's row `id`; `None` when
@@ -160,26 +153,25 @@ impl TenantTx {
 
     /// Writes the set fields of `model` to every row of this tenant that
     /// matches `condition`; returns how many rows changed.
-    pub async fn update_where<E, A>(&self, condition: impl IntoCondition, mut model: A) -> Result<u64, DbErr>
+    pub async fn update_where<E, A>(&self, condition: impl IntoCondition, model: A) -> Result<u64, DbErr>
     where
         E: TenantScoped,
         A: ActiveModelTrait<Entity = E> + Send,
     {
-        model.not_set(E::tenant_column());
-        model.not_set(E::id_column());
-        let update = E::update_many()
-            .set(model)
-            .filter(E::tenant_column().eq(self.tenant))
-            .filter(condition);
-        self.execute(update.build(self.backend())).await
+        owned::update(
+            &self.tx,
+            E::tenant_column(),
+            self.tenant,
+            &[E::id_column()],
+            condition,
+            model,
+        )
+        .await
     }
 
     /// Deletes this tenant's row `id`; `false` when there was none.
     pub async fn delete_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<bool, DbErr> {
-        let delete = E::delete_many()
-            .filter(E::tenant_column().eq(self.tenant))
-            .filter(E::id_column().eq(id));
-        Ok(self.execute(delete.build(self.backend())).await? > 0)
+        Ok(owned::delete::<E>(&self.tx, E::tenant_column(), self.tenant, E::id_column().eq(id)).await? > 0)
     }
 
     /// This tenant's own row.

@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::owned;
 use super::select::ScopedSelect;
 use super::tx::Tx;
 
@@ -78,46 +79,29 @@ impl UserTx {
     }
 
     /// Inserts `model` with its owner overwritten by this person.
-    pub async fn insert<E, A>(&self, mut model: A) -> Result<E::Model, DbErr>
+    pub async fn insert<E, A>(&self, model: A) -> Result<E::Model, DbErr>
     where
         E: UserScoped,
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
         E::Model: IntoActiveModel<A>,
     {
-        model.set(E::user_column(), self.user.into());
-        let mut insert = E::insert(model).into_query();
-        insert.returning_all();
-        let statement = self.tx.backend().build(&insert);
-        self.tx
-            .fetch::<E::Model>(statement)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(DbErr::RecordNotInserted)
+        owned::insert(&self.tx, E::user_column(), self.user, model).await
     }
 
     /// Writes the set fields of `model` to every row of this person's that
     /// matches `condition`; returns how many rows changed. The owner column
     /// is never changed.
-    pub async fn update_where<E, A>(&self, condition: impl IntoCondition, mut model: A) -> Result<u64, DbErr>
+    pub async fn update_where<E, A>(&self, condition: impl IntoCondition, model: A) -> Result<u64, DbErr>
     where
         E: UserScoped,
         A: ActiveModelTrait<Entity = E> + Send,
     {
-        model.not_set(E::user_column());
-        let update = E::update_many()
-            .set(model)
-            .filter(E::user_column().eq(self.user))
-            .filter(condition);
-        self.tx.execute(update.build(self.tx.backend())).await
+        owned::update(&self.tx, E::user_column(), self.user, &[], condition, model).await
     }
 
     /// Deletes this person's rows of `E` that match `condition`.
     pub async fn delete_where<E: UserScoped>(&self, condition: impl IntoCondition) -> Result<u64, DbErr> {
-        let delete = E::delete_many()
-            .filter(E::user_column().eq(self.user))
-            .filter(condition);
-        self.tx.execute(delete.build(self.tx.backend())).await
+        owned::delete::<E>(&self.tx, E::user_column(), self.user, condition).await
     }
 
     /// This person's memberships, with their tenants, oldest first.
