@@ -282,14 +282,24 @@ pub fn refine(spec: &mut Json) {
 
 /// The refined document.
 pub fn spec() -> Json {
-    let mut spec: Json = serde_json::from_str(&service().spec()).expect("poem-openapi writes the spec as JSON");
+    refined(&service().spec())
+}
+
+/// poem-openapi's document `raw`, refined.
+pub fn refined(raw: &str) -> Json {
+    let mut spec: Json = serde_json::from_str(raw).expect("poem-openapi writes the spec as JSON");
     refine(&mut spec);
     spec
 }
 
-/// The spec as pretty JSON with a trailing newline, as committed in `openapi/`.
-pub fn spec_json() -> String {
-    let mut text = serde_json::to_string_pretty(&spec()).unwrap_or_default();
+/// `spec` as pretty JSON with a trailing newline, as committed in `openapi/`.
+pub fn to_text(spec: &Json) -> String {
+    let mut text = serde_json::to_string_pretty(spec).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// The refined spec as committed in `openapi/`.
+pub fn spec_json() -> String {
+    to_text(&spec())
 }

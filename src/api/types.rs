@@ -215,15 +215,13 @@ impl<T> From<T> for Required<T> {
 impl<T> Required<T> {
     /// The value of the body's only field, or a 422 naming `field`.
     pub fn require(self, field: &str) -> crate::domain::Result<T> {
-        let mut v = Violations::default();
-        match self.0 {
-            Some(value) => Ok(value),
-            None => {
-                v.push(field, "required", "is required");
-                v.finish()?;
-                Err(crate::domain::Error::Invalid(Vec::new()))
-            }
-        }
+        self.0.ok_or_else(|| {
+            crate::domain::Error::Invalid(vec![crate::domain::Violation {
+                field: field.to_owned(),
+                code: "required",
+                message: "is required".to_owned(),
+            }])
+        })
     }
 }
 
@@ -284,14 +282,11 @@ impl From<&str> for Email {
 /// SDK that writes an unset field as `null` is told, rather than given a
 /// default it did not ask for).
 pub fn omittable<T>(v: &mut Violations, field: &str, value: poem_openapi::types::MaybeUndefined<T>) -> Option<T> {
-    use poem_openapi::types::MaybeUndefined;
+    let value = patch(value, Some);
+    v.not_null(field, &value);
     match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => {
-            v.push(field, "not_null", "may be omitted but not null");
-            None
-        }
-        MaybeUndefined::Value(value) => Some(value),
+        Patch::Value(value) => Some(value),
+        Patch::Absent | Patch::Null => None,
     }
 }
 

@@ -22,37 +22,23 @@ pub struct Key {
     pub path: &'static str,
     /// The environment variable it has answered to since before the file.
     pub alias: &'static str,
-    /// Whether its value is a secret (or may carry one, as URLs do).
-    pub secret: bool,
 }
 
 const fn key(path: &'static str, alias: &'static str) -> Key {
-    Key {
-        path,
-        alias,
-        secret: false,
-    }
-}
-
-const fn secret(path: &'static str, alias: &'static str) -> Key {
-    Key {
-        path,
-        alias,
-        secret: true,
-    }
+    Key { path, alias }
 }
 
 /// Every key, in the order `tenantry config` prints them.
 pub const KEYS: &[Key] = &[
     key("data_dir", "TENANTRY_DATA_DIR"),
-    secret("secret", "TENANTRY_SECRET"),
+    key("secret", "TENANTRY_SECRET"),
     key("server.listen", "TENANTRY_LISTEN"),
-    secret("database.url", "DATABASE_URL"),
-    secret("database.app_url", "TENANTRY_APP_DATABASE_URL"),
+    key("database.url", "DATABASE_URL"),
+    key("database.app_url", "TENANTRY_APP_DATABASE_URL"),
     key("database.app_role", "TENANTRY_DB_APP_ROLE"),
     key("database.max_connections", "TENANTRY_DB_MAX_CONNECTIONS"),
     key("database.auto_migrate", "TENANTRY_AUTO_MIGRATE"),
-    secret("redis.url", "REDIS_URL"),
+    key("redis.url", "REDIS_URL"),
     key("redis.prefix", "TENANTRY_REDIS_PREFIX"),
     key("auth.jwt_key_dir", "TENANTRY_JWT_KEY_DIR"),
     key("auth.jwt_issuer", "TENANTRY_JWT_ISSUER"),

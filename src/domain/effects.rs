@@ -37,16 +37,6 @@ impl Effects {
             ..Self::default()
         }
     }
-
-    /// Adds `other`'s effects to these.
-    pub fn merge(&mut self, other: Effects) {
-        self.sessions_ended.extend(other.sessions_ended);
-        self.sessions_bumped.extend(other.sessions_bumped);
-        self.keys_revoked.extend(other.keys_revoked);
-        if other.tenant_deleted.is_some() {
-            self.tenant_deleted = other.tenant_deleted;
-        }
-    }
 }
 
 /// A committed change's result and its effects. The result is reached only
@@ -62,11 +52,6 @@ impl<T> Committed<T> {
     /// For domain operations, once their transaction has committed.
     pub(crate) fn new(value: T, effects: Effects) -> Self {
         Self { value, effects }
-    }
-
-    /// What must follow the commit.
-    pub fn effects(&self) -> &Effects {
-        &self.effects
     }
 
     /// The result and the effects apart: for `AppState::apply` only.

@@ -30,12 +30,13 @@ use crate::secret::{Keys, SecretError};
 /// The whole HTTP surface.
 pub fn build_route(state: AppState) -> impl Endpoint {
     let api = crate::openapi::service();
-    let spec = crate::openapi::spec();
+    let raw = api.spec();
+    let spec = crate::openapi::refined(&raw);
     let contract = Arc::new(Contract::from_spec(&spec));
-    let spec_text = crate::openapi::spec_json();
+    let spec_text = crate::openapi::to_text(&spec);
     // The viewer embeds the document: the refined one, not poem-openapi's
     // (tests/api/errors.rs checks that /docs shows the refined one).
-    let docs = Html(api.swagger_ui_html().replace(&api.spec(), &spec_text));
+    let docs = Html(api.swagger_ui_html().replace(&raw, &spec_text));
     let route = Route::new()
         .nest("/", api)
         .nest("/docs", Route::new().at("/", get(make_sync(move |_| docs.clone()))))
