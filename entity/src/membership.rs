@@ -27,3 +27,10 @@ impl crate::TenantScoped for Entity {
         Column::UserId
     }
 }
+
+/// A person sees their own memberships, in every tenant.
+impl crate::UserVisible for Entity {
+    fn visible_to_user(user: Uuid) -> sea_orm::sea_query::Condition {
+        sea_orm::sea_query::Condition::all().add(Column::UserId.eq(user))
+    }
+}

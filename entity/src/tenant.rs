@@ -17,3 +17,26 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// A tenant's own row is its tenant scope: its transaction reads, renames
+/// and deletes it like any row it owns.
+impl crate::TenantScoped for Entity {
+    fn tenant_column() -> Column {
+        Column::Id
+    }
+    fn id_column() -> Column {
+        Column::Id
+    }
+}
+
+/// A person sees the tenants they are a member of.
+impl crate::UserVisible for Entity {
+    fn visible_to_user(user: Uuid) -> sea_orm::sea_query::Condition {
+        let tenants = sea_orm::sea_query::Query::select()
+            .column(super::membership::Column::TenantId)
+            .from(super::membership::Entity)
+            .and_where(super::membership::Column::UserId.eq(user))
+            .to_owned();
+        sea_orm::sea_query::Condition::all().add(Column::Id.in_subquery(tenants))
+    }
+}

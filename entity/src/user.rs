@@ -28,3 +28,15 @@ impl crate::UserScoped for Entity {
         Column::Id
     }
 }
+
+/// A tenant sees the people who are its members (people are global).
+impl crate::TenantVisible for Entity {
+    fn visible_to_tenant(tenant: Uuid) -> sea_orm::sea_query::Condition {
+        let members = sea_orm::sea_query::Query::select()
+            .column(super::membership::Column::UserId)
+            .from(super::membership::Entity)
+            .and_where(super::membership::Column::TenantId.eq(tenant))
+            .to_owned();
+        sea_orm::sea_query::Condition::all().add(Column::Id.in_subquery(members))
+    }
+}

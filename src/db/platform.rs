@@ -5,15 +5,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{api_key, membership, refresh_token, session, tenant, user};
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryTrait, Statement, TransactionTrait,
+    FromQueryResult, IntoActiveModel, QueryFilter, QueryResult, QuerySelect, QueryTrait, Statement, TransactionTrait,
+    Value,
 };
 use uuid::Uuid;
 
 /// What authentication needs to know about a key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct ApiKeyRecord {
     pub tenant_id: Uuid,
     pub id: Uuid,
@@ -24,7 +25,7 @@ pub struct ApiKeyRecord {
 
 /// A session whose generation or revocation changed (for other instances'
 /// revocation sets).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct SessionChange {
     pub id: Uuid,
     pub generation: i64,
@@ -42,6 +43,22 @@ pub struct NewAccount {
     pub refresh_token: refresh_token::Model,
 }
 
+/// A question the serving role asks across tenants, in both forms: on
+/// PostgreSQL a call of a `SECURITY DEFINER` function (the one way that role
+/// reads outside its tenant or person), on SQLite the same query over the
+/// tables (one role, no row-level security). Both forms answer with the same
+/// columns; the SQLite form is only built when it runs.
+struct Across<S> {
+    postgres: &'static str,
+    values: Vec<Value>,
+    /// Run in order; the last one answers.
+    sqlite: S,
+}
+
+fn sqlite(query: impl QueryTrait) -> Statement {
+    query.build(DatabaseBackend::Sqlite)
+}
+
 #[derive(Debug, Clone)]
 pub struct PlatformDb {
     conn: DatabaseConnection,
@@ -53,43 +70,58 @@ impl PlatformDb {
         Self { conn }
     }
 
-    /// The key whose stored hash is `key_hash`, in whichever tenant. On
-    /// PostgreSQL this goes through a `SECURITY DEFINER` function, the one
-    /// path by which the application role reads a key outside its tenant.
-    pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, DbErr> {
-        match self.conn.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let row = self
-                    .conn
-                    .query_one_raw(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT tenant_id, id, scopes, expires_at, revoked_at FROM tenantry_api_key_by_hash($1)",
-                        [key_hash.into()],
-                    ))
-                    .await?;
-                row.map(|row| {
-                    Ok(ApiKeyRecord {
-                        tenant_id: row.try_get("", "tenant_id")?,
-                        id: row.try_get("", "id")?,
-                        scopes: row.try_get("", "scopes")?,
-                        expires_at: row.try_get("", "expires_at")?,
-                        revoked_at: row.try_get("", "revoked_at")?,
-                    })
-                })
-                .transpose()
-            }
-            _ => Ok(api_key::Entity::find()
-                .filter(api_key::Column::KeyHash.eq(key_hash))
-                .one(&self.conn)
-                .await?
-                .map(|key| ApiKeyRecord {
-                    tenant_id: key.tenant_id,
-                    id: key.id,
-                    scopes: key.scopes,
-                    expires_at: key.expires_at,
-                    revoked_at: key.revoked_at,
-                })),
+    /// Asks a question across tenants in its backend's form, and decodes
+    /// every answer row into `T` (both forms give the same columns).
+    async fn ask<T: FromQueryResult>(
+        &self,
+        question: Across<impl FnOnce() -> Vec<Statement>>,
+    ) -> Result<Vec<T>, DbErr> {
+        let rows = self.run(question).await?;
+        rows.iter().map(|row| T::from_query_result(row, "")).collect()
+    }
+
+    /// Runs a question's statements in its backend's form; the last one's rows.
+    async fn run(&self, question: Across<impl FnOnce() -> Vec<Statement>>) -> Result<Vec<QueryResult>, DbErr> {
+        let statements = match self.conn.get_database_backend() {
+            DatabaseBackend::Postgres => vec![Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                question.postgres,
+                question.values,
+            )],
+            _ => (question.sqlite)(),
+        };
+        let Some((answer, before)) = statements.split_last() else {
+            return Ok(Vec::new());
+        };
+        for statement in before {
+            self.conn.execute_raw(statement.clone()).await?;
         }
+        self.conn.query_all_raw(answer.clone()).await
+    }
+
+    /// The key whose stored hash is `key_hash`, in whichever tenant.
+    pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, DbErr> {
+        let answer = self
+            .ask(Across {
+                postgres: "SELECT tenant_id, id, scopes, expires_at, revoked_at FROM tenantry_api_key_by_hash($1)",
+                values: vec![key_hash.into()],
+                sqlite: || {
+                    vec![sqlite(
+                        api_key::Entity::find()
+                            .select_only()
+                            .columns([
+                                api_key::Column::TenantId,
+                                api_key::Column::Id,
+                                api_key::Column::Scopes,
+                                api_key::Column::ExpiresAt,
+                                api_key::Column::RevokedAt,
+                            ])
+                            .filter(api_key::Column::KeyHash.eq(key_hash)),
+                    )]
+                },
+            })
+            .await?;
+        Ok(answer.into_iter().next())
     }
 
     /// The tenant with this slug. Only the owner connection (the CLI) can
@@ -139,152 +171,133 @@ impl PlatformDb {
     }
 
     /// The id and password hash of the person with this (lowercase) email.
-    /// On PostgreSQL through a `SECURITY DEFINER` function: the one way the
-    /// serving role reads a person it is not acting for.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<(Uuid, String)>, DbErr> {
-        match self.conn.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let row = self
-                    .conn
-                    .query_one_raw(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT id, password_hash FROM tenantry_user_by_email($1)",
-                        [email.into()],
-                    ))
-                    .await?;
-                row.map(|row| Ok((row.try_get("", "id")?, row.try_get("", "password_hash")?)))
-                    .transpose()
-            }
-            _ => Ok(user::Entity::find()
-                .filter(user::Column::Email.eq(email))
-                .one(&self.conn)
-                .await?
-                .map(|u| (u.id, u.password_hash))),
+        #[derive(FromQueryResult)]
+        struct Row {
+            id: Uuid,
+            password_hash: String,
         }
+        let answer: Vec<Row> = self
+            .ask(Across {
+                postgres: "SELECT id, password_hash FROM tenantry_user_by_email($1)",
+                values: vec![email.into()],
+                sqlite: || {
+                    vec![sqlite(
+                        user::Entity::find()
+                            .select_only()
+                            .columns([user::Column::Id, user::Column::PasswordHash])
+                            .filter(user::Column::Email.eq(email)),
+                    )]
+                },
+            })
+            .await?;
+        Ok(answer.into_iter().next().map(|row| (row.id, row.password_hash)))
     }
 
     /// The session and person a refresh token (by hash) belongs to.
     pub async fn refresh_token_owner(&self, token_hash: &str) -> Result<Option<(Uuid, Uuid)>, DbErr> {
-        match self.conn.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let row = self
-                    .conn
-                    .query_one_raw(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT session_id, user_id FROM tenantry_refresh_token_by_hash($1)",
-                        [token_hash.into()],
-                    ))
-                    .await?;
-                row.map(|row| Ok((row.try_get("", "session_id")?, row.try_get("", "user_id")?)))
-                    .transpose()
-            }
-            _ => Ok(refresh_token::Entity::find()
-                .filter(refresh_token::Column::TokenHash.eq(token_hash))
-                .one(&self.conn)
-                .await?
-                .map(|r| (r.session_id, r.user_id))),
+        #[derive(FromQueryResult)]
+        struct Row {
+            session_id: Uuid,
+            user_id: Uuid,
         }
+        let answer: Vec<Row> = self
+            .ask(Across {
+                postgres: "SELECT session_id, user_id FROM tenantry_refresh_token_by_hash($1)",
+                values: vec![token_hash.into()],
+                sqlite: || {
+                    vec![sqlite(
+                        refresh_token::Entity::find()
+                            .select_only()
+                            .columns([refresh_token::Column::SessionId, refresh_token::Column::UserId])
+                            .filter(refresh_token::Column::TokenHash.eq(token_hash)),
+                    )]
+                },
+            })
+            .await?;
+        Ok(answer.into_iter().next().map(|row| (row.session_id, row.user_id)))
     }
 
     /// Sessions whose generation or revocation changed after `since`.
     pub async fn session_changes_since(&self, since: DateTime<Utc>) -> Result<Vec<SessionChange>, DbErr> {
-        match self.conn.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let rows = self
-                    .conn
-                    .query_all_raw(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT id, generation, revoked, changed_at FROM tenantry_session_changes_since($1)",
-                        [since.into()],
-                    ))
-                    .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(SessionChange {
-                            id: row.try_get("", "id")?,
-                            generation: row.try_get("", "generation")?,
-                            revoked: row.try_get("", "revoked")?,
-                            changed_at: row.try_get("", "changed_at")?,
-                        })
-                    })
-                    .collect()
-            }
-            _ => Ok(session::Entity::find()
-                .filter(session::Column::ChangedAt.gt(since))
-                .all(&self.conn)
-                .await?
-                .into_iter()
-                .map(|s| SessionChange {
-                    id: s.id,
-                    generation: s.generation,
-                    revoked: s.revoked_at.is_some(),
-                    changed_at: s.changed_at,
-                })
-                .collect()),
-        }
+        self.ask(Across {
+            postgres: "SELECT id, generation, revoked, changed_at FROM tenantry_session_changes_since($1)",
+            values: vec![since.into()],
+            sqlite: || {
+                vec![sqlite(
+                    session::Entity::find()
+                        .select_only()
+                        .columns([session::Column::Id, session::Column::Generation])
+                        .column_as(session::Column::RevokedAt.is_not_null(), "revoked")
+                        .column(session::Column::ChangedAt)
+                        .filter(session::Column::ChangedAt.gt(since)),
+                )]
+            },
+        })
+        .await
     }
 
     /// `base`, or `base-2`, `base-3`, … : the first slug no tenant has.
     pub async fn free_slug(&self, base: &str) -> Result<String, DbErr> {
-        match self.conn.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let row = self
-                    .conn
-                    .query_one_raw(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT tenantry_free_slug($1) AS slug",
-                        [base.into()],
-                    ))
-                    .await?
-                    .ok_or_else(|| DbErr::Custom("tenantry_free_slug returned no row".into()))?;
-                row.try_get("", "slug")
-            }
-            _ => {
-                let mut candidate = base.to_owned();
-                let mut n = 1;
-                while self.tenant_by_slug(&candidate).await?.is_some() {
-                    n += 1;
-                    candidate = format!("{base}-{n}");
-                }
-                Ok(candidate)
-            }
+        #[derive(FromQueryResult)]
+        struct Row {
+            slug: String,
         }
+        let answer: Vec<Row> = self
+            .ask(Across {
+                postgres: "SELECT tenantry_free_slug($1) AS slug",
+                values: vec![base.into()],
+                sqlite: || {
+                    vec![Statement::from_sql_and_values(
+                        DatabaseBackend::Sqlite,
+                        // Among `base` and `base-2` … `base-(k+1)`, where k
+                        // slugs start with `base`, one is free.
+                        "WITH RECURSIVE n(i) AS (
+                           SELECT 1 UNION ALL SELECT i + 1 FROM n
+                            WHERE i <= (SELECT COUNT(*) FROM tenants WHERE slug = ?1 OR slug LIKE ?1 || '-%')),
+                         candidate(slug, i) AS (
+                           SELECT CASE i WHEN 1 THEN ?1 ELSE ?1 || '-' || i END, i FROM n)
+                         SELECT slug FROM candidate c
+                          WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.slug = c.slug)
+                          ORDER BY i LIMIT 1",
+                        [base.into()],
+                    )]
+                },
+            })
+            .await?;
+        answer
+            .into_iter()
+            .next()
+            .map(|row| row.slug)
+            .ok_or_else(|| DbErr::Custom("no free slug was found".into()))
     }
 
     /// Clears grace-window successors older than `grace_cutoff` and deletes
     /// sessions that ended more than a day ago.
     pub async fn sweep_sessions(&self, now: DateTime<Utc>, grace_cutoff: DateTime<Utc>) -> Result<(), DbErr> {
-        match self.conn.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                self.conn
-                    .execute_raw(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT tenantry_sweep_sessions($1, $2)",
-                        [now.into(), grace_cutoff.into()],
-                    ))
-                    .await?;
-            }
-            _ => {
-                refresh_token::Entity::update_many()
-                    .col_expr(
-                        refresh_token::Column::SuccessorEnc,
-                        sea_orm::sea_query::Expr::value(Option::<String>::None),
-                    )
-                    .filter(refresh_token::Column::SuccessorEnc.is_not_null())
-                    .filter(refresh_token::Column::RotatedAt.lt(grace_cutoff))
-                    .exec(&self.conn)
-                    .await?;
-                let day_ago = now - chrono::Duration::days(1);
-                session::Entity::delete_many()
-                    .filter(
-                        Condition::any()
-                            .add(session::Column::ExpiresAt.lt(day_ago))
-                            .add(session::Column::RevokedAt.lt(day_ago)),
-                    )
-                    .exec(&self.conn)
-                    .await?;
-            }
-        }
+        let day_ago = now - chrono::Duration::days(1);
+        self.run(Across {
+            postgres: "SELECT tenantry_sweep_sessions($1, $2)",
+            values: vec![now.into(), grace_cutoff.into()],
+            sqlite: || {
+                vec![
+                    sqlite(
+                        refresh_token::Entity::update_many()
+                            .col_expr(refresh_token::Column::SuccessorEnc, Expr::value(Option::<String>::None))
+                            .filter(refresh_token::Column::SuccessorEnc.is_not_null())
+                            .filter(refresh_token::Column::RotatedAt.lt(grace_cutoff)),
+                    ),
+                    sqlite(
+                        session::Entity::delete_many().filter(
+                            Condition::any()
+                                .add(session::Column::ExpiresAt.lt(day_ago))
+                                .add(session::Column::RevokedAt.lt(day_ago)),
+                        ),
+                    ),
+                ]
+            },
+        })
+        .await?;
         Ok(())
     }
 

@@ -1,5 +1,6 @@
-//! The tenant seam. Every read is filtered by the tenant, every insert is
-//! stamped with it, every update and delete is confined to it, and on
+//! The tenant seam. Every read is filtered to the rows the tenant may see
+//! (`entity::TenantVisible`: its own, and its members' profiles), every
+//! insert is stamped with it, every update and delete is confined to it, and on
 //! PostgreSQL every transaction carries it in `app.tenant_id` so row-level
 //! security holds the line too. Neither type here hands out a connection or
 //! a transaction.
@@ -8,11 +9,11 @@
 //! `app.tenant_id`, and a transaction of one statement is one round trip in
 //! all (see `tx.rs`).
 
-use entity::TenantScoped;
+use entity::{TenantScoped, TenantVisible};
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, QueryTrait, Statement,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult,
+    IntoActiveModel, QueryFilter, QueryTrait, Statement,
 };
 use uuid::Uuid;
 
@@ -105,17 +106,14 @@ impl TenantTx {
         self.tx.fetch(statement).await
     }
 
-    async fn execute(&self, statement: Statement) -> Result<u64, DbErr> {
-        self.tx.execute(statement).await
-    }
-
     fn backend(&self) -> DatabaseBackend {
         self.tx.backend()
     }
 
-    /// A query over `E` already restricted to this tenant.
-    pub fn find<E: TenantScoped>(&self) -> ScopedSelect<'_, E> {
-        ScopedSelect::new(&self.tx, E::find().filter(E::tenant_column().eq(self.tenant)))
+    /// A query over the rows of `E` this tenant may see (its own, or those
+    /// the entity makes visible to it), and only those.
+    pub fn find<E: TenantVisible>(&self) -> ScopedSelect<'_, E> {
+        ScopedSelect::new(&self.tx, E::find().filter(E::visible_to_tenant(self.tenant)))
     }
 
     pub async fn find_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<Option<E::Model>, DbErr> {
@@ -172,47 +170,6 @@ impl TenantTx {
     /// Deletes this tenant's row `id`; `false` when there was none.
     pub async fn delete_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<bool, DbErr> {
         Ok(owned::delete::<E>(&self.tx, E::tenant_column(), self.tenant, E::id_column().eq(id)).await? > 0)
-    }
-
-    /// This tenant's own row.
-    pub async fn tenant(&self) -> Result<Option<entity::tenant::Model>, DbErr> {
-        let select = entity::tenant::Entity::find_by_id(self.tenant).limit(1);
-        Ok(self.fetch(select.build(self.backend())).await?.into_iter().next())
-    }
-
-    /// Renames this tenant; its updated row.
-    pub async fn rename_tenant(
-        &self,
-        name: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<entity::tenant::Model>, DbErr> {
-        let mut update = entity::tenant::Entity::update_many()
-            .col_expr(entity::tenant::Column::Name, sea_orm::sea_query::Expr::value(name))
-            .col_expr(entity::tenant::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
-            .filter(entity::tenant::Column::Id.eq(self.tenant))
-            .into_query();
-        update.returning_all();
-        Ok(self.fetch(self.backend().build(&update)).await?.into_iter().next())
-    }
-
-    /// Deletes this tenant and, through the foreign keys, every row it owns.
-    pub async fn delete_tenant(&self) -> Result<bool, DbErr> {
-        let delete = entity::tenant::Entity::delete_many().filter(entity::tenant::Column::Id.eq(self.tenant));
-        Ok(self.execute(delete.build(self.backend())).await? > 0)
-    }
-
-    /// The profiles of this tenant's members among `ids` (people are global;
-    /// a tenant sees those who belong to it).
-    pub async fn member_profiles(&self, ids: &[Uuid]) -> Result<Vec<entity::user::Model>, DbErr> {
-        use entity::{membership, user};
-        let members = membership::Entity::find()
-            .select_only()
-            .column(membership::Column::UserId)
-            .filter(membership::Column::TenantId.eq(self.tenant))
-            .filter(membership::Column::UserId.is_in(ids.iter().copied()))
-            .into_query();
-        let select = user::Entity::find().filter(user::Column::Id.in_subquery(members));
-        self.fetch(select.build(self.backend())).await
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {

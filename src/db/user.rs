@@ -1,17 +1,16 @@
 //! The user seam: the same guarantees as the tenant seam, keyed on a person.
-//! Every read of a user-owned table is filtered by the user, every insert is
-//! stamped with it, every update and delete is confined to it, and on
+//! Every read is filtered to the rows the person may see
+//! (`entity::UserVisible`: their own, their memberships and those tenants),
+//! every insert is stamped with it, every update and delete is confined to
+//! it, and on
 //! PostgreSQL every transaction carries it in `app.user_id` for row-level
 //! security. A user transaction never carries a tenant: it can read the
 //! person's own memberships and the tenants they belong to, nothing else of a
 //! tenant's.
 
-use entity::{UserScoped, membership, tenant};
+use entity::{UserScoped, UserVisible};
 use sea_orm::sea_query::IntoCondition;
-use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, Order,
-    QueryFilter, QueryOrder, QueryTrait,
-};
+use sea_orm::{ActiveModelBehavior, ActiveModelTrait, DatabaseConnection, DbErr, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
 use super::owned;
@@ -73,9 +72,10 @@ impl UserTx {
         self.user
     }
 
-    /// A query over `E` already restricted to this person.
-    pub fn find<E: UserScoped>(&self) -> ScopedSelect<'_, E> {
-        ScopedSelect::new(&self.tx, E::find().filter(E::user_column().eq(self.user)))
+    /// A query over the rows of `E` this person may see (their own, or
+    /// those the entity makes visible to them), and only those.
+    pub fn find<E: UserVisible>(&self) -> ScopedSelect<'_, E> {
+        ScopedSelect::new(&self.tx, E::find().filter(E::visible_to_user(self.user)))
     }
 
     /// Inserts `model` with its owner overwritten by this person.
@@ -102,28 +102,6 @@ impl UserTx {
     /// Deletes this person's rows of `E` that match `condition`.
     pub async fn delete_where<E: UserScoped>(&self, condition: impl IntoCondition) -> Result<u64, DbErr> {
         owned::delete::<E>(&self.tx, E::user_column(), self.user, condition).await
-    }
-
-    /// This person's memberships, with their tenants, oldest first.
-    pub async fn memberships(&self) -> Result<Vec<(membership::Model, tenant::Model)>, DbErr> {
-        let select = membership::Entity::find()
-            .filter(membership::Column::UserId.eq(self.user))
-            .order_by(membership::Column::CreatedAt, Order::Asc)
-            .order_by(membership::Column::TenantId, Order::Asc);
-        let memberships: Vec<membership::Model> = self.tx.fetch(select.build(self.tx.backend())).await?;
-        if memberships.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<Uuid> = memberships.iter().map(|m| m.tenant_id).collect();
-        let tenants = tenant::Entity::find().filter(tenant::Column::Id.is_in(ids));
-        let tenants: Vec<tenant::Model> = self.tx.fetch(tenants.build(self.tx.backend())).await?;
-        Ok(memberships
-            .into_iter()
-            .filter_map(|m| {
-                let tenant = tenants.iter().find(|t| t.id == m.tenant_id)?.clone();
-                Some((m, tenant))
-            })
-            .collect())
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{membership, tenant, user};
-use sea_orm::{ColumnTrait, Set};
+use sea_orm::{ColumnTrait, Order, Set};
 use uuid::Uuid;
 
 use super::{Error, Result, Valid, Violations, tenants};
@@ -204,12 +204,26 @@ pub async fn profile(tx: &UserTx) -> Result<User> {
     tx.find::<user::Entity>().one().await?.ok_or(Error::NotFound("user"))
 }
 
+/// The person's memberships, with their tenants, oldest first.
 pub async fn memberships(tx: &UserTx) -> Result<Vec<Membership>> {
-    Ok(tx
-        .memberships()
-        .await?
+    let memberships = tx
+        .find::<membership::Entity>()
+        .order_by(membership::Column::CreatedAt, Order::Asc)
+        .order_by(membership::Column::TenantId, Order::Asc)
+        .all()
+        .await?;
+    if memberships.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenants = tx
+        .find::<tenant::Entity>()
+        .filter(tenant::Column::Id.is_in(memberships.iter().map(|m| m.tenant_id)))
+        .all()
+        .await?;
+    Ok(memberships
         .into_iter()
-        .filter_map(|(m, tenant)| {
+        .filter_map(|m| {
+            let tenant = tenants.iter().find(|t| t.id == m.tenant_id)?.clone();
             Some(Membership {
                 role: Role::parse(&m.role)?,
                 tenant,

@@ -68,7 +68,11 @@ pub async fn list(db: &TenantDb, key: &DerivedKey, params: &ListParams) -> Resul
     .await?;
     let tx = db.read().await?;
     let ids: Vec<Uuid> = page.items.iter().map(|m| m.user_id).collect();
-    let profiles = tx.member_profiles(&ids).await?;
+    let profiles = tx
+        .find::<user::Entity>()
+        .filter(user::Column::Id.is_in(ids))
+        .all()
+        .await?;
     tx.commit().await?;
     let items = page
         .items
@@ -190,10 +194,10 @@ pub async fn set_role(
         effects.keys_revoked = revoke_rooted(&tx, user, Some(role.scopes()), now).await?;
     }
     let profile = tx
-        .member_profiles(&[user])
+        .find::<user::Entity>()
+        .filter(user::Column::Id.eq(user))
+        .one()
         .await?
-        .into_iter()
-        .next()
         .ok_or(Error::NotFound("member"))?;
     tx.commit().await?;
     Ok(Committed::new(

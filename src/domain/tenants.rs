@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::tenant;
+use sea_orm::Set;
 use uuid::Uuid;
 
 use super::effects::{Committed, Effects};
@@ -66,7 +67,11 @@ pub async fn by_slug(platform: &PlatformDb, slug: &str) -> Result<Tenant> {
 
 pub async fn current(db: &TenantDb) -> Result<Tenant> {
     let tx = db.single_read().await?;
-    let tenant = tx.tenant().await?.ok_or(Error::NotFound("tenant"))?;
+    let tenant = tx
+        .find::<tenant::Entity>()
+        .one()
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
     tx.commit().await?;
     Ok(tenant)
 }
@@ -77,8 +82,13 @@ pub async fn rename(db: &TenantDb, name: Option<&str>, now: DateTime<Utc>) -> Re
     let name = v.required_text("name", name.map(str::trim), 1, NAME_MAX);
     v.finish()?;
     let tx = db.write().await?;
+    let renamed = tenant::ActiveModel {
+        name: Set(name.unwrap_or_default().to_owned()),
+        updated_at: Set(now),
+        ..Default::default()
+    };
     let tenant = tx
-        .rename_tenant(name.unwrap_or_default(), now)
+        .update_by_id(tx.tenant_id(), renamed)
         .await?
         .ok_or(Error::NotFound("tenant"))?;
     tx.commit().await?;
@@ -91,7 +101,8 @@ pub async fn delete(db: &TenantDb, now: DateTime<Utc>) -> Result<Committed<()>> 
     use super::sessions::{EndReason, end_in_tenant};
     let tx = db.write().await?;
     let ended = end_in_tenant(&tx, None, EndReason::TenantDeleted, now).await?;
-    if !tx.delete_tenant().await? {
+    // Every row the tenant owns goes with it, through the foreign keys.
+    if !tx.delete_by_id::<tenant::Entity>(tx.tenant_id()).await? {
         return Err(Error::NotFound("tenant"));
     }
     tx.commit().await?;
