@@ -83,7 +83,7 @@ pub async fn seed(
 pub fn tokens(settings: &crate::config::Settings, keys: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use std::io::BufRead;
     let now = chrono::Utc::now();
-    let auth = crate::auth::AuthState::from_settings(settings, now)?;
+    let auth = crate::auth::AuthState::from_settings(settings, crate::auth::throttle::LoginThrottle::default(), now)?;
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
     for line in std::io::BufReader::new(std::fs::File::open(keys)?).lines() {
         let line = line?;

@@ -22,6 +22,7 @@ type HmacSha256 = Hmac<Sha256>;
 /// A 32-byte MAC key used for one purpose only, kept as the HMAC state
 /// keyed with it, so a MAC costs two hash compressions rather than four.
 /// (Keys that encrypt are `crypto::Sealer`'s.)
+#[derive(Clone)]
 pub struct DerivedKey(HmacSha256);
 
 impl DerivedKey {
@@ -40,13 +41,14 @@ impl DerivedKey {
     /// [`DerivedKey::mac`] as 64 lowercase hex digits (the stored form of
     /// hashed secrets).
     pub fn mac_hex(&self, parts: &[&[u8]]) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(64);
-        for b in self.mac(parts) {
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0xf)] as char);
-        }
-        out
+        hex(&self.mac(parts))
+    }
+
+    /// A key of its own, for what must agree only within this process.
+    pub fn random() -> Self {
+        let mut key = [0_u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        Self::new(key)
     }
 
     /// Constant-time check that `tag` is a prefix (at least 16 bytes) of the MAC of `parts`.
@@ -57,6 +59,17 @@ impl DerivedKey {
         }
         tag.len() >= 16 && mac.verify_truncated_left(tag).is_ok()
     }
+}
+
+/// A digest as lowercase hex digits.
+pub fn hex(digest: &[u8; 32]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 impl std::fmt::Debug for DerivedKey {
@@ -74,6 +87,9 @@ pub struct Keys {
     pub cursor: DerivedKey,
     /// Hashes refresh tokens at rest.
     pub refresh_token: DerivedKey,
+    /// Hashes emails for the sign-in throttle's counts (the same on every
+    /// instance, so counts shared through Redis agree).
+    pub login_throttle: DerivedKey,
     /// Seals what the server stores to read back (a rotated refresh
     /// token's successor, for its grace window).
     pub sealer: crate::crypto::Sealer,
@@ -91,6 +107,7 @@ impl Keys {
             api_key: derive("tenantry/api-key/v1"),
             cursor: derive("tenantry/cursor/v1"),
             refresh_token: derive("tenantry/refresh-token/v1"),
+            login_throttle: derive("tenantry/login-throttle/v1"),
             sealer: crate::crypto::Sealer::from_secret(secret),
         }
     }

@@ -68,7 +68,12 @@ pub fn check_format(key: &str) -> Result<(), FormatError> {
 
 /// The stored form of a key: hex HMAC-SHA256 under the key-hashing key.
 pub fn hash(key: &DerivedKey, secret: &str) -> String {
-    key.mac_hex(&[secret.as_bytes()])
+    crate::secret::hex(&digest(key, secret))
+}
+
+/// The keyed hash of a key as bytes (what the key cache is keyed by).
+pub fn digest(key: &DerivedKey, secret: &str) -> [u8; 32] {
+    key.mac(&[secret.as_bytes()])
 }
 
 #[cfg(test)]

@@ -56,17 +56,18 @@ pub async fn authenticate(keys: &KeyCheck<'_>, presented: &str, now: DateTime<Ut
             ));
         }
     }
-    let hash = api_key::hash(&keys.keys.api_key, presented);
-    let record = match keys.cache.get(&hash, now) {
+    let digest = api_key::digest(&keys.keys.api_key, presented);
+    let record = match keys.cache.get(&digest, now) {
         Some(record) => record,
         None => {
             let generation = keys.cache.generation();
+            let hash = crate::secret::hex(&digest);
             // Boxed: the lookup's future is large and every request's future
             // would otherwise carry (and move) it, cached or not.
             let Some(record) = Box::pin(keys.db.platform().api_key_by_hash(&hash)).await? else {
                 return Err(Refused::Credential("unknown API key".into()));
             };
-            keys.cache.put(&hash, record.clone(), now, generation);
+            keys.cache.put(&digest, record.clone(), now, generation);
             record
         }
     };
@@ -124,8 +125,11 @@ pub struct AuthState {
 const PASSWORD_QUEUE: usize = 64;
 
 impl AuthState {
+    /// The sign-in throttle is built by the caller (it may share its
+    /// counts through Redis).
     pub fn from_settings(
         settings: &crate::config::Settings,
+        throttle: throttle::LoginThrottle,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Self, jwt::KeyError> {
         let sessions = crate::config::SessionLifetimes {
@@ -142,7 +146,7 @@ impl AuthState {
             },
             revocations: revocation::Revocations::default(),
             passwords: password::PasswordHasher::new(password::PasswordHasher::default_concurrency(), PASSWORD_QUEUE),
-            throttle: throttle::LoginThrottle::default(),
+            throttle,
             signups: signup_limit::SignupLimiter::new(settings.limits.signup),
             sessions,
         })

@@ -41,7 +41,7 @@ pub async fn verify_password(
     now: DateTime<Utc>,
 ) -> Result<UserGrant, CredentialError> {
     let email = email.trim().to_lowercase();
-    if let Err(wait) = auth.throttle.check(&email, addr, now) {
+    if let Err(wait) = auth.throttle.check(&email, addr, now).await {
         return Err(CredentialError::Throttled {
             retry_after: wait.seconds(),
         });
@@ -53,11 +53,11 @@ pub async fn verify_password(
         .await?;
     match found {
         Some((id, _)) if ok => {
-            auth.throttle.record_success(&email, addr);
+            auth.throttle.record_success(&email, addr, now).await;
             Ok(UserGrant::verified(id))
         }
         _ => {
-            auth.throttle.record_failure(&email, addr, now);
+            auth.throttle.record_failure(&email, addr, now).await;
             Err(CredentialError::Wrong)
         }
     }

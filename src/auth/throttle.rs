@@ -1,5 +1,5 @@
 //! Login throttling with exponential backoff, per account and per client
-//! address, held in process.
+//! address.
 //!
 //! The login handler calls [`LoginThrottle::check`] before it verifies a
 //! password, then exactly one of [`LoginThrottle::record_failure`] or
@@ -8,16 +8,19 @@
 //! `max_delay`. A key forgets its failures after `forget_after` without one.
 //!
 //! Accounts are tracked by a keyed hash of the normalized email, so no email
-//! is held in memory; addresses by IPv4 address or IPv6 /64 prefix. Each table
-//! holds at most `capacity` keys.
+//! is held in memory or in Redis; addresses by IPv4 address or IPv6 /64
+//! prefix. The counts live on the cache (`cache::Store`): in process, each
+//! table holding at most `capacity` keys, or in Redis when it is configured,
+//! so every instance counts the same failures.
 
-use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::{self, Change, Id, Key, Shared, Space, Store, Unowned};
+use crate::secret::DerivedKey;
 
 /// Keys tracked per table by [`LoginThrottle::default`].
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -95,9 +98,9 @@ impl RetryAfter {
     }
 }
 
-/// What one table knows about one key.
-#[derive(Debug, Clone, Default)]
-struct Entry {
+/// What the throttle knows about one account or address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
     failures: u32,
     last_failure: Option<DateTime<Utc>>,
     locked_until: Option<DateTime<Utc>>,
@@ -113,10 +116,6 @@ impl Entry {
             Some(since) if now - since < ATTEMPT_TIMEOUT => self.pending,
             _ => 0,
         }
-    }
-
-    fn locked(&self, now: DateTime<Utc>) -> bool {
-        self.locked_until.is_some_and(|until| until > now)
     }
 
     /// Failures older than `forget_after` no longer count.
@@ -141,9 +140,24 @@ impl Entry {
         (pending > 0 && !within_free).then_some(Duration::seconds(1))
     }
 
-    /// Nothing worth keeping: no lock, no pending attempt, no failure that counts.
-    fn idle(&self, now: DateTime<Utc>, policy: &ThrottlePolicy) -> bool {
-        !self.locked(now) && self.pending(now) == 0 && self.failures(now, policy) == 0
+    /// Until when anything in the entry still matters: its lock, its
+    /// failures that count, its open attempts. Past that it is dropped.
+    fn keep_until(&self, policy: &ThrottlePolicy) -> Option<DateTime<Utc>> {
+        let failures = (self.failures > 0)
+            .then(|| self.last_failure.map(|last| last + policy.forget_after))
+            .flatten();
+        let pending = (self.pending > 0)
+            .then(|| self.pending_since.map(|since| since + ATTEMPT_TIMEOUT))
+            .flatten();
+        self.locked_until.max(failures).max(pending)
+    }
+
+    /// The change that stores this entry as it now is.
+    fn store(self, now: DateTime<Utc>, policy: &ThrottlePolicy) -> Change<Self> {
+        match self.keep_until(policy) {
+            Some(until) if until > now => Change::Put(self, until),
+            _ => Change::Remove,
+        }
     }
 
     fn settle_pending(&mut self, now: Option<DateTime<Utc>>) {
@@ -156,155 +170,132 @@ impl Entry {
             self.pending_since = None;
         }
     }
-}
 
-/// One table of keys under one policy, bounded to `capacity` keys.
-#[derive(Debug)]
-struct Table<K> {
-    policy: ThrottlePolicy,
-    capacity: usize,
-    entries: HashMap<K, Entry>,
-}
-
-impl<K: Copy + Eq + Hash> Table<K> {
-    fn new(policy: ThrottlePolicy, capacity: usize) -> Self {
-        Self {
-            policy,
-            capacity,
-            entries: HashMap::new(),
+    /// Opens an attempt, unless the entry makes it wait.
+    fn begin(current: Option<&Self>, now: DateTime<Utc>, policy: &ThrottlePolicy) -> (Change<Self>, Option<Duration>) {
+        let mut entry = current.cloned().unwrap_or_default();
+        if let Some(wait) = entry.wait(now, policy) {
+            return (Change::Keep, Some(wait));
         }
-    }
-
-    fn wait(&self, key: &K, now: DateTime<Utc>) -> Option<Duration> {
-        self.entries.get(key)?.wait(now, &self.policy)
-    }
-
-    fn entry(&mut self, key: K, now: DateTime<Utc>) -> &mut Entry {
-        if !self.entries.contains_key(&key) && self.entries.len() >= self.capacity {
-            self.make_room(now);
-        }
-        self.entries.entry(key).or_default()
-    }
-
-    /// Drops idle entries, then enough others for some headroom, so a flood
-    /// of new keys costs one sweep per many inserts. Unlocked entries go
-    /// first, least recently active first; locked ones only when too few
-    /// others are left, soonest to expire first.
-    fn make_room(&mut self, now: DateTime<Utc>) {
-        let policy = self.policy;
-        self.entries.retain(|_, entry| !entry.idle(now, &policy));
-        let target = self.capacity.saturating_sub((self.capacity / 10).max(1));
-        let excess = self.entries.len().saturating_sub(target);
-        if excess == 0 {
-            return;
-        }
-        let mut ranked: Vec<((bool, DateTime<Utc>), K)> = self
-            .entries
-            .iter()
-            .map(|(key, entry)| {
-                let rank = match entry.locked_until.filter(|until| *until > now) {
-                    Some(until) => (true, until),
-                    None => {
-                        let active = entry.last_failure.max(entry.pending_since);
-                        (false, active.unwrap_or(DateTime::<Utc>::MIN_UTC))
-                    }
-                };
-                (rank, *key)
-            })
-            .collect();
-        ranked.select_nth_unstable_by_key(excess - 1, |(rank, _)| *rank);
-        let mut evicted_locked = 0_usize;
-        for ((locked, _), key) in &ranked[..excess] {
-            evicted_locked += usize::from(*locked);
-            self.entries.remove(key);
-        }
-        if evicted_locked > 0 {
-            tracing::warn!(
-                evicted_locked,
-                capacity = self.capacity,
-                "login throttle table full of locked keys; dropped the locks closest to expiry"
-            );
-        }
-    }
-
-    fn begin(&mut self, key: K, now: DateTime<Utc>) {
-        let entry = self.entry(key, now);
         entry.pending = entry.pending(now).saturating_add(1);
         entry.pending_since = Some(now);
+        (entry.store(now, policy), None)
     }
 
-    /// Counts a failure; returns the lock it set, if any.
-    fn fail(&mut self, key: K, now: DateTime<Utc>) -> Option<(u32, Duration)> {
-        let policy = self.policy;
-        let entry = self.entry(key, now);
-        entry.failures = entry.failures(now, &policy).saturating_add(1);
+    /// Counts a failure; answers the lock it set, if any.
+    fn fail(
+        current: Option<&Self>,
+        now: DateTime<Utc>,
+        policy: &ThrottlePolicy,
+    ) -> (Change<Self>, Option<(u32, Duration)>) {
+        let mut entry = current.cloned().unwrap_or_default();
+        entry.failures = entry.failures(now, policy).saturating_add(1);
         entry.last_failure = Some(now);
         entry.settle_pending(Some(now));
-        let delay = policy.delay(entry.failures)?;
-        let until = now.checked_add_signed(delay).unwrap_or(DateTime::<Utc>::MAX_UTC);
-        // Never shorten a lock, should outcomes arrive out of order.
-        entry.locked_until = Some(entry.locked_until.map_or(until, |current| current.max(until)));
-        Some((entry.failures, delay))
+        let lock = policy.delay(entry.failures).map(|delay| {
+            let until = now.checked_add_signed(delay).unwrap_or(DateTime::<Utc>::MAX_UTC);
+            // Never shorten a lock, should outcomes arrive out of order.
+            entry.locked_until = Some(entry.locked_until.map_or(until, |current| current.max(until)));
+            (entry.failures, delay)
+        });
+        (entry.store(now, policy), lock)
     }
 
-    /// Ends a pending attempt without counting a failure.
-    fn settle(&mut self, key: &K) {
-        if let Some(entry) = self.entries.get_mut(key) {
-            entry.settle_pending(None);
-            if entry.failures == 0 && entry.pending == 0 && entry.locked_until.is_none() {
-                self.entries.remove(key);
+    /// Ends an open attempt without counting a failure.
+    fn settle(current: Option<&Self>, now: DateTime<Utc>, policy: &ThrottlePolicy) -> (Change<Self>, ()) {
+        let Some(mut entry) = current.cloned() else {
+            return (Change::Keep, ());
+        };
+        entry.settle_pending(None);
+        (entry.store(now, policy), ())
+    }
+}
+
+impl cache::Entry for Entry {
+    /// Unlocked entries go first, least recently active first; locked ones
+    /// only when too few others are left, soonest to expire first.
+    type Rank = (bool, DateTime<Utc>);
+
+    fn rank(&self, now: DateTime<Utc>) -> Self::Rank {
+        match self.locked_until.filter(|until| *until > now) {
+            Some(until) => (true, until),
+            None => {
+                let active = self.last_failure.max(self.pending_since);
+                (false, active.unwrap_or(DateTime::<Utc>::MIN_UTC))
             }
         }
     }
 }
 
-#[derive(Debug)]
-struct Tables {
-    accounts: Table<u64>,
-    addresses: Table<IpAddr>,
-}
-
-/// Login throttling per account and per client address. Share it behind an
-/// `Arc`; every method takes the lock briefly and never blocks otherwise.
+/// Login throttling per account and per client address, on the cache: in
+/// process, or shared by every instance through Redis when it is
+/// configured (each instance counting on its own while Redis is away).
+/// Share it behind an `Arc`.
 #[derive(Debug)]
 pub struct LoginThrottle {
-    /// Keys the account hash, seeded at random per process.
-    hasher: RandomState,
-    tables: Mutex<Tables>,
+    /// Keys the account hash (derived from the server secret, so instances
+    /// sharing counts agree on it; no email is ever stored).
+    hasher: DerivedKey,
+    account: ThrottlePolicy,
+    address: ThrottlePolicy,
+    accounts: Store<Entry>,
+    addresses: Store<Entry>,
 }
 
 impl Default for LoginThrottle {
-    /// [`DEFAULT_CAPACITY`] keys per table, with the default policies.
+    /// In process, [`DEFAULT_CAPACITY`] keys per table, the default
+    /// policies, a random hash key.
     fn default() -> Self {
         Self::new(DEFAULT_CAPACITY)
     }
 }
 
 impl LoginThrottle {
-    /// At most `capacity` (at least 1) keys per table, with
+    /// In process, at most `capacity` (at least 1) keys per table, with
     /// [`ThrottlePolicy::account`] and [`ThrottlePolicy::address`].
     pub fn new(capacity: usize) -> Self {
         Self::with_policies(capacity, ThrottlePolicy::account(), ThrottlePolicy::address())
     }
 
-    /// At most `capacity` (at least 1) keys per table, with the given policies.
+    /// In process, at most `capacity` (at least 1) keys per table, with the
+    /// given policies.
     pub fn with_policies(capacity: usize, account: ThrottlePolicy, address: ThrottlePolicy) -> Self {
-        let capacity = capacity.max(1);
         Self {
-            hasher: RandomState::new(),
-            tables: Mutex::new(Tables {
-                accounts: Table::new(account, capacity),
-                addresses: Table::new(address, capacity),
-            }),
+            hasher: DerivedKey::random(),
+            account,
+            address,
+            accounts: Store::local(capacity),
+            addresses: Store::local(capacity),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Tables> {
-        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    /// With the default policies, account hashes keyed by `hasher`, and the
+    /// counts shared through `redis` when given.
+    pub fn on(hasher: DerivedKey, redis: Option<Arc<Shared>>) -> Self {
+        let store = || match &redis {
+            Some(redis) => Store::shared(redis.clone(), DEFAULT_CAPACITY),
+            None => Store::local(DEFAULT_CAPACITY),
+        };
+        Self {
+            hasher,
+            account: ThrottlePolicy::account(),
+            address: ThrottlePolicy::address(),
+            accounts: store(),
+            addresses: store(),
+        }
     }
 
-    fn account_key(&self, account: &str) -> u64 {
-        self.hasher.hash_one(account.trim().to_lowercase())
+    fn account_key(&self, account: &str) -> Key {
+        let digest = self.hasher.mac(&[account.trim().to_lowercase().as_bytes()]);
+        Key::unowned(Unowned::AcrossTenants, Space::ThrottleAccount, Id::Digest(digest))
+    }
+
+    fn address_key(addr: IpAddr) -> Key {
+        Key::unowned(
+            Unowned::AcrossTenants,
+            Space::ThrottleAddress,
+            Id::Address(address_key(addr)),
+        )
     }
 
     /// Whether a login attempt may go ahead; call it once per attempt, before
@@ -315,51 +306,82 @@ impl LoginThrottle {
     /// for the same account and address (or 30 s): while it is open, further
     /// attempts on the key pass only as long as all of them failing would stay
     /// within the free failures.
-    pub fn check(&self, account: &str, addr: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), RetryAfter> {
+    pub async fn check(&self, account: &str, addr: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), RetryAfter> {
         let account = self.account_key(account);
-        let addr = addr.map(address_key);
-        let mut tables = self.lock();
-        let account_wait = tables.accounts.wait(&account, now);
-        let address_wait = addr.and_then(|addr| tables.addresses.wait(&addr, now));
-        if let Some(wait) = account_wait.max(address_wait) {
-            return Err(RetryAfter::rounded_up(wait));
+        let addr = addr.map(Self::address_key);
+        let policy = self.account;
+        let account_wait = self
+            .accounts
+            .update(account, now, |entry| Entry::begin(entry, now, &policy))
+            .await;
+        let address_wait = match addr {
+            Some(addr) => {
+                let policy = self.address;
+                self.addresses
+                    .update(addr, now, |entry| Entry::begin(entry, now, &policy))
+                    .await
+            }
+            None => None,
+        };
+        let Some(wait) = account_wait.max(address_wait) else {
+            return Ok(());
+        };
+        // Refused: take back the place one of them may have opened.
+        if account_wait.is_none() {
+            let policy = self.account;
+            self.accounts
+                .update(account, now, |entry| Entry::settle(entry, now, &policy))
+                .await;
         }
-        tables.accounts.begin(account, now);
-        if let Some(addr) = addr {
-            tables.addresses.begin(addr, now);
+        if let Some(addr) = addr
+            && address_wait.is_none()
+        {
+            let policy = self.address;
+            self.addresses
+                .update(addr, now, |entry| Entry::settle(entry, now, &policy))
+                .await;
         }
-        Ok(())
+        Err(RetryAfter::rounded_up(wait))
     }
 
     /// Counts a failed login against the account and the address.
-    pub fn record_failure(&self, account: &str, addr: Option<IpAddr>, now: DateTime<Utc>) {
-        let account = self.account_key(account);
-        let addr = addr.map(address_key);
-        let mut tables = self.lock();
-        if let Some((failures, delay)) = tables.accounts.fail(account, now) {
+    pub async fn record_failure(&self, account: &str, addr: Option<IpAddr>, now: DateTime<Utc>) {
+        let policy = self.account;
+        let locked = self
+            .accounts
+            .update(self.account_key(account), now, |entry| Entry::fail(entry, now, &policy))
+            .await;
+        if let Some((failures, delay)) = locked {
             tracing::debug!(
                 failures,
                 delay_secs = delay.num_seconds(),
                 "login throttle: account locked"
             );
         }
-        if let Some(addr) = addr
-            && let Some((failures, delay)) = tables.addresses.fail(addr, now)
-        {
-            tracing::debug!(%addr, failures, delay_secs = delay.num_seconds(), "login throttle: address locked");
+        if let Some(addr) = addr {
+            let policy = self.address;
+            let locked = self
+                .addresses
+                .update(Self::address_key(addr), now, |entry| Entry::fail(entry, now, &policy))
+                .await;
+            if let Some((failures, delay)) = locked {
+                tracing::debug!(%addr, failures, delay_secs = delay.num_seconds(), "login throttle: address locked");
+            }
         }
     }
 
     /// Clears the account after a successful login. The address keeps its
     /// failures: one right password must not unlock an address that is
     /// trying many accounts.
-    pub fn record_success(&self, account: &str, addr: Option<IpAddr>) {
-        let account = self.account_key(account);
-        let addr = addr.map(address_key);
-        let mut tables = self.lock();
-        tables.accounts.entries.remove(&account);
+    pub async fn record_success(&self, account: &str, addr: Option<IpAddr>, now: DateTime<Utc>) {
+        self.accounts
+            .update(self.account_key(account), now, |_| (Change::Remove, ()))
+            .await;
         if let Some(addr) = addr {
-            tables.addresses.settle(&addr);
+            let policy = self.address;
+            self.addresses
+                .update(Self::address_key(addr), now, |entry| Entry::settle(entry, now, &policy))
+                .await;
         }
     }
 }
@@ -397,13 +419,18 @@ mod tests {
     }
 
     /// One attempt that fails: check, then record.
-    fn fail(throttle: &LoginThrottle, account: &str, addr: Option<IpAddr>, now: DateTime<Utc>) {
-        assert_eq!(throttle.check(account, addr, now), Ok(()));
-        throttle.record_failure(account, addr, now);
+    async fn fail(throttle: &LoginThrottle, account: &str, addr: Option<IpAddr>, now: DateTime<Utc>) {
+        assert_eq!(throttle.check(account, addr, now).await, Ok(()));
+        throttle.record_failure(account, addr, now).await;
     }
 
-    fn wait(throttle: &LoginThrottle, account: &str, addr: Option<IpAddr>, now: DateTime<Utc>) -> Option<Duration> {
-        throttle.check(account, addr, now).err().map(|RetryAfter(d)| d)
+    async fn wait(
+        throttle: &LoginThrottle,
+        account: &str,
+        addr: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
+        throttle.check(account, addr, now).await.err().map(|RetryAfter(d)| d)
     }
 
     #[test]
@@ -412,26 +439,27 @@ mod tests {
         assert_send_sync::<LoginThrottle>();
     }
 
-    #[test]
-    fn account_backoff_doubles_up_to_the_cap() {
+    #[tokio::test]
+    async fn account_backoff_doubles_up_to_the_cap() {
         let throttle = LoginThrottle::default();
         let mut now = t0();
         for _ in 0..5 {
-            fail(&throttle, "a@example.com", None, now);
+            fail(&throttle, "a@example.com", None, now).await;
         }
         let mut expected = Vec::new();
         for n in 0..14 {
-            fail(&throttle, "a@example.com", None, now);
+            fail(&throttle, "a@example.com", None, now).await;
             let delay = secs(1 << n).min(Duration::minutes(15));
             expected.push(delay);
-            assert_eq!(wait(&throttle, "a@example.com", None, now), Some(delay));
+            assert_eq!(wait(&throttle, "a@example.com", None, now).await, Some(delay));
             assert_eq!(
                 wait(
                     &throttle,
                     "a@example.com",
                     None,
                     now + delay - Duration::milliseconds(1)
-                ),
+                )
+                .await,
                 Some(secs(1))
             );
             now += delay;
@@ -439,107 +467,126 @@ mod tests {
         assert_eq!(expected[..3], [secs(1), secs(2), secs(4)]);
         assert_eq!(expected[13], Duration::minutes(15));
         // Unlocked once the wait is over.
-        assert_eq!(throttle.check("a@example.com", None, now), Ok(()));
+        assert_eq!(throttle.check("a@example.com", None, now).await, Ok(()));
     }
 
-    #[test]
-    fn refused_checks_do_not_count() {
+    #[tokio::test]
+    async fn refused_checks_do_not_count() {
         let throttle = LoginThrottle::default();
         for _ in 0..6 {
-            fail(&throttle, "a@example.com", None, t0());
+            fail(&throttle, "a@example.com", None, t0()).await;
         }
         for ms in 0..100 {
-            assert!(wait(&throttle, "a@example.com", None, t0() + Duration::milliseconds(ms * 5)).is_some());
+            assert!(
+                wait(&throttle, "a@example.com", None, t0() + Duration::milliseconds(ms * 5))
+                    .await
+                    .is_some()
+            );
         }
-        fail(&throttle, "a@example.com", None, t0() + secs(1));
-        assert_eq!(wait(&throttle, "a@example.com", None, t0() + secs(1)), Some(secs(2)));
+        fail(&throttle, "a@example.com", None, t0() + secs(1)).await;
+        assert_eq!(
+            wait(&throttle, "a@example.com", None, t0() + secs(1)).await,
+            Some(secs(2))
+        );
     }
 
-    #[test]
-    fn success_clears_the_account_but_not_the_address() {
+    #[tokio::test]
+    async fn success_clears_the_account_but_not_the_address() {
         let throttle = LoginThrottle::default();
         let addr = Some(v4(192, 0, 2, 7));
         for i in 0..15 {
-            fail(&throttle, &format!("other{i}@example.com"), addr, t0());
+            fail(&throttle, &format!("other{i}@example.com"), addr, t0()).await;
         }
         for _ in 0..6 {
-            fail(&throttle, "victim@example.com", addr, t0());
+            fail(&throttle, "victim@example.com", addr, t0()).await;
         }
-        assert!(wait(&throttle, "victim@example.com", None, t0()).is_some());
-        assert!(wait(&throttle, "fresh@example.com", addr, t0()).is_some());
-        throttle.record_success("victim@example.com", addr);
-        assert_eq!(throttle.check("victim@example.com", None, t0()), Ok(()));
-        assert!(wait(&throttle, "fresh@example.com", addr, t0()).is_some());
+        assert!(wait(&throttle, "victim@example.com", None, t0()).await.is_some());
+        assert!(wait(&throttle, "fresh@example.com", addr, t0()).await.is_some());
+        throttle.record_success("victim@example.com", addr, t0()).await;
+        assert_eq!(throttle.check("victim@example.com", None, t0()).await, Ok(()));
+        assert!(wait(&throttle, "fresh@example.com", addr, t0()).await.is_some());
     }
 
-    #[test]
-    fn address_locks_after_twenty_failures_across_accounts() {
+    #[tokio::test]
+    async fn address_locks_after_twenty_failures_across_accounts() {
         let throttle = LoginThrottle::default();
         let addr = Some(v4(198, 51, 100, 1));
         for i in 0..20 {
-            fail(&throttle, &format!("user{i}@example.com"), addr, t0());
+            fail(&throttle, &format!("user{i}@example.com"), addr, t0()).await;
         }
-        assert_eq!(throttle.check("next@example.com", addr, t0()), Ok(()));
-        throttle.record_failure("next@example.com", addr, t0());
-        assert_eq!(wait(&throttle, "another@example.com", addr, t0()), Some(secs(1)));
+        assert_eq!(throttle.check("next@example.com", addr, t0()).await, Ok(()));
+        throttle.record_failure("next@example.com", addr, t0()).await;
+        assert_eq!(wait(&throttle, "another@example.com", addr, t0()).await, Some(secs(1)));
         assert_eq!(
-            throttle.check("another@example.com", Some(v4(198, 51, 100, 2)), t0()),
+            throttle
+                .check("another@example.com", Some(v4(198, 51, 100, 2)), t0())
+                .await,
             Ok(())
         );
-        assert_eq!(throttle.check("another@example.com", addr, t0() + secs(1)), Ok(()));
+        assert_eq!(
+            throttle.check("another@example.com", addr, t0() + secs(1)).await,
+            Ok(())
+        );
     }
 
-    #[test]
-    fn ipv6_shares_a_counter_per_64() {
+    #[tokio::test]
+    async fn ipv6_shares_a_counter_per_64() {
         let throttle = LoginThrottle::default();
         for i in 0..21 {
             let addr = v6([0x2001, 0xdb8, 1, 2, i, 0, 0, i + 1]);
-            fail(&throttle, &format!("user{i}@example.com"), Some(addr), t0());
+            fail(&throttle, &format!("user{i}@example.com"), Some(addr), t0()).await;
         }
         let same_64 = v6([0x2001, 0xdb8, 1, 2, 0xffff, 0xffff, 0xffff, 0xffff]);
         let other_64 = v6([0x2001, 0xdb8, 1, 3, 0, 0, 0, 1]);
-        assert!(wait(&throttle, "x@example.com", Some(same_64), t0()).is_some());
-        assert_eq!(throttle.check("x@example.com", Some(other_64), t0()), Ok(()));
+        assert!(wait(&throttle, "x@example.com", Some(same_64), t0()).await.is_some());
+        assert_eq!(throttle.check("x@example.com", Some(other_64), t0()).await, Ok(()));
     }
 
-    #[test]
-    fn ipv4_mapped_is_ipv4() {
+    #[tokio::test]
+    async fn ipv4_mapped_is_ipv4() {
         let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped());
         assert_eq!(address_key(mapped), v4(192, 0, 2, 1));
         let throttle = LoginThrottle::default();
         for i in 0..21 {
-            fail(&throttle, &format!("user{i}@example.com"), Some(mapped), t0());
+            fail(&throttle, &format!("user{i}@example.com"), Some(mapped), t0()).await;
         }
-        assert!(wait(&throttle, "x@example.com", Some(v4(192, 0, 2, 1)), t0()).is_some());
-        assert_eq!(throttle.check("x@example.com", Some(v4(192, 0, 2, 2)), t0()), Ok(()));
+        assert!(
+            wait(&throttle, "x@example.com", Some(v4(192, 0, 2, 1)), t0())
+                .await
+                .is_some()
+        );
+        assert_eq!(
+            throttle.check("x@example.com", Some(v4(192, 0, 2, 2)), t0()).await,
+            Ok(())
+        );
     }
 
-    #[test]
-    fn failures_are_forgotten_after_a_quiet_day() {
+    #[tokio::test]
+    async fn failures_are_forgotten_after_a_quiet_day() {
         let throttle = LoginThrottle::default();
         for _ in 0..5 {
-            fail(&throttle, "a@example.com", None, t0());
+            fail(&throttle, "a@example.com", None, t0()).await;
         }
         // Just short of a day: the sixth still locks.
         let almost = t0() + Duration::hours(24) - secs(1);
-        fail(&throttle, "a@example.com", None, almost);
-        assert!(wait(&throttle, "a@example.com", None, almost).is_some());
+        fail(&throttle, "a@example.com", None, almost).await;
+        assert!(wait(&throttle, "a@example.com", None, almost).await.is_some());
 
         let later = almost + Duration::hours(24);
         for _ in 0..5 {
-            fail(&throttle, "a@example.com", None, later);
+            fail(&throttle, "a@example.com", None, later).await;
         }
-        assert_eq!(throttle.check("a@example.com", None, later), Ok(()));
-        throttle.record_failure("a@example.com", None, later);
-        assert_eq!(wait(&throttle, "a@example.com", None, later), Some(secs(1)));
+        assert_eq!(throttle.check("a@example.com", None, later).await, Ok(()));
+        throttle.record_failure("a@example.com", None, later).await;
+        assert_eq!(wait(&throttle, "a@example.com", None, later).await, Some(secs(1)));
     }
 
-    #[test]
-    fn tables_stay_within_capacity() {
+    #[tokio::test]
+    async fn tables_stay_within_capacity() {
         let throttle = LoginThrottle::new(50);
         let victim = Some(v4(203, 0, 113, 1));
         for i in 0..21 {
-            fail(&throttle, &format!("v{i}@example.com"), victim, t0());
+            fail(&throttle, &format!("v{i}@example.com"), victim, t0()).await;
         }
         for i in 0..1_000_u16 {
             let [hi, lo] = i.to_be_bytes();
@@ -548,14 +595,13 @@ mod tests {
                 &format!("flood{i}@example.com"),
                 Some(v4(10, 0, hi, lo)),
                 t0(),
-            );
+            )
+            .await;
         }
-        let tables = throttle.lock();
-        assert!(tables.addresses.entries.len() <= 50);
-        assert!(tables.accounts.entries.len() <= 50);
-        drop(tables);
+        assert!(throttle.addresses.local_len() <= 50);
+        assert!(throttle.accounts.local_len() <= 50);
         // Unlocked entries were dropped first, so the locked address survived.
-        assert!(wait(&throttle, "x@example.com", victim, t0()).is_some());
+        assert!(wait(&throttle, "x@example.com", victim, t0()).await.is_some());
 
         // Locked entries too, when they are all there is.
         let throttle = LoginThrottle::with_policies(
@@ -567,14 +613,14 @@ mod tests {
             },
         );
         for i in 0..100 {
-            fail(&throttle, "a@example.com", Some(v4(10, 1, 0, i)), t0());
-            throttle.record_success("a@example.com", None);
+            fail(&throttle, "a@example.com", Some(v4(10, 1, 0, i)), t0()).await;
+            throttle.record_success("a@example.com", None, t0()).await;
         }
-        assert!(throttle.lock().addresses.entries.len() <= 10);
+        assert!(throttle.addresses.local_len() <= 10);
     }
 
-    #[test]
-    fn retry_after_rounds_up_to_whole_seconds() {
+    #[tokio::test]
+    async fn retry_after_rounds_up_to_whole_seconds() {
         assert_eq!(RetryAfter::rounded_up(Duration::milliseconds(1)), RetryAfter(secs(1)));
         assert_eq!(RetryAfter::rounded_up(Duration::zero()), RetryAfter(secs(1)));
         assert_eq!(
@@ -586,92 +632,106 @@ mod tests {
 
         let throttle = LoginThrottle::default();
         for _ in 0..6 {
-            fail(&throttle, "a@example.com", None, t0());
+            fail(&throttle, "a@example.com", None, t0()).await;
         }
         // The seventh failure locks for 2 s.
         let seventh = t0() + secs(1);
-        fail(&throttle, "a@example.com", None, seventh);
+        fail(&throttle, "a@example.com", None, seventh).await;
         let later = seventh + Duration::microseconds(1);
-        assert_eq!(throttle.check("a@example.com", None, later), Err(RetryAfter(secs(2))));
+        assert_eq!(
+            throttle.check("a@example.com", None, later).await,
+            Err(RetryAfter(secs(2)))
+        );
         let last_moment = seventh + secs(2) - Duration::microseconds(1);
         assert_eq!(
-            throttle.check("a@example.com", None, last_moment),
+            throttle.check("a@example.com", None, last_moment).await,
             Err(RetryAfter(secs(1)))
         );
     }
 
-    #[test]
-    fn retry_after_is_the_longer_wait() {
+    #[tokio::test]
+    async fn retry_after_is_the_longer_wait() {
         let throttle = LoginThrottle::default();
         let addr = Some(v4(192, 0, 2, 9));
         for i in 0..21 {
-            fail(&throttle, &format!("user{i}@example.com"), addr, t0());
+            fail(&throttle, &format!("user{i}@example.com"), addr, t0()).await;
         }
         let now = t0() + secs(1);
-        fail(&throttle, "user21@example.com", addr, now);
+        fail(&throttle, "user21@example.com", addr, now).await;
         for _ in 0..6 {
-            fail(&throttle, "a@example.com", None, now);
+            fail(&throttle, "a@example.com", None, now).await;
         }
-        assert_eq!(wait(&throttle, "a@example.com", None, now), Some(secs(1)));
-        assert_eq!(wait(&throttle, "b@example.com", addr, now), Some(secs(2)));
-        assert_eq!(wait(&throttle, "a@example.com", addr, now), Some(secs(2)));
+        assert_eq!(wait(&throttle, "a@example.com", None, now).await, Some(secs(1)));
+        assert_eq!(wait(&throttle, "b@example.com", addr, now).await, Some(secs(2)));
+        assert_eq!(wait(&throttle, "a@example.com", addr, now).await, Some(secs(2)));
     }
 
-    #[test]
-    fn email_case_and_whitespace_do_not_matter() {
+    #[tokio::test]
+    async fn email_case_and_whitespace_do_not_matter() {
         let throttle = LoginThrottle::default();
         for _ in 0..3 {
-            fail(&throttle, "  Alice@Example.COM ", None, t0());
+            fail(&throttle, "  Alice@Example.COM ", None, t0()).await;
         }
         for _ in 0..3 {
-            fail(&throttle, "alice@example.com", None, t0());
+            fail(&throttle, "alice@example.com", None, t0()).await;
         }
-        assert!(wait(&throttle, "ALICE@EXAMPLE.COM", None, t0()).is_some());
-        throttle.record_success("\talice@example.com\n", None);
-        assert_eq!(throttle.check("Alice@example.com", None, t0()), Ok(()));
+        assert!(wait(&throttle, "ALICE@EXAMPLE.COM", None, t0()).await.is_some());
+        throttle.record_success("\talice@example.com\n", None, t0()).await;
+        assert_eq!(throttle.check("Alice@example.com", None, t0()).await, Ok(()));
     }
 
-    #[test]
-    fn parallel_attempts_get_no_more_guesses_than_sequential_ones() {
+    #[tokio::test]
+    async fn parallel_attempts_get_no_more_guesses_than_sequential_ones() {
         let throttle = LoginThrottle::default();
         // Six attempts in flight at once: the five free failures and one more.
         for _ in 0..6 {
-            assert_eq!(throttle.check("a@example.com", None, t0()), Ok(()));
+            assert_eq!(throttle.check("a@example.com", None, t0()).await, Ok(()));
         }
-        assert_eq!(wait(&throttle, "a@example.com", None, t0()), Some(secs(1)));
+        assert_eq!(wait(&throttle, "a@example.com", None, t0()).await, Some(secs(1)));
         for _ in 0..6 {
-            throttle.record_failure("a@example.com", None, t0());
+            throttle.record_failure("a@example.com", None, t0()).await;
         }
         // Past the free failures, one attempt at a time.
         let open = t0() + secs(1);
-        assert_eq!(throttle.check("a@example.com", None, open), Ok(()));
-        assert_eq!(wait(&throttle, "a@example.com", None, open), Some(secs(1)));
+        assert_eq!(throttle.check("a@example.com", None, open).await, Ok(()));
+        assert_eq!(wait(&throttle, "a@example.com", None, open).await, Some(secs(1)));
         // An attempt whose outcome never comes stops holding its place.
-        assert_eq!(throttle.check("a@example.com", None, open + ATTEMPT_TIMEOUT), Ok(()));
-        throttle.record_failure("a@example.com", None, open + ATTEMPT_TIMEOUT);
         assert_eq!(
-            wait(&throttle, "a@example.com", None, open + ATTEMPT_TIMEOUT),
+            throttle.check("a@example.com", None, open + ATTEMPT_TIMEOUT).await,
+            Ok(())
+        );
+        throttle
+            .record_failure("a@example.com", None, open + ATTEMPT_TIMEOUT)
+            .await;
+        assert_eq!(
+            wait(&throttle, "a@example.com", None, open + ATTEMPT_TIMEOUT).await,
             Some(secs(2))
         );
     }
 
-    #[test]
-    fn a_success_ends_the_address_attempt_without_unlocking_it() {
+    #[tokio::test]
+    async fn a_success_ends_the_address_attempt_without_unlocking_it() {
         let throttle = LoginThrottle::default();
         let addr = Some(v4(192, 0, 2, 3));
         for i in 0..21 {
-            fail(&throttle, &format!("user{i}@example.com"), addr, t0());
+            fail(&throttle, &format!("user{i}@example.com"), addr, t0()).await;
         }
         let open = t0() + secs(1);
-        assert_eq!(throttle.check("a@example.com", addr, open), Ok(()));
-        throttle.record_success("a@example.com", addr);
-        assert_eq!(throttle.check("b@example.com", addr, open), Ok(()));
-        throttle.record_failure("b@example.com", addr, open);
-        assert_eq!(wait(&throttle, "c@example.com", addr, open), Some(secs(2)));
+        assert_eq!(throttle.check("a@example.com", addr, open).await, Ok(()));
+        throttle.record_success("a@example.com", addr, open).await;
+        assert_eq!(throttle.check("b@example.com", addr, open).await, Ok(()));
+        throttle.record_failure("b@example.com", addr, open).await;
+        assert_eq!(wait(&throttle, "c@example.com", addr, open).await, Some(secs(2)));
         // Nothing is kept for an address with no failures.
-        assert_eq!(throttle.check("a@example.com", Some(v4(192, 0, 2, 4)), open), Ok(()));
-        throttle.record_success("a@example.com", Some(v4(192, 0, 2, 4)));
-        assert!(!throttle.lock().addresses.entries.contains_key(&v4(192, 0, 2, 4)));
+        let before = throttle.addresses.local_len();
+        assert_eq!(
+            throttle.check("a@example.com", Some(v4(192, 0, 2, 4)), open).await,
+            Ok(())
+        );
+        throttle
+            .record_success("a@example.com", Some(v4(192, 0, 2, 4)), open)
+            .await;
+        assert_eq!(throttle.addresses.local_len(), before);
     }
 
     #[test]

@@ -18,31 +18,50 @@
 //! Expiry (`expires_at`) is checked on every request against the clock,
 //! cached or not. Unknown keys are never cached.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::key::{Id, Key, Space, Unowned};
+use super::local::{Entry, Local};
 use crate::db::ApiKeyRecord;
 
-/// The most entries kept; past it, expired entries are dropped, then all.
+/// The most entries kept; past it, expired entries are dropped, then the
+/// longest held.
 const MAX_ENTRIES: usize = 200_000;
 
 /// How long an entry may serve when revocations are not known to be heard,
 /// and how long a heard heartbeat keeps the broadcast counted as heard.
 pub const BOUND: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// A key's record and when it was read from the database.
+#[derive(Debug, Clone)]
+struct Cached {
+    record: ApiKeyRecord,
+    fetched: DateTime<Utc>,
+}
+
+impl Entry for Cached {
+    type Rank = DateTime<Utc>;
+    fn rank(&self, _: DateTime<Utc>) -> DateTime<Utc> {
+        self.fetched
+    }
+}
+
+/// An API key is looked up by its hash to find its tenant, so its cache key
+/// can carry no tenant; the tenant is in the record, which is how a deleted
+/// tenant's keys are forgotten.
+fn key(hash: &[u8; 32]) -> Key {
+    Key::unowned(Unowned::FindsTheTenant, Space::ApiKey, Id::Digest(*hash))
+}
+
 #[derive(Debug)]
 pub struct KeyCache {
     ttl: Duration,
     bound: Duration,
-    entries: Mutex<HashMap<String, (ApiKeyRecord, DateTime<Utc>)>>,
-    /// Bumped by every `forget`, so a lookup that started before a revocation
-    /// cannot put the old record back.
-    generation: AtomicU64,
+    entries: Local<Cached>,
     /// Until when the broadcast counts as heard, in microseconds since `epoch`
     /// (0: not heard).
     heard_until: AtomicU64,
@@ -58,8 +77,7 @@ impl KeyCache {
         Self {
             ttl,
             bound: bound.min(ttl),
-            entries: Mutex::default(),
-            generation: AtomicU64::new(0),
+            entries: Local::new(MAX_ENTRIES),
             heard_until: AtomicU64::new(0),
             epoch: Instant::now(),
         }
@@ -79,7 +97,7 @@ impl KeyCache {
     /// is emptied first (revocations may have been missed).
     pub fn heard_heartbeat(&self, at: Instant) {
         if !self.hears_revocations(at) {
-            self.forget_where(|_| true);
+            self.entries.forget_where(|_, _| true);
         }
         self.heard_until.store(self.micros(at + BOUND), Ordering::Release);
     }
@@ -93,67 +111,48 @@ impl KeyCache {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (ApiKeyRecord, DateTime<Utc>)>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The record cached for `hash`, if it was fetched less than `ttl` ago.
-    pub fn get(&self, hash: &str, now: DateTime<Utc>) -> Option<ApiKeyRecord> {
+    /// The record cached for the key whose hash is `hash`, if it was fetched
+    /// less than its lifetime ago.
+    pub fn get(&self, hash: &[u8; 32], now: DateTime<Utc>) -> Option<ApiKeyRecord> {
         if self.ttl.is_zero() {
             return None;
         }
-        let lifetime = self.lifetime();
-        let entries = self.lock();
-        let (record, fetched) = entries.get(hash)?;
-        (now - *fetched < lifetime).then(|| record.clone())
+        let cached = self.entries.get(&key(hash), now)?;
+        (now - cached.fetched < self.lifetime()).then_some(cached.record)
     }
 
     /// Read before a lookup; pass to [`KeyCache::put`] with its result.
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.entries.generation()
     }
 
     /// Caches `record`, unless a key was forgotten since `generation` was read.
-    pub fn put(&self, hash: &str, record: ApiKeyRecord, now: DateTime<Utc>, generation: u64) {
+    pub fn put(&self, hash: &[u8; 32], record: ApiKeyRecord, now: DateTime<Utc>, generation: u64) {
         if self.ttl.is_zero() {
             return;
         }
-        let mut entries = self.lock();
-        if self.generation() != generation {
-            return;
-        }
-        if entries.len() >= MAX_ENTRIES {
-            let ttl = self.ttl;
-            entries.retain(|_, (_, fetched)| now - *fetched < ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(hash.to_owned(), (record, now));
+        let until = now + self.ttl;
+        self.entries
+            .put_unless_forgotten(key(hash), Cached { record, fetched: now }, until, now, generation);
     }
 
     /// Forgets the key `id` (revoked).
     pub fn forget(&self, id: Uuid) {
-        self.forget_where(|record| record.id == id);
+        self.entries.forget_where(|_, cached| cached.record.id == id);
     }
 
     /// Forgets every key of `tenant` (deleted).
     pub fn forget_tenant(&self, tenant: Uuid) {
-        self.forget_where(|record| record.tenant_id == tenant);
-    }
-
-    /// Forgets the entries `gone` picks, and keeps lookups already under way
-    /// from putting them back.
-    fn forget_where(&self, gone: impl Fn(&ApiKeyRecord) -> bool) {
-        let mut entries = self.lock();
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|_, (record, _)| !gone(record));
+        self.entries.forget_where(|_, cached| cached.record.tenant_id == tenant);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const H: [u8; 32] = [1; 32];
+    const I: [u8; 32] = [2; 32];
 
     fn record(id: Uuid) -> ApiKeyRecord {
         ApiKeyRecord {
@@ -170,21 +169,21 @@ mod tests {
         let cache = KeyCache::new(std::time::Duration::from_secs(1));
         let now = Utc::now();
         let id = Uuid::new_v4();
-        cache.put("h", record(id), now, cache.generation());
-        assert!(cache.get("h", now + Duration::milliseconds(999)).is_some());
-        assert!(cache.get("h", now + Duration::seconds(1)).is_none());
-        cache.put("h", record(id), now, cache.generation());
+        cache.put(&H, record(id), now, cache.generation());
+        assert!(cache.get(&H, now + Duration::milliseconds(999)).is_some());
+        assert!(cache.get(&H, now + Duration::seconds(1)).is_none());
+        cache.put(&H, record(id), now, cache.generation());
         cache.forget(id);
-        assert!(cache.get("h", now).is_none());
+        assert!(cache.get(&H, now).is_none());
         // A lookup that began before the revocation does not repopulate it.
         let before = cache.generation();
         cache.forget(id);
-        cache.put("h", record(id), now, before);
-        assert!(cache.get("h", now).is_none());
+        cache.put(&H, record(id), now, before);
+        assert!(cache.get(&H, now).is_none());
         // A tenant's deletion forgets all its keys.
         let tenant = Uuid::new_v4();
         cache.put(
-            "h",
+            &H,
             ApiKeyRecord {
                 tenant_id: tenant,
                 ..record(id)
@@ -192,19 +191,21 @@ mod tests {
             now,
             cache.generation(),
         );
-        cache.put("i", record(Uuid::new_v4()), now, cache.generation());
+        cache.put(&I, record(Uuid::new_v4()), now, cache.generation());
         cache.forget_tenant(tenant);
-        assert!(cache.get("h", now).is_none());
-        assert!(cache.get("i", now).is_some());
+        assert!(cache.get(&H, now).is_none());
+        assert!(cache.get(&I, now).is_some());
         let off = KeyCache::new(std::time::Duration::ZERO);
-        off.put("h", record(id), now, off.generation());
-        assert!(off.get("h", now).is_none());
+        off.put(&H, record(id), now, off.generation());
+        assert!(off.get(&H, now).is_none());
     }
 }
 
 #[cfg(test)]
 mod heard {
     use super::*;
+
+    const H: [u8; 32] = [1; 32];
 
     #[test]
     fn a_long_ttl_serves_only_while_the_broadcast_is_heard() {
@@ -219,15 +220,15 @@ mod heard {
             revoked_at: None,
         };
         // Not heard yet: entries serve 1 s.
-        cache.put("h", record.clone(), now, cache.generation());
-        assert!(cache.get("h", now + Duration::milliseconds(999)).is_some());
-        assert!(cache.get("h", now + Duration::seconds(30)).is_none());
+        cache.put(&H, record.clone(), now, cache.generation());
+        assert!(cache.get(&H, now + Duration::milliseconds(999)).is_some());
+        assert!(cache.get(&H, now + Duration::seconds(30)).is_none());
         // Heard: the first heartbeat empties the cache, then entries serve the ttl.
         cache.heard_heartbeat(Instant::now());
-        assert!(cache.get("h", now).is_none());
-        cache.put("h", record.clone(), now, cache.generation());
-        assert!(cache.get("h", now + Duration::seconds(30)).is_some());
-        assert!(cache.get("h", now + Duration::seconds(60)).is_none());
+        assert!(cache.get(&H, now).is_none());
+        cache.put(&H, record.clone(), now, cache.generation());
+        assert!(cache.get(&H, now + Duration::seconds(30)).is_some());
+        assert!(cache.get(&H, now + Duration::seconds(60)).is_none());
         // A heartbeat counts for 1 s.
         let at = Instant::now();
         assert!(cache.hears_revocations(at));
@@ -235,10 +236,10 @@ mod heard {
         // Heard again after a silence: emptied again.
         cache.heard_until.store(0, Ordering::Release);
         assert!(
-            cache.get("h", now + Duration::seconds(30)).is_none(),
+            cache.get(&H, now + Duration::seconds(30)).is_none(),
             "silence: back to 1 s"
         );
         cache.heard_heartbeat(Instant::now());
-        assert!(cache.get("h", now).is_none(), "emptied when heard again");
+        assert!(cache.get(&H, now).is_none(), "emptied when heard again");
     }
 }

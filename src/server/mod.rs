@@ -18,9 +18,10 @@ use headers::{Contract, ResponseHeaders};
 
 use crate::app::AppState;
 use crate::auth::AuthState;
+use crate::auth::throttle::LoginThrottle;
 use crate::auth::usage::KeyUsage;
-use crate::cache::Broadcast;
 use crate::cache::keys::KeyCache;
+use crate::cache::{Broadcast, Shared};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::{Db, DbError};
@@ -91,21 +92,30 @@ impl Application {
             owner.close().await;
         }
         let db = Db::connect_app(settings).await?;
+        let keys = Arc::new(Keys::from_secret(&secret));
+        let (broadcast, shared) = match &settings.redis.url {
+            Some(url) => {
+                let url = secrecy::ExposeSecret::expose_secret(url);
+                (
+                    Some(Arc::new(Broadcast::new(
+                        url,
+                        &settings.redis.prefix,
+                        settings.auth.key_cache_ttl,
+                    )?)),
+                    Some(Arc::new(Shared::new(url, &settings.redis.prefix)?)),
+                )
+            }
+            None => (None, None),
+        };
+        let throttle = LoginThrottle::on(keys.login_throttle.clone(), shared);
         let state = AppState {
             db,
-            keys: Arc::new(Keys::from_secret(&secret)),
+            keys,
             clock: clock.clone(),
             key_usage: Arc::new(KeyUsage::default()),
             key_cache: Arc::new(KeyCache::new(settings.auth.key_cache_ttl)),
-            broadcast: match &settings.redis.url {
-                Some(url) => Some(Arc::new(Broadcast::new(
-                    secrecy::ExposeSecret::expose_secret(url),
-                    &settings.redis.prefix,
-                    settings.auth.key_cache_ttl,
-                )?)),
-                None => None,
-            },
-            auth: Arc::new(AuthState::from_settings(settings, clock.now())?),
+            broadcast,
+            auth: Arc::new(AuthState::from_settings(settings, throttle, clock.now())?),
             max_body_bytes: settings.limits.max_body_bytes,
         };
         let acceptor = TcpListener::bind(listen)

@@ -93,7 +93,7 @@ async fn with_redis_entries_outlive_a_second_and_a_revocation_reaches_every_inst
     // Revoked behind every instance's back (straight in the database, no
     // broadcast), the key still works on B from its cache 30 s later: the
     // longer lifetime is in force while revocations are heard.
-    let hash = api_key::hash(&b.state.keys.api_key, &key);
+    let hash = api_key::digest(&b.state.keys.api_key, &key);
     let owner = app.owner.scoped(&Principal::operator(t.id).authenticated());
     let _unapplied = api_keys::revoke(&owner, app.clock.now(), id, Scopes::all())
         .await

@@ -21,6 +21,7 @@ mod pagination;
 mod projects;
 mod roles;
 mod schema_invariants;
+mod shared_throttle;
 mod sign_in_rules;
 mod tasks;
 mod tenant_isolation;
