@@ -213,6 +213,7 @@ impl Settings {
     /// Reads the process environment and, when `file` is given (else
     /// `TENANTRY_CONFIG`), that TOML file beneath it.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        sources::refuse_unknown_vars(std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()))?;
         let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let file = file
             .map(Path::to_path_buf)
@@ -632,6 +633,22 @@ mod tests {
         let missing = Settings::from_sources(Some(Path::new("/nonexistent/tenantry.toml")), &|_: &str| None)
             .expect_err("a named file must exist");
         assert_eq!(missing.var, "TENANTRY_CONFIG");
+    }
+
+    #[test]
+    fn a_sectioned_variable_that_names_no_key_is_refused() {
+        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let e =
+            sources::refuse_unknown_vars(names(&["PATH", "TENANTRY_DATABASE__MAX_CONECTIONS"])).expect_err("a typo");
+        assert_eq!(e.var, "TENANTRY_DATABASE__MAX_CONECTIONS");
+        // Known sectioned names, older names and other TENANTRY_ variables pass.
+        sources::refuse_unknown_vars(names(&[
+            "TENANTRY_DATABASE__MAX_CONNECTIONS",
+            "TENANTRY_DB_MAX_CONNECTIONS",
+            "TENANTRY_TEST_DATABASE_URL",
+            "TENANTRY_CONFIG",
+        ]))
+        .expect("all known or not sectioned");
     }
 
     #[test]

@@ -64,6 +64,20 @@ pub fn find(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.path == path)
 }
 
+/// A variable in the sectioned form (`TENANTRY_<SECTION>__<KEY>`) that names
+/// no key is a typo worth saying, as an unknown key in the file is.
+pub fn refuse_unknown_vars(names: impl IntoIterator<Item = String>) -> Result<(), ConfigError> {
+    for name in names {
+        if name.starts_with("TENANTRY_") && name.contains("__") && !KEYS.iter().any(|k| k.env_name() == name) {
+            return Err(ConfigError {
+                var: name,
+                reason: "no such configuration key (see docs/configuration.md)".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The environment's values of the known keys, named by the variable each
 /// came from.
 struct Vars {
