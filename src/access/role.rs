@@ -1,3 +1,6 @@
+//! Roles in a tenant (owner > admin > member > viewer) and the scopes each
+//! one grants.
+
 use std::fmt;
 
 use super::{Scope, Scopes};

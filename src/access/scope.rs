@@ -1,3 +1,6 @@
+//! Scopes: what a credential may do, as a compact bit set with room for the
+//! scopes later rooms add. Their names are part of the public API.
+
 use std::fmt;
 
 /// What a credential may do. Scope names are part of the public API.

@@ -1,3 +1,6 @@
+//! API keys: create (a subset of the caller's scopes), list, revoke,
+//! and `/v1/api-keys/current` for the calling key itself.
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};

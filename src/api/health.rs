@@ -1,3 +1,6 @@
+//! Probes: `/healthz` (the process answers) and `/readyz` (it can reach its
+//! database), for load balancers and orchestrators.
+
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};

@@ -1,3 +1,6 @@
+//! Projects: the first tenant resource, and the model for the others
+//! (DTOs with their limits, cursor pages, PATCH with explicit nulls).
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};

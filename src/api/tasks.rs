@@ -1,3 +1,5 @@
+//! Tasks: the resources under a project of the same tenant.
+
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};

@@ -1,3 +1,6 @@
+//! The caller's own tenant: read it, rename it, delete it with everything
+//! it owns.
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::payload::Json;

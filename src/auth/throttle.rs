@@ -216,6 +216,14 @@ impl cache::Entry for Entry {
     /// only when too few others are left, soonest to expire first.
     type Rank = (bool, DateTime<Utc>);
 
+    const NAME: &'static str = "sign-in throttle";
+
+    /// A lock dropped to make room is worth a warning: the table is full of
+    /// locked keys (a flood of addresses or accounts).
+    fn warn_if_evicted(&self, now: DateTime<Utc>) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+
     fn rank(&self, now: DateTime<Utc>) -> Self::Rank {
         match self.locked_until.filter(|until| *until > now) {
             Some(until) => (true, until),
@@ -309,39 +317,56 @@ impl LoginThrottle {
     pub async fn check(&self, account: &str, addr: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), RetryAfter> {
         let account = self.account_key(account);
         let addr = addr.map(Self::address_key);
+        // Both waits first, writing nothing, so a refusal leaves no trace
+        // and carries the longer wait.
+        let (account_wait, address_wait) =
+            tokio::join!(self.wait(&self.accounts, &account, &self.account, now), async {
+                match &addr {
+                    Some(addr) => self.wait(&self.addresses, addr, &self.address, now).await,
+                    None => None,
+                }
+            });
+        if let Some(wait) = account_wait.max(address_wait) {
+            return Err(RetryAfter::rounded_up(wait));
+        }
+        // Then the places, each only if its entry still lets it (another
+        // attempt may have come in between); one refused gives the other
+        // back.
+        if let Some(addr) = addr {
+            let policy = self.address;
+            if let Some(wait) = self
+                .addresses
+                .update(addr, now, |entry| Entry::begin(entry, now, &policy))
+                .await
+            {
+                return Err(RetryAfter::rounded_up(wait));
+            }
+        }
         let policy = self.account;
-        let account_wait = self
+        let Some(wait) = self
             .accounts
             .update(account, now, |entry| Entry::begin(entry, now, &policy))
-            .await;
-        let address_wait = match addr {
-            Some(addr) => {
-                let policy = self.address;
-                self.addresses
-                    .update(addr, now, |entry| Entry::begin(entry, now, &policy))
-                    .await
-            }
-            None => None,
-        };
-        let Some(wait) = account_wait.max(address_wait) else {
+            .await
+        else {
             return Ok(());
         };
-        // Refused: take back the place one of them may have opened.
-        if account_wait.is_none() {
-            let policy = self.account;
-            self.accounts
-                .update(account, now, |entry| Entry::settle(entry, now, &policy))
-                .await;
-        }
-        if let Some(addr) = addr
-            && address_wait.is_none()
-        {
+        if let Some(addr) = addr {
             let policy = self.address;
             self.addresses
                 .update(addr, now, |entry| Entry::settle(entry, now, &policy))
                 .await;
         }
         Err(RetryAfter::rounded_up(wait))
+    }
+
+    async fn wait(
+        &self,
+        store: &Store<Entry>,
+        key: &Key,
+        policy: &ThrottlePolicy,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
+        store.get(key, now).await?.wait(now, policy)
     }
 
     /// Counts a failed login against the account and the address.

@@ -5,7 +5,7 @@
 //!
 //! In Redis a tenant's keys carry the hash tag `{t:<uuid>}`, so every key of
 //! one tenant maps to one Cluster slot and multi-key operations on a tenant
-//! stay possible there.
+//! stay possible once a cluster connection is configured.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;

@@ -45,6 +45,7 @@ struct Cached {
 
 impl Entry for Cached {
     type Rank = DateTime<Utc>;
+    const NAME: &'static str = "API-key cache";
     fn rank(&self, _: DateTime<Utc>) -> DateTime<Utc> {
         self.fetched
     }

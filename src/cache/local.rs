@@ -14,7 +14,13 @@ use super::key::Key;
 /// first (after the expired ones).
 pub trait Entry: Clone + Send + Sync + 'static {
     type Rank: Ord + Copy;
+    /// What the entries are, for the log.
+    const NAME: &'static str;
     fn rank(&self, now: DateTime<Utc>) -> Self::Rank;
+    /// Whether dropping this entry to make room deserves a warning.
+    fn warn_if_evicted(&self, _now: DateTime<Utc>) -> bool {
+        false
+    }
 }
 
 /// What an update does to its entry.
@@ -139,14 +145,28 @@ impl<V: Entry> Local<V> {
         }
         let mut ranked: Vec<(V::Rank, Key)> = slots.iter().map(|(key, slot)| (slot.value.rank(now), *key)).collect();
         ranked.select_nth_unstable_by_key(excess - 1, |(rank, _)| *rank);
+        let mut warned = 0_usize;
         for (_, key) in &ranked[..excess] {
-            slots.remove(key);
+            if let Some(slot) = slots.remove(key) {
+                warned += usize::from(slot.value.warn_if_evicted(now));
+            }
         }
-        tracing::debug!(
-            dropped = excess,
-            capacity = self.capacity,
-            "in-process cache full; dropped the lowest-ranked live entries"
-        );
+        if warned > 0 {
+            tracing::warn!(
+                cache = V::NAME,
+                dropped = excess,
+                warned,
+                capacity = self.capacity,
+                "in-process cache full of entries worth keeping; dropped the lowest-ranked"
+            );
+        } else {
+            tracing::debug!(
+                cache = V::NAME,
+                dropped = excess,
+                capacity = self.capacity,
+                "in-process cache full; dropped the lowest-ranked live entries"
+            );
+        }
     }
 }
 
@@ -160,6 +180,7 @@ mod tests {
 
     impl Entry for Seen {
         type Rank = i64;
+        const NAME: &'static str = "test";
         fn rank(&self, _: DateTime<Utc>) -> i64 {
             self.0
         }

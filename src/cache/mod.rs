@@ -8,7 +8,8 @@
 //! * [`Store`]: one cache of entries of one type, either [`local`] (in
 //!   process, bounded, each entry with its own deadline) or [`shared`]
 //!   (Redis, with an in-process copy to fall back on while Redis cannot
-//!   answer). Reads and atomic read-modify-write updates.
+//!   answer, and for a few seconds after it could not). Reads and atomic
+//!   read-modify-write updates, one key each.
 //! * [`keys`]: the API-key cache, a near cache kept in process on every
 //!   instance (a lookup must cost no round trip), invalidated through
 //!   [`broadcast`].
@@ -73,6 +74,7 @@ impl<V: Entry + Serialize + DeserializeOwned> Store<V> {
     pub async fn get(&self, key: &Key, now: DateTime<Utc>) -> Option<V> {
         match self {
             Store::Local(local) => local.get(key, now),
+            Store::Shared { fallback, .. } if !self.redis_up() => fallback.get(key, now),
             Store::Shared {
                 redis,
                 fallback,
@@ -94,6 +96,7 @@ impl<V: Entry + Serialize + DeserializeOwned> Store<V> {
     pub async fn update<R>(&self, key: Key, now: DateTime<Utc>, mut f: impl FnMut(Option<&V>) -> (Change<V>, R)) -> R {
         match self {
             Store::Local(local) => local.update(key, now, f),
+            Store::Shared { fallback, .. } if !self.redis_up() => fallback.update(key, now, f),
             Store::Shared {
                 redis,
                 fallback,
@@ -105,6 +108,13 @@ impl<V: Entry + Serialize + DeserializeOwned> Store<V> {
                     fallback.update(key, now, f)
                 }
             },
+        }
+    }
+
+    fn redis_up(&self) -> bool {
+        match self {
+            Store::Local(_) => false,
+            Store::Shared { redis, .. } => redis.is_up(),
         }
     }
 

@@ -3,13 +3,18 @@
 //!
 //! An update reads the entry, computes the change in Rust and writes it with
 //! a compare-and-set script (`GET` equal to what was read, then `SET … PX`
-//! or `DEL`), retried when another instance wrote in between. Every
-//! operation touches one key, so it works on one Redis and on a Cluster
-//! alike. Each attempt is bounded by [`ATTEMPT`]; the caller decides what a
-//! failure means (the cache's [`Store`](super::Store) falls back to its
-//! in-process copy).
+//! or `DEL`), retried with a short random pause when another writer came
+//! in between, for up to [`CONTENTION`]. Every operation touches one key
+//! (so it needs nothing more of a Redis Cluster than a cluster connection,
+//! which the scale-out work adds). Each round trip is bounded by
+//! [`ATTEMPT`]; after a failure to reach Redis the store counts as down for
+//! [`DOWN_FOR`] and is not asked meanwhile, so an outage costs a request one
+//! timeout at most every few seconds rather than one per operation. The
+//! caller decides what a failure means (the cache's
+//! [`Store`](super::Store) falls back to its in-process copy).
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -20,10 +25,12 @@ use tokio::sync::Mutex;
 use super::key::Key;
 use super::local::Change;
 
-/// How long one operation on Redis may take.
+/// How long one round trip to Redis may take.
 pub const ATTEMPT: Duration = Duration::from_millis(500);
-/// Writes lost to another instance's before an update gives up.
-const MAX_CONFLICTS: usize = 16;
+/// How long an update keeps retrying while other writers win the race.
+pub const CONTENTION: Duration = Duration::from_secs(2);
+/// How long Redis is left alone after it could not be reached.
+pub const DOWN_FOR: Duration = Duration::from_secs(5);
 
 /// Compare-and-set: `ARGV[1]` is `1` when the entry was read as `ARGV[2]`,
 /// `0` when it was absent; `ARGV[3]` empty deletes, else is stored for
@@ -49,8 +56,10 @@ pub enum SharedError {
     Redis(#[from] redis::RedisError),
     #[error("redis did not answer within {0:?}")]
     TimedOut(Duration),
-    #[error("the entry kept changing under {MAX_CONFLICTS} attempts")]
+    #[error("the entry kept changing for {CONTENTION:?}")]
     Contended,
+    #[error("redis could not be reached moments ago; not asked again yet")]
+    Down,
     #[error("cannot encode the entry: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -62,6 +71,9 @@ pub struct Shared {
     prefix: String,
     conn: Mutex<Option<ConnectionManager>>,
     script: redis::Script,
+    /// Until when Redis counts as down, in microseconds since `epoch` (0: up).
+    down_until: AtomicU64,
+    epoch: Instant,
 }
 
 impl std::fmt::Debug for Shared {
@@ -81,7 +93,18 @@ impl Shared {
             prefix: prefix.to_owned(),
             conn: Mutex::new(None),
             script: redis::Script::new(COMPARE_AND_SET),
+            down_until: AtomicU64::new(0),
+            epoch: Instant::now(),
         })
+    }
+
+    fn micros(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether Redis is worth asking now (not known to be down).
+    pub fn is_up(&self) -> bool {
+        self.micros(Instant::now()) >= self.down_until.load(Ordering::Acquire)
     }
 
     async fn conn(&self) -> Result<ConnectionManager, redis::RedisError> {
@@ -98,10 +121,20 @@ impl Shared {
         Ok(conn)
     }
 
+    /// Runs one round trip within [`ATTEMPT`]; a failure to reach Redis
+    /// marks it down for [`DOWN_FOR`].
     async fn bounded<T>(&self, op: impl Future<Output = Result<T, SharedError>>) -> Result<T, SharedError> {
-        tokio::time::timeout(ATTEMPT, op)
+        if !self.is_up() {
+            return Err(SharedError::Down);
+        }
+        let result = tokio::time::timeout(ATTEMPT, op)
             .await
-            .unwrap_or(Err(SharedError::TimedOut(ATTEMPT)))
+            .unwrap_or(Err(SharedError::TimedOut(ATTEMPT)));
+        if matches!(result, Err(SharedError::Redis(_) | SharedError::TimedOut(_))) {
+            self.down_until
+                .store(self.micros(Instant::now() + DOWN_FOR), Ordering::Release);
+        }
+        result
     }
 
     /// The entry at `key`; one that does not decode counts as absent.
@@ -129,7 +162,8 @@ impl Shared {
         V: Serialize + DeserializeOwned,
     {
         let name = key.redis(&self.prefix);
-        for _ in 0..MAX_CONFLICTS {
+        let give_up = Instant::now() + CONTENTION;
+        loop {
             let raw: Option<String> = self
                 .bounded(async {
                     let mut conn = self.conn().await?;
@@ -140,6 +174,7 @@ impl Shared {
             let (change, answer) = f(current.as_ref());
             let (value, ttl_ms) = match change {
                 Change::Keep => return Ok(answer),
+                Change::Remove if raw.is_none() => return Ok(answer),
                 Change::Remove => (String::new(), 0),
                 Change::Put(value, until) => {
                     let ms = (until - now).num_milliseconds().max(1);
@@ -160,7 +195,11 @@ impl Shared {
             if applied == 1 {
                 return Ok(answer);
             }
+            if Instant::now() >= give_up {
+                return Err(SharedError::Contended);
+            }
+            // Another writer won: let the others through before reading again.
+            tokio::time::sleep(Duration::from_micros(rand::random_range(100..2_000))).await;
         }
-        Err(SharedError::Contended)
     }
 }

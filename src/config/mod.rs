@@ -213,7 +213,12 @@ impl Settings {
     /// Reads the process environment and, when `file` is given (else
     /// `TENANTRY_CONFIG`), that TOML file beneath it.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        sources::refuse_unknown_vars(std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()))?;
+        sources::refuse_unknown_vars(std::env::vars_os().map(|(name, value)| {
+            (
+                name.to_string_lossy().into_owned(),
+                value.to_string_lossy().into_owned(),
+            )
+        }))?;
         let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let file = file
             .map(Path::to_path_buf)
@@ -637,10 +642,16 @@ mod tests {
 
     #[test]
     fn a_sectioned_variable_that_names_no_key_is_refused() {
-        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let names = |list: &[&str]| {
+            list.iter()
+                .map(|s| ((*s).to_owned(), "1".to_owned()))
+                .collect::<Vec<_>>()
+        };
         let e =
             sources::refuse_unknown_vars(names(&["PATH", "TENANTRY_DATABASE__MAX_CONECTIONS"])).expect_err("a typo");
         assert_eq!(e.var, "TENANTRY_DATABASE__MAX_CONECTIONS");
+        sources::refuse_unknown_vars([("TENANTRY_DATABASE__MAX_CONECTIONS".to_owned(), String::new())])
+            .expect("an empty variable counts as unset");
         // Known sectioned names, older names and other TENANTRY_ variables pass.
         sources::refuse_unknown_vars(names(&[
             "TENANTRY_DATABASE__MAX_CONNECTIONS",

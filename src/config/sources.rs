@@ -65,9 +65,13 @@ pub fn find(path: &str) -> Option<&'static Key> {
 }
 
 /// A variable in the sectioned form (`TENANTRY_<SECTION>__<KEY>`) that names
-/// no key is a typo worth saying, as an unknown key in the file is.
-pub fn refuse_unknown_vars(names: impl IntoIterator<Item = String>) -> Result<(), ConfigError> {
-    for name in names {
+/// no key is a typo worth saying, as an unknown key in the file is (an
+/// empty one is ignored, as every empty variable is).
+pub fn refuse_unknown_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
+    for (name, value) in vars {
+        if value.is_empty() {
+            continue;
+        }
         if name.starts_with("TENANTRY_") && name.contains("__") && !KEYS.iter().any(|k| k.env_name() == name) {
             return Err(ConfigError {
                 var: name,

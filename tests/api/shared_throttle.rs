@@ -88,6 +88,24 @@ async fn with_redis_failures_on_one_instance_lock_the_account_on_every_instance(
 }
 
 #[tokio::test]
+async fn with_redis_a_burst_across_instances_gets_no_more_guesses_than_a_sequence() {
+    let app = TestApp::spawn_sqlite_with(&redis_settings(1_000).await).await;
+    let other = app.sibling().await;
+    let ada = app.signup("ada").await;
+    // Twenty wrong guesses at once, half on each instance: the five free
+    // failures and one more are checked, the rest refused unchecked.
+    let attempts = (0..20).map(|i| {
+        let base = if i % 2 == 0 { &app.base } else { &other.base };
+        login_on(&app, base, &ada.email, WRONG)
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let checked = answers.iter().filter(|r| r.status == 401).count();
+    let refused = answers.iter().filter(|r| r.status == 429).count();
+    assert_eq!(checked + refused, 20, "only 401 and 429");
+    assert!((1..=6).contains(&checked), "{checked} guesses were checked");
+}
+
+#[tokio::test]
 async fn with_redis_away_each_instance_still_throttles_on_its_own() {
     let app = TestApp::spawn_sqlite_with(&[
         // Nothing listens on the discard port.
