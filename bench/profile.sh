@@ -7,7 +7,8 @@
 #   bench/profile.sh [get|list|create|hello] [N=2000]
 #
 # Needs bench/run.sh to have seeded tenantry_bench_1k (keys in
-# bench/results/keys-1k.tsv) and valgrind (Debian package).
+# bench/results/keys-1k.tsv) and valgrind (Debian package). BENCH_BIN runs
+# another build (e.g. a copy of an earlier commit's) for a comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-get}
@@ -34,7 +35,7 @@ esac
 file=$out/callgrind-$kind.out
 rm -f "$file" "$file".*
 DATABASE_URL=$pg/tenantry_bench_1k valgrind --tool=callgrind --callgrind-out-file="$file" \
-  target/release/tenantry serve --listen 127.0.0.1:$port >"$out/profile-server.log" 2>&1 &
+  "${BENCH_BIN:-target/release/tenantry}" serve --listen 127.0.0.1:$port >"$out/profile-server.log" 2>&1 &
 vg=$!
 trap 'kill $vg 2>/dev/null || true' EXIT
 until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.5; done
