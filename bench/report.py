@@ -15,8 +15,10 @@ tick = os.sysconf("SC_CLK_TCK")
 # figure below is the median of its runs (all runs are kept under "runs").
 sets = {}
 for r in rows:
-    s = sets.setdefault(r["set"], {"wrk": {}, "oha": {}, "pgbench": {}, "server": {}})
-    if "wrk" in r:
+    s = sets.setdefault(r["set"], {"wrk": {}, "oha": {}, "pgbench": {}, "server": {}, "instructions": {}})
+    if "instructions" in r:
+        s["instructions"][r["mode"]] = r["instructions"]
+    elif "wrk" in r:
         w = r["wrk"]
         secs = w["duration_us"] / 1e6
         s["wrk"].setdefault(r["mode"], {"runs": []})["runs"].append({
@@ -54,11 +56,12 @@ def target(name, value, ok):
 
 
 for name, s in sets.items():
-    w, o, p, srv = s["wrk"], s["oha"], s["pgbench"], s["server"]
+    w, o, p, srv, ins = s["wrk"], s["oha"], s["pgbench"], s["server"], s["instructions"]
     print(f"\n## data set {name}\n")
-    print("| endpoint | req/s | p50 ms | p99 ms | open-loop p99 ms (rate) | CPU s / 1k req | vs sequence | vs bare query | vs hello |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| endpoint | req/s | p50 ms | p99 ms | open-loop p99 ms (rate) | CPU s / 1k req | instructions / req | vs pipelined | vs sequence | vs bare query | vs hello |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     limits = {"list": ("list_seq", "list_bare"), "get": ("get_seq", "get_bare"), "create": ("create_seq", None)}
+    pipelined = {"list": "list_pipe", "get": "get_pipe", "create": "create_pipe"}
     for kind in ["list", "get"]:
         limits[f"{kind}_bearer"] = limits[f"{kind}_uncached"] = limits[kind]
     for mode in ["hello", "get_nokey", "list", "get", "list_bearer", "get_bearer", "list_uncached", "get_uncached", "create", "mixed"]:
@@ -66,17 +69,20 @@ for name, s in sets.items():
             continue
         m = w[mode]
         seq, bare = limits.get(mode, (None, None))
+        pipe = pipelined.get(mode)
+        vs_pipe = ratio(m["rps"], p.get(pipe, {}).get("tps")) if pipe else None
         vs_seq = ratio(m["rps"], p.get(seq, {}).get("tps")) if seq else None
         vs_bare = ratio(m["rps"], p.get(bare, {}).get("tps")) if bare else None
         vs_hello = ratio(m["rps"], w.get("hello", {}).get("rps"))
         ol = o.get(mode)
         ol_txt = f"{ol['p99_ms']:.2f} ({ol['rate']}/s)" if ol else ""
         pct = lambda x: f"{x:.0%}" if x is not None else ""
+        instr = f"{ins[mode]:,}" if mode in ins else ""
         print(
             f"| {mode} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {ol_txt} | {m['cpu_s_per_1k']:.3f} | "
-            f"{pct(vs_seq)} | {pct(vs_bare)} | {pct(vs_hello)} |"
+            f"{instr} | {pct(vs_pipe)} | {pct(vs_seq)} | {pct(vs_bare)} | {pct(vs_hello)} |"
         )
-        m.update({"vs_sequence": vs_seq, "vs_bare": vs_bare, "vs_hello": vs_hello})
+        m.update({"vs_pipelined": vs_pipe, "vs_sequence": vs_seq, "vs_bare": vs_bare, "vs_hello": vs_hello})
     print("\n| pgbench (64 clients) | tps (median) | runs | avg latency ms |\n|---|---:|---:|---:|")
     for k, v in p.items():
         runs = ", ".join(f"{r['tps']:.0f}" for r in v["runs"])
@@ -92,7 +98,14 @@ for name, s in sets.items():
                 target(f"{mode} >= 25% of the bare query", w[mode].get("vs_bare"), (w[mode].get("vs_bare") or 0) >= 0.25)
         if "create" in w:
             target("create >= 40% of its pgbench sequence", w["create"].get("vs_sequence"), (w["create"].get("vs_sequence") or 0) >= 0.40)
-        for mode, limit in [("list", 5), ("get", 5), ("create", 10)]:
+        for mode, share in [("get", 0.60), ("list", 0.50), ("create", 0.50)]:
+            if mode in w:
+                v = w[mode].get("vs_pipelined")
+                target(f"{mode} >= {share:.0%} of its pipelined statements", v, (v or 0) >= share)
+        for mode, limit in [("get", 70_000), ("list", 250_000), ("create", 90_000)]:
+            if mode in ins:
+                target(f"{mode} instructions per request <= {limit:,}", ins[mode], ins[mode] <= limit)
+        for mode, limit in [("list", 3), ("get", 3), ("create", 6)]:
             if mode in o:
                 target(f"{mode} open-loop p99 <= {limit} ms", o[mode]["p99_ms"], o[mode]["p99_ms"] <= limit)
         if "get_scoped" in p and "get_unscoped" in p:

@@ -133,10 +133,17 @@ run_oha() { # set mode rate
 }
 
 run_pgbench() { # set name script as_app tenants protocol
-  local -a env=()
+  local -a env=() ids=()
   [ "$4" = app ] && env=(PGOPTIONS="-c role=$role")
+  if [[ $3 == *_pipelined ]]; then
+    # The limit scripts send what a request with a cached key sends, for
+    # the first tenant and project of the keys file.
+    local _key tenant project
+    IFS=$'\t' read -r _key tenant project < "$out/keys-$1.tsv"
+    ids=(-D t="$tenant" -D p="$project")
+  fi
   local result
-  result=$(env "${env[@]}" pgbench -n -M "$6" -c $conns -j $threads -T "$duration" -D tenants="$5" \
+  result=$(env "${env[@]}" pgbench -n -M "$6" -c $conns -j $threads -T "$duration" -D tenants="$5" "${ids[@]}" \
     -f "$root/bench/pgbench/$3.sql" "$pg/tenantry_bench_$1" 2>&1)
   local tps
   tps=$(echo "$result" | awk '/^tps = / {print $3; exit}')
@@ -169,6 +176,11 @@ for set in $sets; do
     run_pgbench "$set" list_seq list app $tenants simple
     run_pgbench "$set" get_seq get app $tenants simple
     run_pgbench "$set" create_seq create app $tenants simple
+    # Each endpoint's limit: the same statements, prepared, the setting a
+    # parameter, pipelined before one Sync.
+    run_pgbench "$set" list_pipe list_pipelined app $tenants prepared
+    run_pgbench "$set" get_pipe get_pipelined app $tenants prepared
+    run_pgbench "$set" create_pipe create_pipelined app $tenants prepared
     run_pgbench "$set" list_bare list_bare owner $tenants prepared
     run_pgbench "$set" get_bare get_bare owner $tenants prepared
     run_pgbench "$set" get_norls get_norls owner $tenants simple
@@ -209,5 +221,14 @@ for set in $sets; do
   done
   stop_server
 done
+
+if [ "${BENCH_PROFILE:-1}" = 1 ]; then
+  # Instructions per request (callgrind): they do not move with the load.
+  for kind in hello get list create; do
+    echo "== callgrind: $kind" >&2
+    line=$(BENCH_BIN="$bin" "$root/bench/profile.sh" "$kind" 1000 | grep -E "^$kind: [0-9]+ instructions per request")
+    printf '{"set": "1k", "mode": "%s", "instructions": %d}\n' "$kind" "$(echo "$line" | awk '{print $2}')" >> "$out/raw.jsonl"
+  done
+fi
 
 python3 "$root/bench/report.py" "$out/raw.jsonl" "$out/results.json"
