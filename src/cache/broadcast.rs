@@ -22,16 +22,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::keys::KeyCache;
+use super::redis_conn::{ATTEMPT, Lazy};
 
 /// How often each instance publishes its heartbeat.
 pub const HEARTBEAT: Duration = Duration::from_millis(250);
-/// How long one attempt to reach Redis may take.
-const ATTEMPT: Duration = Duration::from_millis(500);
 
 /// What a message on the channel says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,10 +60,9 @@ impl Notice {
 
 /// This instance's end of the channel.
 pub struct Broadcast {
-    client: redis::Client,
+    redis: Lazy,
     channel: String,
     instance: u64,
-    publisher: Mutex<Option<ConnectionManager>>,
     /// How long a revocation is worth retrying (the cache's longest lifetime).
     retry_for: Duration,
 }
@@ -85,31 +81,16 @@ impl Broadcast {
     /// starts (with the 1 s bound) while Redis is away.
     pub fn new(url: &str, prefix: &str, retry_for: Duration) -> Result<Self, redis::RedisError> {
         Ok(Self {
-            client: redis::Client::open(url)?,
+            redis: Lazy::open(url)?,
             channel: format!("{prefix}revocations"),
             instance: rand::random(),
-            publisher: Mutex::new(None),
             retry_for,
         })
     }
 
-    async fn publisher(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let mut slot = self.publisher.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(ATTEMPT))
-            .set_response_timeout(Some(ATTEMPT))
-            .set_number_of_retries(1);
-        let conn = self.client.get_connection_manager_with_config(config).await?;
-        *slot = Some(conn.clone());
-        Ok(conn)
-    }
-
     async fn publish_once(&self, notice: Notice) -> Result<(), String> {
         let attempt = async {
-            let mut conn = self.publisher().await?;
+            let mut conn = self.redis.conn().await?;
             conn.publish::<_, _, ()>(&self.channel, notice.encode()).await
         };
         match tokio::time::timeout(ATTEMPT * 2, attempt).await {
@@ -186,7 +167,7 @@ impl Broadcast {
     }
 
     async fn subscribe(&self) -> Result<redis::aio::PubSubStream, redis::RedisError> {
-        let mut pubsub = self.client.get_async_pubsub().await?;
+        let mut pubsub = self.redis.client().get_async_pubsub().await?;
         pubsub.subscribe(&self.channel).await?;
         Ok(pubsub.into_on_message())
     }

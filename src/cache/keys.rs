@@ -18,7 +18,6 @@
 //! Expiry (`expires_at`) is checked on every request against the clock,
 //! cached or not. Unknown keys are never cached.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -26,6 +25,7 @@ use uuid::Uuid;
 
 use super::key::{Id, Key, Space, Unowned};
 use super::local::{Entry, Local};
+use super::redis_conn::Deadline;
 use crate::db::ApiKeyRecord;
 
 /// The most entries kept; past it, expired entries are dropped, then the
@@ -63,10 +63,8 @@ pub struct KeyCache {
     ttl: Duration,
     bound: Duration,
     entries: Local<Cached>,
-    /// Until when the broadcast counts as heard, in microseconds since `epoch`
-    /// (0: not heard).
-    heard_until: AtomicU64,
-    epoch: Instant,
+    /// Until when the broadcast counts as heard.
+    heard_until: Deadline,
 }
 
 impl KeyCache {
@@ -79,18 +77,13 @@ impl KeyCache {
             ttl,
             bound: bound.min(ttl),
             entries: Local::new(MAX_ENTRIES),
-            heard_until: AtomicU64::new(0),
-            epoch: Instant::now(),
+            heard_until: Deadline::default(),
         }
-    }
-
-    fn micros(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
     }
 
     /// Whether revocations from other instances are known to reach this one.
     pub fn hears_revocations(&self, at: Instant) -> bool {
-        self.micros(at) < self.heard_until.load(Ordering::Acquire)
+        self.heard_until.is_ahead(at)
     }
 
     /// This instance's heartbeat came back through the broadcast at `at`:
@@ -100,7 +93,7 @@ impl KeyCache {
         if !self.hears_revocations(at) {
             self.entries.forget_where(|_, _| true);
         }
-        self.heard_until.store(self.micros(at + BOUND), Ordering::Release);
+        self.heard_until.set(at + BOUND);
     }
 
     /// How long entries serve now.
@@ -235,7 +228,7 @@ mod heard {
         assert!(cache.hears_revocations(at));
         assert!(!cache.hears_revocations(at + BOUND + std::time::Duration::from_millis(1)));
         // Heard again after a silence: emptied again.
-        cache.heard_until.store(0, Ordering::Release);
+        cache.heard_until.clear();
         assert!(
             cache.get(&H, now + Duration::seconds(30)).is_none(),
             "silence: back to 1 s"

@@ -21,6 +21,7 @@ pub mod broadcast;
 pub mod key;
 pub mod keys;
 pub mod local;
+mod redis_conn;
 pub mod shared;
 
 use std::sync::Arc;

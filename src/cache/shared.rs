@@ -13,20 +13,17 @@
 //! caller decides what a failure means (the cache's
 //! [`Store`](super::Store) falls back to its in-process copy).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Mutex;
 
 use super::key::Key;
 use super::local::Change;
+pub use super::redis_conn::ATTEMPT;
+use super::redis_conn::{Deadline, Lazy};
 
-/// How long one round trip to Redis may take.
-pub const ATTEMPT: Duration = Duration::from_millis(500);
 /// How long an update keeps retrying while other writers win the race.
 pub const CONTENTION: Duration = Duration::from_secs(2);
 /// How long Redis is left alone after it could not be reached.
@@ -67,13 +64,11 @@ pub enum SharedError {
 /// One connection (multiplexed, reconnecting) to the Redis that holds the
 /// shared entries.
 pub struct Shared {
-    client: redis::Client,
+    redis: Lazy,
     prefix: String,
-    conn: Mutex<Option<ConnectionManager>>,
     script: redis::Script,
-    /// Until when Redis counts as down, in microseconds since `epoch` (0: up).
-    down_until: AtomicU64,
-    epoch: Instant,
+    /// Until when Redis counts as down.
+    down_until: Deadline,
 }
 
 impl std::fmt::Debug for Shared {
@@ -89,36 +84,16 @@ impl Shared {
     /// while Redis is away.
     pub fn new(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
         Ok(Self {
-            client: redis::Client::open(url)?,
+            redis: Lazy::open(url)?,
             prefix: prefix.to_owned(),
-            conn: Mutex::new(None),
             script: redis::Script::new(COMPARE_AND_SET),
-            down_until: AtomicU64::new(0),
-            epoch: Instant::now(),
+            down_until: Deadline::default(),
         })
-    }
-
-    fn micros(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
     }
 
     /// Whether Redis is worth asking now (not known to be down).
     pub fn is_up(&self) -> bool {
-        self.micros(Instant::now()) >= self.down_until.load(Ordering::Acquire)
-    }
-
-    async fn conn(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let mut slot = self.conn.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(ATTEMPT))
-            .set_response_timeout(Some(ATTEMPT))
-            .set_number_of_retries(1);
-        let conn = self.client.get_connection_manager_with_config(config).await?;
-        *slot = Some(conn.clone());
-        Ok(conn)
+        !self.down_until.is_ahead(Instant::now())
     }
 
     /// Runs one round trip within [`ATTEMPT`]; a failure to reach Redis
@@ -131,8 +106,7 @@ impl Shared {
             .await
             .unwrap_or(Err(SharedError::TimedOut(ATTEMPT)));
         if matches!(result, Err(SharedError::Redis(_) | SharedError::TimedOut(_))) {
-            self.down_until
-                .store(self.micros(Instant::now() + DOWN_FOR), Ordering::Release);
+            self.down_until.set(Instant::now() + DOWN_FOR);
         }
         result
     }
@@ -142,7 +116,7 @@ impl Shared {
         let name = key.redis(&self.prefix);
         let raw: Option<String> = self
             .bounded(async {
-                let mut conn = self.conn().await?;
+                let mut conn = self.redis.conn().await?;
                 Ok(redis::cmd("GET").arg(&name).query_async(&mut conn).await?)
             })
             .await?;
@@ -166,7 +140,7 @@ impl Shared {
         loop {
             let raw: Option<String> = self
                 .bounded(async {
-                    let mut conn = self.conn().await?;
+                    let mut conn = self.redis.conn().await?;
                     Ok(redis::cmd("GET").arg(&name).query_async(&mut conn).await?)
                 })
                 .await?;
@@ -183,7 +157,7 @@ impl Shared {
             };
             let applied: i64 = self
                 .bounded(async {
-                    let mut conn = self.conn().await?;
+                    let mut conn = self.redis.conn().await?;
                     let mut call = self.script.key(&name);
                     call.arg(if raw.is_some() { "1" } else { "0" })
                         .arg(raw.as_deref().unwrap_or(""))
