@@ -11,6 +11,7 @@
 #[cfg(feature = "bench")]
 mod bench;
 mod owned;
+mod pg;
 mod platform;
 mod select;
 mod tenant;
@@ -22,9 +23,12 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::{self, Executor};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr, Statement,
+};
 use secrecy::ExposeSecret;
 
+pub use pg::Decode;
 pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
 pub use select::ScopedSelect;
 pub use tenant::{TenantDb, TenantTx};
@@ -43,11 +47,41 @@ pub enum DbError {
     UnsafeRole { role: String, reason: String },
 }
 
-/// A connection pool and the backend it talks to.
+/// What the seams' transactions run on: SeaORM's pool on SQLite, the
+/// request path's own on PostgreSQL.
+#[derive(Debug, Clone)]
+enum Conn {
+    Orm(DatabaseConnection),
+    Pg(pg::Pool),
+}
+
+/// The connection pools and the backend they talk to. On PostgreSQL,
+/// requests run on `pg` (prepared, pipelined; `pg/`); SeaORM's pool `conn`
+/// runs the migrations, the CLI's platform work and the questions asked
+/// before a tenant is known.
 #[derive(Debug, Clone)]
 pub struct Db {
     conn: DatabaseConnection,
+    pg: Option<pg::Pool>,
     backend: DatabaseBackend,
+}
+
+/// A database error as SeaORM classifies it, on either path.
+pub fn sql_err(err: &DbErr) -> Option<SqlErr> {
+    if let Some(known) = err.sql_err() {
+        return Some(known);
+    }
+    let (DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))) = err else {
+        return None;
+    };
+    let sqlx::Error::Database(db) = &**e else { return None };
+    match db.kind() {
+        sqlx::error::ErrorKind::UniqueViolation => Some(SqlErr::UniqueConstraintViolation(db.message().to_owned())),
+        sqlx::error::ErrorKind::ForeignKeyViolation => {
+            Some(SqlErr::ForeignKeyConstraintViolation(db.message().to_owned()))
+        }
+        _ => None,
+    }
 }
 
 impl Db {
@@ -83,8 +117,13 @@ impl Db {
         if url.starts_with("sqlite:") {
             ensure_sqlite_dir(url)?;
         }
+        let size = settings.database.max_connections;
+        let sqlite = url.starts_with("sqlite:");
+        // On PostgreSQL SeaORM's pool serves only what runs outside a
+        // request's seam: a quarter of the connections, at least two.
+        let orm_size = if sqlite { size } else { (size / 4).max(2) };
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.max_connections(settings.database.max_connections)
+        opts.max_connections(orm_size)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
@@ -97,7 +136,7 @@ impl Db {
                     .foreign_keys(true)
                     .create_if_missing(true)
             });
-        if let Some(role) = set_role {
+        if let Some(role) = set_role.clone() {
             let statement = format!("SET ROLE \"{role}\"");
             opts.map_sqlx_postgres_pool_opts(move |pool| {
                 let statement = statement.clone();
@@ -112,7 +151,19 @@ impl Db {
         }
         let conn = Database::connect(opts).await?;
         let backend = conn.get_database_backend();
-        Ok(Self { conn, backend })
+        let pg = match backend {
+            DatabaseBackend::Postgres => Some(pg::Pool::connect(url, set_role.as_deref(), size).await?),
+            _ => None,
+        };
+        Ok(Self { conn, pg, backend })
+    }
+
+    /// What the seams run on.
+    fn seam(&self) -> Conn {
+        match &self.pg {
+            Some(pool) => Conn::Pg(pool.clone()),
+            None => Conn::Orm(self.conn.clone()),
+        }
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -121,24 +172,31 @@ impl Db {
 
     /// The tenant handle for a principal that holds a scope.
     pub fn scoped(&self, grant: &Grant<'_>) -> TenantDb {
-        TenantDb::new(self.conn.clone(), grant.tenant_id().0)
+        TenantDb::new(self.seam(), grant.tenant_id().0)
     }
 
     /// The user handle for a person whose credential was verified.
     pub fn for_user(&self, grant: &UserGrant) -> UserDb {
-        UserDb::new(self.conn.clone(), grant.user_id().0)
+        UserDb::new(self.seam(), grant.user_id().0)
     }
 
     pub fn platform(&self) -> PlatformDb {
-        PlatformDb::new(self.conn.clone())
+        PlatformDb::new(self.conn.clone(), self.seam())
     }
 
     /// A round trip to the database (readiness).
     pub async fn ping(&self) -> Result<(), DbErr> {
-        self.conn.ping().await
+        self.conn.ping().await?;
+        if let Some(pool) = &self.pg {
+            pool.query_plain("SELECT 1").await?;
+        }
+        Ok(())
     }
 
     pub async fn close(self) {
+        if let Some(pool) = &self.pg {
+            pool.close();
+        }
         if let Err(e) = self.conn.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }
@@ -194,36 +252,69 @@ impl Db {
         Ok(())
     }
 
+    /// Both pools' role, checked alike.
     async fn verify_app_role(&self) -> Result<(), DbError> {
         #[expect(clippy::disallowed_methods, reason = "catalog check inside the seam")]
         let row = self
             .conn
-            .query_one_raw(Statement::from_string(
-                DatabaseBackend::Postgres,
-                "SELECT current_user::text AS role, r.rolsuper, r.rolbypassrls,
-                        (SELECT count(*) FROM pg_tables t
-                          WHERE t.schemaname = 'public'
-                            AND pg_has_role(current_user, t.tableowner, 'MEMBER')) AS owned
-                   FROM pg_roles r WHERE r.rolname = current_user",
-            ))
+            .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, ROLE_CHECK))
             .await?
             .ok_or_else(|| DbErr::Custom("current_user has no pg_roles row".into()))?;
-        let role: String = row.try_get("", "role")?;
-        let unsafe_role = |reason: &str| DbError::UnsafeRole {
-            role: role.clone(),
-            reason: reason.to_owned(),
-        };
-        if row.try_get::<bool>("", "rolsuper")? {
-            return Err(unsafe_role("it is a superuser, which bypasses row-level security"));
-        }
-        if row.try_get::<bool>("", "rolbypassrls")? {
-            return Err(unsafe_role("it has BYPASSRLS"));
-        }
-        if row.try_get::<i64>("", "owned")? > 0 {
-            return Err(unsafe_role("it owns (or is a member of the owner of) the tables"));
+        judge_role(RoleFacts {
+            role: row.try_get("", "role")?,
+            superuser: row.try_get("", "rolsuper")?,
+            bypasses_rls: row.try_get("", "rolbypassrls")?,
+            owned: row.try_get("", "owned")?,
+        })?;
+        if let Some(pool) = &self.pg {
+            let rows = pool.query_plain(ROLE_CHECK).await?;
+            let row = rows
+                .first()
+                .ok_or_else(|| DbErr::Custom("current_user has no pg_roles row".into()))?;
+            let facts = (|| {
+                Ok::<_, tokio_postgres::Error>(RoleFacts {
+                    role: row.try_get("role")?,
+                    superuser: row.try_get("rolsuper")?,
+                    bypasses_rls: row.try_get("rolbypassrls")?,
+                    owned: row.try_get("owned")?,
+                })
+            })()
+            .map_err(|e| DbErr::Type(e.to_string()))?;
+            judge_role(facts)?;
         }
         Ok(())
     }
+}
+
+/// Who the serving connections are, from the catalog.
+const ROLE_CHECK: &str = "SELECT current_user::text AS role, r.rolsuper, r.rolbypassrls,
+        (SELECT count(*) FROM pg_tables t
+          WHERE t.schemaname = 'public'
+            AND pg_has_role(current_user, t.tableowner, 'MEMBER')) AS owned
+   FROM pg_roles r WHERE r.rolname = current_user";
+
+struct RoleFacts {
+    role: String,
+    superuser: bool,
+    bypasses_rls: bool,
+    owned: i64,
+}
+
+fn judge_role(facts: RoleFacts) -> Result<(), DbError> {
+    let unsafe_role = |reason: &str| DbError::UnsafeRole {
+        role: facts.role.clone(),
+        reason: reason.to_owned(),
+    };
+    if facts.superuser {
+        return Err(unsafe_role("it is a superuser, which bypasses row-level security"));
+    }
+    if facts.bypasses_rls {
+        return Err(unsafe_role("it has BYPASSRLS"));
+    }
+    if facts.owned > 0 {
+        return Err(unsafe_role("it owns (or is a member of the owner of) the tables"));
+    }
+    Ok(())
 }
 
 fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {

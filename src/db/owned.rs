@@ -8,7 +8,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::pg::Decode;
 use super::tx::Tx;
+
+/// `RETURNING` every column of `E` in the model's field order (what
+/// `Decode` reads), not the table's.
+pub(super) fn returning<E: EntityTrait>() -> sea_orm::sea_query::ReturningClause {
+    sea_orm::sea_query::Query::returning().columns(<E::Column as sea_orm::Iterable>::iter())
+}
 
 /// Inserts `model` with `owner` written into `column`; the inserted row.
 #[expect(clippy::disallowed_methods, reason = "the seam: the owner is stamped before it runs")]
@@ -16,11 +23,11 @@ pub(super) async fn insert<E, A>(tx: &Tx, column: E::Column, owner: Uuid, mut mo
 where
     E: EntityTrait,
     A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
-    E::Model: IntoActiveModel<A>,
+    E::Model: IntoActiveModel<A> + Decode,
 {
     model.set(column, owner.into());
     let mut insert = E::insert(model).into_query();
-    insert.returning_all();
+    insert.returning(returning::<E>());
     let statement = tx.backend().build(&insert);
     tx.fetch::<E::Model>(statement)
         .await?

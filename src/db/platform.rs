@@ -62,12 +62,15 @@ fn sqlite(query: impl QueryTrait) -> Statement {
 #[derive(Debug, Clone)]
 pub struct PlatformDb {
     conn: DatabaseConnection,
+    /// What the seams run on (the request path's pool on PostgreSQL):
+    /// signups write through it.
+    seam: super::Conn,
 }
 
 #[expect(clippy::disallowed_methods, reason = "platform lookups live inside the seam")]
 impl PlatformDb {
-    pub(super) fn new(conn: DatabaseConnection) -> Self {
-        Self { conn }
+    pub(super) fn new(conn: DatabaseConnection, seam: super::Conn) -> Self {
+        Self { conn, seam }
     }
 
     /// Asks a question across tenants in its backend's form, and decodes
@@ -150,7 +153,7 @@ impl PlatformDb {
             by_tenant.entry(*tenant).or_default().push((*key, *at));
         }
         for (tenant, keys) in by_tenant {
-            let tx = super::TenantDb::new(self.conn.clone(), tenant).write().await?;
+            let tx = super::TenantDb::new(self.seam.clone(), tenant).write().await?;
             for (key, at) in keys {
                 tx.update_where(
                     Condition::all().add(api_key::Column::Id.eq(key)).add(
@@ -305,7 +308,7 @@ impl PlatformDb {
     /// the first session, all or nothing.
     pub async fn create_account(&self, account: NewAccount) -> Result<(), DbErr> {
         let tx = super::tx::Tx::begin(
-            &self.conn,
+            &self.seam,
             &[
                 (migration::APP_TENANT_SETTING, account.tenant.id),
                 (migration::APP_USER_SETTING, account.user.id),
@@ -333,7 +336,7 @@ impl PlatformDb {
         if let Some(m) = &membership {
             settings.push((migration::APP_TENANT_SETTING, m.tenant_id));
         }
-        let tx = super::tx::Tx::begin(&self.conn, &settings, true).await?;
+        let tx = super::tx::Tx::begin(&self.seam, &settings, true).await?;
         let backend = tx.backend();
         tx.execute(backend.build(&user::Entity::insert(user.into_active_model()).into_query()))
             .await?;

@@ -6,6 +6,7 @@
 use sea_orm::sea_query::{IntoCondition, NullOrdering};
 use sea_orm::{DatabaseBackend, DbErr, EntityTrait, Order, QueryTrait, Select};
 
+use super::pg::Decode;
 use super::tx::Tx;
 
 /// A select over one owner's rows of `E`; run it with `all` or `one`.
@@ -71,12 +72,18 @@ impl<'a, E: EntityTrait> ScopedSelect<'a, E> {
         self
     }
 
-    pub async fn all(self) -> Result<Vec<E::Model>, DbErr> {
+    pub async fn all(self) -> Result<Vec<E::Model>, DbErr>
+    where
+        E::Model: Decode,
+    {
         let statement = self.select.build(self.tx.backend());
         self.tx.fetch(statement).await
     }
 
-    pub async fn one(mut self) -> Result<Option<E::Model>, DbErr> {
+    pub async fn one(mut self) -> Result<Option<E::Model>, DbErr>
+    where
+        E::Model: Decode,
+    {
         self.statement().limit(1);
         let statement = self.select.build(self.tx.backend());
         Ok(self.tx.fetch(statement).await?.into_iter().next())

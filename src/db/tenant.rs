@@ -12,24 +12,25 @@
 use entity::{TenantScoped, TenantVisible};
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult,
-    IntoActiveModel, QueryFilter, QueryTrait, Statement,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseBackend, DbErr, FromQueryResult, IntoActiveModel,
+    QueryFilter, QueryTrait, Statement,
 };
 use uuid::Uuid;
 
 use super::owned;
+use super::pg::Decode;
 use super::select::ScopedSelect;
 use super::tx::Tx;
 
 /// Data access for one tenant. Made only by `Db::scoped`, from a grant.
 #[derive(Debug, Clone)]
 pub struct TenantDb {
-    conn: DatabaseConnection,
+    conn: super::Conn,
     tenant: Uuid,
 }
 
 impl TenantDb {
-    pub(super) fn new(conn: DatabaseConnection, tenant: Uuid) -> Self {
+    pub(super) fn new(conn: super::Conn, tenant: Uuid) -> Self {
         Self { conn, tenant }
     }
 
@@ -102,7 +103,7 @@ impl TenantTx {
         self.tenant
     }
 
-    async fn fetch<M: FromQueryResult>(&self, statement: Statement) -> Result<Vec<M>, DbErr> {
+    async fn fetch<M: FromQueryResult + Decode>(&self, statement: Statement) -> Result<Vec<M>, DbErr> {
         self.tx.fetch(statement).await
     }
 
@@ -116,7 +117,10 @@ impl TenantTx {
         ScopedSelect::new(&self.tx, E::find().filter(E::visible_to_tenant(self.tenant)))
     }
 
-    pub async fn find_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<Option<E::Model>, DbErr> {
+    pub async fn find_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<Option<E::Model>, DbErr>
+    where
+        E::Model: Decode,
+    {
         self.find::<E>().filter(E::id_column().eq(id)).one().await
     }
 
@@ -125,7 +129,7 @@ impl TenantTx {
     where
         E: TenantScoped,
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
-        E::Model: IntoActiveModel<A>,
+        E::Model: IntoActiveModel<A> + Decode,
     {
         owned::insert(&self.tx, E::tenant_column(), self.tenant, model).await
     }
@@ -136,6 +140,7 @@ impl TenantTx {
     where
         E: TenantScoped,
         A: ActiveModelTrait<Entity = E> + Send,
+        E::Model: Decode,
     {
         model.not_set(E::tenant_column());
         model.not_set(E::id_column());
@@ -144,7 +149,7 @@ impl TenantTx {
             .filter(E::tenant_column().eq(self.tenant))
             .filter(E::id_column().eq(id))
             .into_query();
-        update.returning_all();
+        update.returning(owned::returning::<E>());
         let statement = self.backend().build(&update);
         Ok(self.fetch::<E::Model>(statement).await?.into_iter().next())
     }

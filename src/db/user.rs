@@ -10,7 +10,7 @@
 
 use entity::{UserScoped, UserVisible};
 use sea_orm::sea_query::IntoCondition;
-use sea_orm::{ActiveModelBehavior, ActiveModelTrait, DatabaseConnection, DbErr, IntoActiveModel, QueryFilter};
+use sea_orm::{ActiveModelBehavior, ActiveModelTrait, DbErr, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
 use super::owned;
@@ -21,12 +21,12 @@ use super::tx::Tx;
 /// a verified credential (see `Db::for_user`).
 #[derive(Debug, Clone)]
 pub struct UserDb {
-    conn: DatabaseConnection,
+    conn: super::Conn,
     user: Uuid,
 }
 
 impl UserDb {
-    pub(super) fn new(conn: DatabaseConnection, user: Uuid) -> Self {
+    pub(super) fn new(conn: super::Conn, user: Uuid) -> Self {
         Self { conn, user }
     }
 
@@ -83,7 +83,7 @@ impl UserTx {
     where
         E: UserScoped,
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
-        E::Model: IntoActiveModel<A>,
+        E::Model: IntoActiveModel<A> + super::pg::Decode,
     {
         owned::insert(&self.tx, E::user_column(), self.user, model).await
     }

@@ -87,7 +87,7 @@ impl From<crate::auth::sign_in::CredentialError> for Error {
 impl Error {
     /// Maps a unique-constraint violation to a conflict with `message`.
     pub fn conflict_on_unique(err: DbErr, message: impl Into<String>) -> Self {
-        match err.sql_err() {
+        match crate::db::sql_err(&err) {
             Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(message.into()),
             _ => Error::Db(err),
         }
@@ -266,7 +266,10 @@ pub(crate) async fn oldest_first<E: entity::TenantScoped>(
     created_at: E::Column,
     condition: Condition,
     key_of: impl Fn(&E::Model) -> (DateTime<Utc>, uuid::Uuid),
-) -> Result<Page<E::Model>> {
+) -> Result<Page<E::Model>>
+where
+    E::Model: crate::db::Decode,
+{
     let tx = db.single_read().await?;
     let mut query = tx.find::<E>().filter(condition);
     if let Some(after) = params.after() {

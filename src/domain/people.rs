@@ -112,7 +112,7 @@ pub async fn signup(
                 };
                 return Ok((session, refresh_token, user, membership));
             }
-            Err(e) => match e.sql_err() {
+            Err(e) => match crate::db::sql_err(&e) {
                 Some(SqlErr::UniqueConstraintViolation(msg)) if msg.contains("email") => {
                     return Err(email_taken());
                 }

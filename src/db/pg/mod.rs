@@ -1,0 +1,364 @@
+//! The PostgreSQL request path: pooled `tokio-postgres` connections on
+//! which the seams' statements run prepared, their values bound as
+//! parameters, pipelined with the transaction's scope settings.
+//!
+//! * A transaction of one statement ([`Pool::single`]) is one round trip:
+//!   `BEGIN`, `set_config(…, true)` for each setting, the statement and
+//!   `COMMIT` are written to the connection together and answered together.
+//!   A failing statement aborts the transaction, and the `COMMIT` behind it
+//!   then rolls back: nothing is left behind, and the connection is clean
+//!   for the next request.
+//! * A longer transaction ([`Pool::begin`]) holds its connection; its
+//!   `BEGIN` and settings travel with its first statement. Dropped before
+//!   [`PgTx::commit`], it writes a `ROLLBACK` before the connection goes
+//!   back to the pool.
+//!
+//! Statements are prepared once per connection (deadpool's statement
+//! cache) and rows come back in binary format, decoded by position into
+//! the models ([`decode`]). SeaORM still builds every statement.
+
+mod decode;
+mod params;
+mod tls;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime};
+use futures_util::FutureExt;
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, Statement};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+pub use decode::Decode;
+
+/// How long a request waits for a pooled connection, and how long opening
+/// one may take, before it gives up (503).
+const WAIT: Duration = Duration::from_secs(10);
+const CONNECT: Duration = Duration::from_secs(5);
+
+/// A pool of connections, all signed in (and `SET ROLE`) alike.
+#[derive(Clone)]
+pub struct Pool {
+    pool: deadpool_postgres::Pool,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("Pool")
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
+    }
+}
+
+impl Pool {
+    /// A pool for `url` of at most `size` connections; each connection runs
+    /// `SET ROLE role` first when `role` is given (a plain identifier,
+    /// checked by the configuration). Opens one connection to prove the URL.
+    pub async fn connect(url: &str, role: Option<&str>, size: u32) -> Result<Self, DbErr> {
+        let (config, tls) = tls::configure(url).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let mut config = config;
+        config.connect_timeout(CONNECT);
+        config.application_name("tenantry");
+        let manager = Manager::from_config(
+            config,
+            tls,
+            ManagerConfig {
+                // `is_closed` only: a transaction never outlives its request
+                // (a dropped one writes its ROLLBACK first), so there is no
+                // session state to reset, and resetting would drop the role.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let mut builder = deadpool_postgres::Pool::builder(manager)
+            .max_size(size.max(1) as usize)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(WAIT))
+            .create_timeout(Some(CONNECT))
+            .recycle_timeout(Some(CONNECT));
+        if let Some(role) = role {
+            let statement = format!("SET ROLE \"{role}\"");
+            builder = builder.post_create(Hook::async_fn(move |client, _| {
+                let statement = statement.clone();
+                Box::pin(async move {
+                    client.batch_execute(&statement).await.map_err(HookError::Backend)?;
+                    Ok(())
+                })
+            }));
+        }
+        let pool = builder.build().map_err(|e| DbErr::Custom(e.to_string()))?;
+        let pool = Self { pool };
+        drop(pool.get().await?);
+        Ok(pool)
+    }
+
+    async fn get(&self) -> Result<Object, DbErr> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    /// Runs `statement` as a transaction of its own with `settings` applied,
+    /// in one round trip; its rows and how many rows it changed.
+    pub async fn single(&self, settings: &[(&str, Uuid)], statement: &Statement) -> Result<(Vec<Row>, u64), DbErr> {
+        let conn = self.get().await?;
+        let scope = prepare(&conn, &settings_sql(settings)).await?;
+        let prepared = prepare(&conn, &statement.sql).await?;
+        let values = params::values(statement);
+        let scope_values = setting_values(settings);
+        let scope_bound = params::bind_text(&scope_values);
+        let (begin, scoped, done, commit) = futures_util::join!(
+            conn.batch_execute("BEGIN"),
+            conn.query(&scope, &scope_bound),
+            run(&conn, &prepared, &values),
+            conn.batch_execute("COMMIT"),
+        );
+        begin.map_err(pg_err)?;
+        scoped.map_err(pg_err)?;
+        let done = done?;
+        commit.map_err(pg_err)?;
+        Ok(done)
+    }
+
+    /// Opens a transaction with `settings` applied; nothing is sent until
+    /// its first statement.
+    pub async fn begin(&self, settings: &[(&str, Uuid)]) -> Result<PgTx, DbErr> {
+        Ok(PgTx {
+            conn: Some(self.get().await?),
+            scope: Some((settings_sql(settings), setting_values(settings))),
+        })
+    }
+
+    /// Runs `sql` (a constant statement of the seam, e.g. a catalog check)
+    /// outside any scope.
+    pub async fn query_plain(&self, sql: &str) -> Result<Vec<Row>, DbErr> {
+        let conn = self.get().await?;
+        conn.query(sql, &[]).await.map_err(pg_err)
+    }
+
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+/// An open transaction on a connection of its own.
+pub struct PgTx {
+    conn: Option<Object>,
+    /// The settings still to be sent, with the first statement.
+    scope: Option<(String, Vec<String>)>,
+}
+
+impl PgTx {
+    fn conn(&self) -> Result<&Object, DbErr> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| DbErr::Custom("the transaction has ended".to_owned()))
+    }
+
+    /// Runs `statement`; its rows and how many rows it changed.
+    pub async fn run(&mut self, statement: &Statement) -> Result<(Vec<Row>, u64), DbErr> {
+        let conn = self.conn()?;
+        let prepared = prepare(conn, &statement.sql).await?;
+        let values = params::values(statement);
+        let Some((sql, scope_values)) = &self.scope else {
+            return run(conn, &prepared, &values).await;
+        };
+        let setting = prepare(conn, sql).await?;
+        let setting_bound = params::bind_text(scope_values);
+        let (begin, scoped, done) = futures_util::join!(
+            conn.batch_execute("BEGIN"),
+            conn.query(&setting, &setting_bound),
+            run(conn, &prepared, &values),
+        );
+        // From here the transaction is open (or the connection is broken):
+        // a drop rolls it back.
+        self.scope = None;
+        begin.map_err(pg_err)?;
+        scoped.map_err(pg_err)?;
+        done
+    }
+
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        if self.scope.is_some() {
+            // Nothing ran: nothing to commit.
+            return Ok(());
+        }
+        let conn = self.conn.take();
+        let Some(conn) = conn else { return Ok(()) };
+        conn.batch_execute("COMMIT").await.map_err(pg_err)
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if self.scope.is_some() {
+            return;
+        }
+        if let Some(conn) = self.conn.take() {
+            // The message is written on the first poll; the connection then
+            // goes back to the pool with the ROLLBACK ahead of whatever its
+            // next user sends.
+            let _ = conn.batch_execute("ROLLBACK").now_or_never();
+        }
+    }
+}
+
+/// `SELECT set_config('app.tenant_id', $1, true), …`: the names are the
+/// seam's constants, the values are parameters.
+fn settings_sql(settings: &[(&str, Uuid)]) -> String {
+    let calls: Vec<String> = settings
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| format!("set_config('{name}', ${}, true)", i + 1))
+        .collect();
+    format!("SELECT {}", calls.join(", "))
+}
+
+fn setting_values(settings: &[(&str, Uuid)]) -> Vec<String> {
+    settings.iter().map(|(_, value)| value.to_string()).collect()
+}
+
+async fn prepare(conn: &Object, sql: &str) -> Result<tokio_postgres::Statement, DbErr> {
+    conn.prepare_cached(sql).await.map_err(pg_err)
+}
+
+/// Runs a prepared statement: its rows, and how many rows it changed (the
+/// command tag, for a statement that returns none; the rows otherwise).
+/// The message is written on the first poll.
+async fn run(
+    conn: &Object,
+    prepared: &tokio_postgres::Statement,
+    values: &[params::Param<'_>],
+) -> Result<(Vec<Row>, u64), DbErr> {
+    let bound = params::bind(values);
+    if prepared.columns().is_empty() {
+        let changed = conn.execute(prepared, &bound).await.map_err(pg_err)?;
+        Ok((Vec::new(), changed))
+    } else {
+        let rows = conn.query(prepared, &bound).await.map_err(pg_err)?;
+        let changed = rows.len() as u64;
+        Ok((rows, changed))
+    }
+}
+
+fn pool_err(err: PoolError) -> DbErr {
+    match err {
+        PoolError::Timeout(_) => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        PoolError::Closed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        PoolError::Backend(e) => conn_err(&e),
+        PoolError::PostCreateHook(e) => DbErr::Conn(RuntimeErr::Internal(e.to_string())),
+        PoolError::NoRuntimeSpecified => DbErr::Custom("the pool has no runtime".to_owned()),
+    }
+}
+
+fn conn_err(err: &tokio_postgres::Error) -> DbErr {
+    DbErr::Conn(RuntimeErr::Internal(err.to_string()))
+}
+
+/// A driver error as SeaORM's: a database error keeps its SQLSTATE (read by
+/// [`super::sql_err`]), a lost connection becomes `DbErr::Conn` (503).
+pub(super) fn pg_err(err: tokio_postgres::Error) -> DbErr {
+    if err.as_db_error().is_none() && (err.is_closed() || source_is_io(&err)) {
+        return conn_err(&err);
+    }
+    match err.as_db_error() {
+        Some(db) => DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(
+            sea_orm::sqlx::Error::Database(Box::new(DatabaseError::from(db))),
+        ))),
+        None => DbErr::Query(RuntimeErr::Internal(with_sources(&err))),
+    }
+}
+
+/// An error and its causes, on one line (the driver's own message names
+/// only the step that failed, e.g. which parameter would not encode).
+fn with_sources(err: &tokio_postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+fn source_is_io(err: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        if e.is::<std::io::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// A PostgreSQL error report carried the way SeaORM carries sqlx's, so
+/// `DbErr` stays the one error type of `db/` and its SQLSTATE stays
+/// readable ([`super::sql_err`]).
+#[derive(Debug)]
+pub(super) struct DatabaseError {
+    code: String,
+    message: String,
+    constraint: Option<String>,
+    table: Option<String>,
+}
+
+impl From<&tokio_postgres::error::DbError> for DatabaseError {
+    fn from(db: &tokio_postgres::error::DbError) -> Self {
+        Self {
+            code: db.code().code().to_owned(),
+            message: db.message().to_owned(),
+            constraint: db.constraint().map(str::to_owned),
+            table: db.table().map(str::to_owned),
+        }
+    }
+}
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (SQLSTATE {})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for DatabaseError {}
+
+impl sea_orm::sqlx::error::DatabaseError for DatabaseError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(std::borrow::Cow::Borrowed(&self.code))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn constraint(&self) -> Option<&str> {
+        self.constraint.as_deref()
+    }
+
+    fn table(&self) -> Option<&str> {
+        self.table.as_deref()
+    }
+
+    fn kind(&self) -> sea_orm::sqlx::error::ErrorKind {
+        use sea_orm::sqlx::error::ErrorKind;
+        match self.code.as_str() {
+            "23505" => ErrorKind::UniqueViolation,
+            "23503" => ErrorKind::ForeignKeyViolation,
+            "23502" => ErrorKind::NotNullViolation,
+            "23514" => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
