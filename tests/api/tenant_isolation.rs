@@ -199,3 +199,109 @@ async fn tenant_b_never_reaches_tenant_a(app: TestApp) {
         .problem(404, "not_found");
     assert_eq!(app.read_all("/v1/tasks", &a.key, 100).await.len(), 1);
 }
+
+/// On a runtime of several threads, so requests really are written to the
+/// shared connections at the same time.
+mod concurrent_requests_of_many_tenants_stay_apart {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        let app = crate::support::TestApp::spawn_sqlite().await;
+        super::concurrent_requests_of_many_tenants_stay_apart(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        let Some(app) = crate::support::TestApp::spawn_postgres().await else {
+            return;
+        };
+        super::concurrent_requests_of_many_tenants_stay_apart(app).await;
+    }
+}
+
+/// Many tenants' requests in flight at once (on PostgreSQL they share a few
+/// connections, many transactions queued on each): every answer is the
+/// caller's own, another tenant's id is a 404, and every write lands on
+/// the writer's row.
+async fn concurrent_requests_of_many_tenants_stay_apart(app: TestApp) {
+    const TENANTS: usize = 4;
+    let mut tenants = Vec::new();
+    for t in 0..TENANTS {
+        let tenant = app.tenant(&format!("crowd{t}")).await;
+        let mut projects = Vec::new();
+        for p in 0..3 {
+            let project = app.project(&tenant.key, &format!("T{t}-P{p}")).await;
+            projects.push(project["id"].as_str().unwrap_or_default().to_owned());
+        }
+        tenants.push((tenant, projects));
+    }
+    let app = std::sync::Arc::new(app);
+    let tenants = std::sync::Arc::new(tenants);
+    let calls = (0..800).map(|k| {
+        let app = app.clone();
+        let tenants = tenants.clone();
+        tokio::spawn(async move {
+            let t = k % TENANTS;
+            let (tenant, projects) = &tenants[t];
+            let own = &projects[k % 3];
+            let other = &tenants[(t + 1 + k % (TENANTS - 1)) % TENANTS].1[k % 3];
+            match k % 4 {
+                0 => {
+                    let r = app.get(&format!("/v1/projects/{own}"), &tenant.key).await;
+                    let body = r.ok(200);
+                    assert_eq!(body["name"], format!("T{t}-P{}", k % 3), "get {k}");
+                }
+                1 => {
+                    let r = app.get(&format!("/v1/projects/{other}"), &tenant.key).await;
+                    r.problem(404, "not_found");
+                }
+                2 => {
+                    let r = app.get("/v1/projects?limit=10", &tenant.key).await;
+                    let names: Vec<String> = r.ok(200)["items"]
+                        .as_array()
+                        .map(|items| {
+                            items
+                                .iter()
+                                .map(|i| i["name"].as_str().unwrap_or_default().to_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    assert_eq!(
+                        names,
+                        (0..3).map(|p| format!("T{t}-P{p}")).collect::<Vec<_>>(),
+                        "list {k}"
+                    );
+                }
+                _ => {
+                    let r = app
+                        .patch(
+                            &format!("/v1/projects/{own}"),
+                            &tenant.key,
+                            json!({"description": format!("by T{t} at {k}")}),
+                        )
+                        .await;
+                    assert_eq!(r.ok(200)["description"], format!("by T{t} at {k}"), "patch {k}");
+                    let r = app
+                        .patch(
+                            &format!("/v1/projects/{other}"),
+                            &tenant.key,
+                            json!({"description": "stray"}),
+                        )
+                        .await;
+                    r.problem(404, "not_found");
+                }
+            }
+        })
+    });
+    for done in futures_util::future::join_all(calls).await {
+        done.expect("a request task panicked");
+    }
+    for (t, (tenant, _)) in tenants.iter().enumerate() {
+        for item in app.read_all("/v1/projects", &tenant.key, 10).await {
+            let description = item["description"].as_str().unwrap_or_default();
+            assert!(
+                description.is_empty() || description.starts_with(&format!("by T{t} at")),
+                "tenant {t} holds another's write: {description}"
+            );
+        }
+    }
+}
