@@ -98,7 +98,7 @@ capture_statements() { # db
     # revocations, sweeps, key-use flushes).
     tail -n +"$((before + 1))" "$log" | grep -E "(LOG|DETAIL):  (execute|statement|parameters)" \
       | grep -vE "SELECT 1$|session_changes_since|sweep_sessions|SET ROLE|last_used_at" \
-      | grep -B1 -A1 -E "api_key_by_hash|projects|SET LOCAL|BEGIN|COMMIT" | grep -v '^--$' > "$out/statements-$kind.log" || true
+      | grep -B1 -A1 -E "api_key_by_hash|projects|set_config|BEGIN|COMMIT" | grep -v '^--$' > "$out/statements-$kind.log" || true
   done
   stop_server
   psql_admin -c "ALTER DATABASE $1 RESET log_statement"
@@ -171,8 +171,9 @@ for set in $sets; do
   case $set in 1k) tenants=1000 ;; 100k) tenants=100000 ;; esac
   echo "== $set: pgbench limits ($repeat rounds)" >&2
   for _ in $(seq "$repeat"); do
-    # The sequences as the server sends them: the tenant setting and the
-    # statement in one simple-protocol message (pgbench cannot prepare it).
+    # The sequences as the server sent them before its statements were
+    # prepared: the tenant setting and the statement in one simple-protocol
+    # message, the values written into the SQL text.
     run_pgbench "$set" list_seq list app $tenants simple
     run_pgbench "$set" get_seq get app $tenants simple
     run_pgbench "$set" create_seq create app $tenants simple
