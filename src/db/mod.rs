@@ -118,12 +118,11 @@ impl Db {
             ensure_sqlite_dir(url)?;
         }
         let size = settings.database.max_connections;
-        let sqlite = url.starts_with("sqlite:");
-        // On PostgreSQL SeaORM's pool serves only what runs outside a
-        // request's seam: a quarter of the connections, at least two.
-        let orm_size = if sqlite { size } else { (size / 4).max(2) };
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.max_connections(orm_size)
+        // On PostgreSQL SeaORM's pool serves what runs outside a request's
+        // seam, the key lookups of uncached keys among them: as many
+        // connections as the request path's pool.
+        opts.max_connections(size)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
