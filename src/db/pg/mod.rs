@@ -446,3 +446,94 @@ impl sea_orm::sqlx::error::DatabaseError for DatabaseError {
         }
     }
 }
+
+/// TLS against the real server (PostgreSQL on 127.0.0.1:5432 with its
+/// certificate, as CI runs it): the URL's `sslmode` decides whether the
+/// connection is encrypted and what of the certificate is checked.
+#[cfg(test)]
+mod tls_tests {
+    use super::Pool;
+
+    const SERVER: &str = "postgres@127.0.0.1:5432/postgres";
+
+    async fn encrypted(url: &str) -> Result<bool, sea_orm::DbErr> {
+        let pool = Pool::connect(url, None, 1).await?;
+        let rows = pool
+            .query_plain("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| sea_orm::DbErr::Custom("no pg_stat_ssl row".into()))?;
+        row.try_get(0).map_err(|e| sea_orm::DbErr::Type(e.to_string()))
+    }
+
+    /// The server's certificate file, or `None` (and a failure in CI) when
+    /// the server has no TLS.
+    async fn certificate() -> Option<String> {
+        let pool = match Pool::connect(&format!("postgres://{SERVER}?sslmode=disable"), None, 1).await {
+            Ok(pool) => pool,
+            Err(e) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "PostgreSQL at {SERVER} is unreachable: {e}"
+                );
+                eprintln!("skipped: PostgreSQL at {SERVER} is unreachable: {e}");
+                return None;
+            }
+        };
+        let rows = pool
+            .query_plain("SELECT current_setting('ssl'), current_setting('ssl_cert_file')")
+            .await
+            .expect("settings");
+        let row = rows.first().expect("a row");
+        let (ssl, file): (String, String) = (row.get(0), row.get(1));
+        if ssl != "on" || !std::path::Path::new(&file).is_file() {
+            assert!(std::env::var_os("CI").is_none(), "PostgreSQL at {SERVER} serves no TLS");
+            eprintln!("skipped: PostgreSQL at {SERVER} serves no TLS");
+            return None;
+        }
+        Some(file)
+    }
+
+    #[tokio::test]
+    async fn sslmode_decides_encryption_and_what_is_verified() {
+        let Some(cert) = certificate().await else { return };
+        let on = |host: &str, query: &str| format!("postgres://postgres@{host}:5432/postgres?{query}");
+        assert!(
+            !encrypted(&on("127.0.0.1", "sslmode=disable"))
+                .await
+                .expect("disable connects")
+        );
+        assert!(
+            encrypted(&on("127.0.0.1", "sslmode=prefer"))
+                .await
+                .expect("prefer connects")
+        );
+        // Encryption without authentication: any certificate.
+        assert!(
+            encrypted(&on("127.0.0.1", "sslmode=require"))
+                .await
+                .expect("require connects")
+        );
+        // The chain to the given root, whatever name it holds.
+        let ca = format!("sslmode=verify-ca&sslrootcert={cert}");
+        assert!(encrypted(&on("127.0.0.1", &ca)).await.expect("verify-ca connects"));
+        // The chain and the name: the certificate names `localhost`.
+        let full = format!("sslmode=verify-full&sslrootcert={cert}");
+        assert!(
+            encrypted(&on("localhost", &full))
+                .await
+                .expect("verify-full connects by the certificate's name")
+        );
+        let wrong_name = encrypted(&on("127.0.0.1", &full)).await;
+        assert!(
+            wrong_name.is_err(),
+            "verify-full refuses a certificate for another name"
+        );
+        // No root given: the public roots, which never signed this one.
+        let unknown = encrypted(&on("localhost", "sslmode=verify-full")).await;
+        assert!(unknown.is_err(), "verify-full refuses an unknown issuer");
+        let unknown = encrypted(&on("localhost", "sslmode=verify-ca")).await;
+        assert!(unknown.is_err(), "verify-ca refuses an unknown issuer");
+    }
+}
