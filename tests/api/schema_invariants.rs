@@ -1,10 +1,11 @@
 //! Rules the database catalog must keep (PostgreSQL), and row-level
 //! security proven on its own: with the application's tenant filter
-//! bypassed, the policies alone keep tenants apart.
+//! bypassed, the policies alone keep tenants apart, through the driver the
+//! request path uses and in its pipelined shape.
 
 use std::collections::{BTreeSet, HashMap};
 
-use sea_orm::sqlx::{self, Connection, Executor, PgConnection, Row};
+use sea_orm::sqlx::{self, Connection, PgConnection, Row};
 use serde_json::json;
 
 use crate::postgres_only;
@@ -187,33 +188,53 @@ async fn every_tenant_table_keeps_the_tenant_rules(app: TestApp) {
     assert!(tenant_tables.len() >= 3);
 }
 
-async fn as_app_role(app: &TestApp) -> PgConnection {
-    let mut conn = connect(app).await;
-    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "SET ROLE {}",
-        app.settings.database.app_role
-    ))))
-    .await
-    .expect("SET ROLE");
-    conn
+/// A connection as the application role, on the driver the request path
+/// uses (`tokio-postgres`).
+async fn as_app_role(app: &TestApp) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(app.settings.database.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("SET ROLE {}", app.settings.database.app_role))
+        .await
+        .expect("SET ROLE");
+    client
 }
 
 /// A transaction with `app.tenant_id` set, as the seam opens one.
-async fn begin_as(conn: &mut PgConnection, tenant: uuid::Uuid) -> sqlx::Transaction<'_, sqlx::Postgres> {
-    let mut tx = conn.begin().await.expect("begin");
-    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-        .bind(tenant.to_string())
-        .execute(&mut *tx)
+async fn begin_as(conn: &mut tokio_postgres::Client, tenant: uuid::Uuid) -> tokio_postgres::Transaction<'_> {
+    let tx = conn.transaction().await.expect("begin");
+    tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant.to_string()])
         .await
         .expect("set");
     tx
 }
 
-async fn count(conn: &mut PgConnection, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(conn)
+async fn count(conn: &impl tokio_postgres::GenericClient, sql: &str) -> i64 {
+    conn.query_one(sql, &[]).await.expect("count").get(0)
+}
+
+/// `sql` as the seam runs a single-statement transaction: `BEGIN`, the
+/// setting, the statement and `COMMIT`, written together on one connection.
+async fn pipelined_count(conn: &tokio_postgres::Client, setting: &str, value: uuid::Uuid, sql: &str) -> i64 {
+    let set = conn
+        .prepare(&format!("SELECT set_config('{setting}', $1, true)"))
         .await
-        .expect("count")
+        .expect("prepare");
+    let statement = conn.prepare(sql).await.expect("prepare");
+    let value = value.to_string();
+    let (begin, scoped, counted, commit) = futures_util::future::join4(
+        conn.batch_execute("BEGIN"),
+        conn.query(&set, &[&value]),
+        conn.query_one(&statement, &[]),
+        conn.batch_execute("COMMIT"),
+    )
+    .await;
+    begin.expect("begin");
+    scoped.expect("set");
+    commit.expect("commit");
+    counted.expect("count").get(0)
 }
 
 async fn row_level_security_alone_stops_cross_tenant_access(app: TestApp) {
@@ -221,78 +242,82 @@ async fn row_level_security_alone_stops_cross_tenant_access(app: TestApp) {
     let b = app.tenant("beta").await;
     let p = app.project(&a.key, "A's").await;
     app.task(&a.key, &p, json!({"title": "A's task"})).await;
-    let pid = p["id"].as_str().unwrap_or_default().to_owned();
+    let pid: uuid::Uuid = p["id"].as_str().unwrap_or_default().parse().expect("a project id");
     let mut conn = as_app_role(&app).await;
 
     // No tenant set: nothing is visible, in any tenant table.
     for table in migration::TENANT_TABLES {
         assert_eq!(
-            count(&mut conn, &format!("SELECT count(*) FROM {table}")).await,
+            count(&conn, &format!("SELECT count(*) FROM {table}")).await,
             0,
             "{table} without a tenant"
         );
     }
-    assert_eq!(count(&mut conn, "SELECT count(*) FROM tenants").await, 0);
+    assert_eq!(count(&conn, "SELECT count(*) FROM tenants").await, 0);
 
-    // As B, with no tenant filter in the SQL at all.
-    let mut tx = begin_as(&mut conn, b.id).await;
-    assert_eq!(count(&mut tx, "SELECT count(*) FROM projects").await, 0);
-    assert_eq!(count(&mut tx, "SELECT count(*) FROM tasks").await, 0);
+    // In the seam's own shape, one pipelined transaction per statement.
+    let setting = migration::APP_TENANT_SETTING;
     assert_eq!(
-        count(&mut tx, "SELECT count(*) FROM api_keys").await,
-        1,
-        "only B's own key"
+        pipelined_count(&conn, setting, b.id, "SELECT count(*) FROM projects").await,
+        0
     );
     assert_eq!(
-        count(&mut tx, "SELECT count(*) FROM tenants").await,
+        pipelined_count(&conn, setting, a.id, "SELECT count(*) FROM projects").await,
+        1
+    );
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM projects").await,
+        0,
+        "the setting ends with it"
+    );
+
+    // As B, with no tenant filter in the SQL at all.
+    let tx = begin_as(&mut conn, b.id).await;
+    assert_eq!(count(&tx, "SELECT count(*) FROM projects").await, 0);
+    assert_eq!(count(&tx, "SELECT count(*) FROM tasks").await, 0);
+    assert_eq!(count(&tx, "SELECT count(*) FROM api_keys").await, 1, "only B's own key");
+    assert_eq!(
+        count(&tx, "SELECT count(*) FROM tenants").await,
         1,
         "only B's own tenant"
     );
-    let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE projects SET name = 'stolen' WHERE id = '{pid}'"
-    )))
-    .execute(&mut *tx)
-    .await
-    .expect("update");
-    assert_eq!(updated.rows_affected(), 0);
-    let deleted = sqlx::query("DELETE FROM tasks")
-        .execute(&mut *tx)
+    let updated = tx
+        .execute("UPDATE projects SET name = 'stolen' WHERE id = $1", &[&pid])
         .await
-        .expect("delete");
-    assert_eq!(deleted.rows_affected(), 0);
+        .expect("update");
+    assert_eq!(updated, 0);
+    let deleted = tx.execute("DELETE FROM tasks", &[]).await.expect("delete");
+    assert_eq!(deleted, 0);
     tx.commit().await.expect("commit");
 
-    let mut tx = begin_as(&mut conn, b.id).await;
-    let planted = sqlx::query(
-        "INSERT INTO projects (tenant_id, id, name, created_at, updated_at) VALUES ($1, gen_random_uuid(), 'planted', now(), now())",
-    )
-    .bind(a.id)
-    .execute(&mut *tx)
-    .await;
+    let tx = begin_as(&mut conn, b.id).await;
+    let planted = tx
+        .execute(
+            "INSERT INTO projects (tenant_id, id, name, created_at, updated_at) VALUES ($1, gen_random_uuid(), 'planted', now(), now())",
+            &[&a.id],
+        )
+        .await;
     let err = planted.expect_err("writing a row into another tenant is refused");
-    assert!(err.to_string().contains("row-level security"), "{err}");
+    let message = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+    assert!(message.contains("row-level security"), "{err}");
     drop(tx);
 
     // As A, the same unfiltered query sees A's rows.
-    let mut tx = begin_as(&mut conn, a.id).await;
-    assert_eq!(count(&mut tx, "SELECT count(*) FROM projects").await, 1);
-    assert_eq!(count(&mut tx, "SELECT count(*) FROM tasks").await, 1);
+    let tx = begin_as(&mut conn, a.id).await;
+    assert_eq!(count(&tx, "SELECT count(*) FROM projects").await, 1);
+    assert_eq!(count(&tx, "SELECT count(*) FROM tasks").await, 1);
     tx.commit().await.expect("commit");
     // After commit the setting is gone again.
-    assert_eq!(count(&mut conn, "SELECT count(*) FROM projects").await, 0);
+    assert_eq!(count(&conn, "SELECT count(*) FROM projects").await, 0);
     // The role cannot read the migration ledger or bypass policies.
     assert!(
-        sqlx::query("SELECT count(*) FROM seaql_migrations")
-            .fetch_one(&mut conn)
+        conn.query_one("SELECT count(*) FROM seaql_migrations", &[])
             .await
             .is_err()
     );
-    assert!(sqlx::query("SET row_security = off").execute(&mut conn).await.is_ok());
+    assert!(conn.batch_execute("SET row_security = off").await.is_ok());
     assert!(
-        sqlx::query("SELECT count(*) FROM projects")
-            .fetch_one(&mut conn)
-            .await
-            .is_err(),
+        conn.query_one("SELECT count(*) FROM projects", &[]).await.is_err(),
         "row_security=off errors instead of bypassing"
     );
     // Through the API nothing changed.
@@ -339,16 +364,19 @@ async fn row_level_security_alone_keeps_people_apart(app: TestApp) {
     let mut conn = as_app_role(&app).await;
     for table in migration::USER_TABLES {
         assert_eq!(
-            count(&mut conn, &format!("SELECT count(*) FROM {table}")).await,
+            count(&conn, &format!("SELECT count(*) FROM {table}")).await,
             0,
             "{table} without a user"
         );
     }
+    let setting = migration::APP_USER_SETTING;
+    assert_eq!(
+        pipelined_count(&conn, setting, b.user_id, "SELECT count(*) FROM users").await,
+        1
+    );
     // As B, with no user filter in the SQL at all.
-    let mut tx = conn.begin().await.expect("begin");
-    sqlx::query("SELECT set_config('app.user_id', $1, true)")
-        .bind(b.user_id.to_string())
-        .execute(&mut *tx)
+    let tx = conn.transaction().await.expect("begin");
+    tx.execute("SELECT set_config('app.user_id', $1, true)", &[&b.user_id.to_string()])
         .await
         .expect("set");
     for (sql, expected) in [
@@ -359,27 +387,24 @@ async fn row_level_security_alone_keeps_people_apart(app: TestApp) {
         ("SELECT count(*) FROM tenants", 1),
         ("SELECT count(*) FROM projects", 0),
     ] {
-        assert_eq!(count(&mut tx, sql).await, expected, "{sql} as B");
+        assert_eq!(count(&tx, sql).await, expected, "{sql} as B");
     }
-    let ended = sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1")
-        .bind(a.session_id)
-        .execute(&mut *tx)
+    let ended = tx
+        .execute("UPDATE sessions SET revoked_at = now() WHERE id = $1", &[&a.session_id])
         .await
         .expect("update runs");
-    assert_eq!(ended.rows_affected(), 0, "B cannot end A's session");
-    let stolen = sqlx::query("UPDATE users SET password_hash = 'x' WHERE id = $1")
-        .bind(a.user_id)
-        .execute(&mut *tx)
+    assert_eq!(ended, 0, "B cannot end A's session");
+    let stolen = tx
+        .execute("UPDATE users SET password_hash = 'x' WHERE id = $1", &[&a.user_id])
         .await
         .expect("update runs");
-    assert_eq!(stolen.rows_affected(), 0, "B cannot touch A's profile");
-    let forged = sqlx::query(
-        "INSERT INTO sessions (id, user_id, tenant_id, generation, created_at, last_used_at, expires_at, changed_at)
-         VALUES (gen_random_uuid(), $1, $2, 0, now(), now(), now() + interval '1 day', now())",
-    )
-    .bind(a.user_id)
-    .bind(a.tenant_id)
-    .execute(&mut *tx)
-    .await;
+    assert_eq!(stolen, 0, "B cannot touch A's profile");
+    let forged = tx
+        .execute(
+            "INSERT INTO sessions (id, user_id, tenant_id, generation, created_at, last_used_at, expires_at, changed_at)
+             VALUES (gen_random_uuid(), $1, $2, 0, now(), now(), now() + interval '1 day', now())",
+            &[&a.user_id, &a.tenant_id],
+        )
+        .await;
     assert!(forged.is_err(), "B cannot create a session for A");
 }
