@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::gate::json_body;
 use super::security::Auth;
-use super::types::{Cursor, Int, Nullable, PageSize, Text, page, patch};
+use super::types::{Body, Cursor, Int, Nullable, PageSize, Text, page, patch, rfc3339};
 use super::{ApiTags, NoContent};
 use crate::access::Scope;
 use crate::app::AppState;
@@ -19,7 +19,7 @@ use crate::domain::projects::{self, NewProject, Project, ProjectChanges};
 use crate::error::{ApiResult, statuses};
 
 /// A project: a named container of tasks.
-#[derive(Object, Debug)]
+#[derive(Object, Debug, serde::Serialize)]
 #[oai(rename = "Project")]
 pub struct ProjectOut {
     /// The project's id.
@@ -30,8 +30,10 @@ pub struct ProjectOut {
     #[oai(nullable)]
     pub description: Nullable<String>,
     /// When the project was created (RFC 3339, UTC).
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     /// When the project was last changed (RFC 3339, UTC).
+    #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -87,13 +89,13 @@ impl Example for ProjectPatch {
     }
 }
 
-page!(ProjectPage, ProjectOut, "A page of projects.");
+page!(ProjectPage, ProjectOut, "A page of projects.", serialize);
 
 #[derive(ApiResponse, Debug)]
 pub enum ProjectCreated {
     /// The project was created.
     #[oai(status = 201)]
-    Created(Json<ProjectOut>),
+    Created(Body<ProjectOut>),
 }
 
 pub fn default_limit() -> PageSize {
@@ -118,7 +120,7 @@ impl ProjectsApi {
         limit: Query<PageSize>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<Cursor>>,
-    ) -> ApiResult<Json<ProjectPage>, { statuses::LIST }> {
+    ) -> ApiResult<Body<ProjectPage>, { statuses::LIST }> {
         let params = projects::list_params(
             auth.0.tenant_id().0,
             &state.keys.cursor,
@@ -127,7 +129,7 @@ impl ProjectsApi {
         )?;
         let db = state.tenant_db(&auth.0, Scope::ProjectsRead)?;
         let page = projects::list(&db, &state.keys.cursor, &params).await?;
-        Ok(Json(ProjectPage::from_page(page)))
+        Ok(Body(ProjectPage::from_page(page)))
     }
 
     /// Create a project
@@ -152,7 +154,7 @@ impl ProjectsApi {
         .validate()?;
         let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
         let project = projects::create(&db, state.clock.now(), input).await?;
-        Ok(ProjectCreated::Created(Json(project.into())))
+        Ok(ProjectCreated::Created(Body(project.into())))
     }
 
     /// Get a project
@@ -165,9 +167,9 @@ impl ProjectsApi {
         state: Data<&AppState>,
         /// The project's id.
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProjectOut>, { statuses::BY_ID }> {
+    ) -> ApiResult<Body<ProjectOut>, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::ProjectsRead)?;
-        Ok(Json(projects::get(&db, id.0).await?.into()))
+        Ok(Body(projects::get(&db, id.0).await?.into()))
     }
 
     /// Update a project
@@ -187,14 +189,14 @@ impl ProjectsApi {
         /// The project's id.
         id: Path<Uuid>,
         body: Json<ProjectPatch>,
-    ) -> ApiResult<Json<ProjectOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
+    ) -> ApiResult<Body<ProjectOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
         let changes = ProjectChanges {
             name: patch(body.0.name, |t| t.0),
             description: patch(body.0.description, |t| t.0),
         }
         .validate()?;
         let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
-        Ok(Json(
+        Ok(Body(
             projects::update(&db, state.clock.now(), id.0, changes).await?.into(),
         ))
     }
@@ -213,5 +215,38 @@ impl ProjectsApi {
         let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
         projects::delete(&db, id.0).await?;
         Ok(NoContent::NoContent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+
+    /// `Body` writes serde's form; the spec and the SDKs were made from
+    /// `ToJSON`'s. They must be the same document.
+    #[test]
+    fn the_serde_form_is_the_to_json_form() {
+        let at = DateTime::parse_from_rfc3339("2026-11-26T17:23:01.123456Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time");
+        let project = |description: Option<&str>| ProjectOut {
+            id: Uuid::nil(),
+            name: "it's \"quoted\" \u{2028} ✓".into(),
+            description: description.map(str::to_owned).into(),
+            created_at: at,
+            updated_at: at + chrono::Duration::seconds(1),
+        };
+        for p in [project(None), project(Some("")), project(Some("text"))] {
+            assert_eq!(serde_json::to_value(&p).ok(), p.to_json());
+        }
+        for next_cursor in [None, Some("abc".to_owned())] {
+            let page = ProjectPage {
+                items: vec![project(None), project(Some("x"))],
+                next_cursor: next_cursor.into(),
+            };
+            assert_eq!(serde_json::to_value(&page).ok(), page.to_json());
+        }
     }
 }

@@ -399,11 +399,16 @@ pub fn patch<T, U>(value: poem_openapi::types::MaybeUndefined<T>, inner: impl Fn
     }
 }
 
-/// Declares a page type: the same `{items, next_cursor}` shape for every list.
+/// Declares a page type: the same `{items, next_cursor}` shape for every list
+/// (`serialize`: also serde's, for [`Body`]; the items must have it too).
 macro_rules! page {
-    ($name:ident, $item:ty, $doc:literal) => {
+    ($name:ident, $item:ty, $doc:literal, serialize) => {
+        $crate::api::types::page!($name, $item, $doc, #[derive(serde::Serialize)]);
+    };
+    ($name:ident, $item:ty, $doc:literal $(, #[$extra:meta])?) => {
         #[doc = $doc]
         #[derive(poem_openapi::Object, Debug)]
+        $(#[$extra])?
         pub struct $name {
             /// The rows of this page, in order.
             pub items: Vec<$item>,
@@ -426,3 +431,66 @@ macro_rules! page {
     };
 }
 pub(crate) use page;
+
+/// A JSON response body serialized straight from its struct (serde), under
+/// the schema of `T`: on the wire and in the spec exactly what
+/// `poem_openapi::payload::Json<T>` gives, without first building a
+/// `serde_json::Value` tree of the whole response. A type used here keeps a
+/// test that its serde form equals its `ToJSON` form.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: Type> poem_openapi::payload::Payload for Body<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn check_content_type(content_type: &str) -> bool {
+        <poem_openapi::payload::Json<T> as poem_openapi::payload::Payload>::check_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: serde::Serialize + Send> poem::IntoResponse for Body<T> {
+    fn into_response(self) -> poem::Response {
+        poem::web::Json(self.0).into_response()
+    }
+}
+
+impl<T: Type + serde::Serialize + Send> poem_openapi::ApiResponse for Body<T> {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::payload::Payload;
+        poem_openapi::registry::MetaResponses {
+            responses: vec![poem_openapi::registry::MetaResponse {
+                description: "",
+                status: Some(200),
+                status_range: None,
+                content: vec![poem_openapi::registry::MetaMediaType {
+                    content_type: Self::CONTENT_TYPE,
+                    schema: Self::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+}
+
+/// A time as `ToJSON` writes it (`to_rfc3339`: `+00:00`, not `Z`).
+pub fn rfc3339<S: serde::Serializer>(at: &chrono::DateTime<chrono::Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339())
+}
+
+impl<T: serde::Serialize> serde::Serialize for Nullable<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
