@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::gate::json_body;
 use super::projects::default_limit;
 use super::security::Auth;
-use super::types::{Cursor, Date, Int, Nullable, PageSize, Text, omittable, page, patch};
+use super::types::{Body, Cursor, Date, Int, Nullable, PageSize, Text, omittable, page, patch, rfc3339, via_to_json};
 use super::{ApiTags, NoContent};
 use crate::access::Scope;
 use crate::app::AppState;
@@ -65,7 +65,7 @@ pub enum SortDirection {
 }
 
 /// A task within a project.
-#[derive(Object, Debug)]
+#[derive(Object, Debug, serde::Serialize)]
 #[oai(rename = "Task")]
 pub struct TaskOut {
     /// The task's id.
@@ -77,15 +77,19 @@ pub struct TaskOut {
     /// Free text up to 10,000 characters; `null` when not set.
     #[oai(nullable)]
     pub description: Nullable<String>,
+    #[serde(serialize_with = "via_to_json")]
     pub status: TaskStatus,
     /// 0 (none) to 4 (urgent).
     pub priority: i64,
     /// The day the task is due; `null` when it has no due date.
     #[oai(nullable)]
+    #[serde(serialize_with = "via_to_json")]
     pub due_date: Nullable<Date>,
     /// When the task was created (RFC 3339, UTC).
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     /// When the task was last changed (RFC 3339, UTC).
+    #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -163,13 +167,13 @@ impl Example for TaskPatch {
     }
 }
 
-page!(TaskPage, TaskOut, "A page of tasks.");
+page!(TaskPage, TaskOut, "A page of tasks.", serialize);
 
 #[derive(ApiResponse, Debug)]
 pub enum TaskCreated {
     /// The task was created.
     #[oai(status = 201)]
-    Created(Json<TaskOut>),
+    Created(Body<TaskOut>),
 }
 
 fn task_changes(body: TaskPatch) -> TaskChanges {
@@ -212,7 +216,7 @@ async fn list(
     limit: PageSize,
     cursor: Option<String>,
     project_must_exist: bool,
-) -> Result<Json<TaskPage>, ApiError> {
+) -> Result<Body<TaskPage>, ApiError> {
     let params = tasks::list_params(
         auth.0.tenant_id().0,
         &state.keys.cursor,
@@ -222,7 +226,7 @@ async fn list(
     )?;
     let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
     let page = tasks::list(&db, &state.keys.cursor, &filter, &params, project_must_exist).await?;
-    Ok(Json(TaskPage::from_page(page)))
+    Ok(Body(TaskPage::from_page(page)))
 }
 
 pub struct TasksApi;
@@ -255,7 +259,7 @@ impl TasksApi {
         limit: Query<PageSize>,
         /// The `next_cursor` of the previous page, with the same filters and sort.
         cursor: Query<Option<Cursor>>,
-    ) -> ApiResult<Json<TaskPage>, { statuses::LIST }> {
+    ) -> ApiResult<Body<TaskPage>, { statuses::LIST }> {
         let filter = task_filter(project_id.0, status.0, due_before.0, sort.0, direction.0);
         Ok(list(&state, &auth, filter, limit.0, cursor.0.map(|c| c.0), false).await?)
     }
@@ -289,7 +293,7 @@ impl TasksApi {
         limit: Query<PageSize>,
         /// The `next_cursor` of the previous page, with the same filters and sort.
         cursor: Query<Option<Cursor>>,
-    ) -> ApiResult<Json<TaskPage>, { statuses::LIST | statuses::NOT_FOUND }> {
+    ) -> ApiResult<Body<TaskPage>, { statuses::LIST | statuses::NOT_FOUND }> {
         let filter = task_filter(Some(project_id.0), status.0, due_before.0, sort.0, direction.0);
         Ok(list(&state, &auth, filter, limit.0, cursor.0.map(|c| c.0), true).await?)
     }
@@ -325,7 +329,7 @@ impl TasksApi {
         .validate_with(v)?;
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
         let task = tasks::create(&db, state.clock.now(), project_id.0, input).await?;
-        Ok(TaskCreated::Created(Json(task.into())))
+        Ok(TaskCreated::Created(Body(task.into())))
     }
 
     /// Get a task
@@ -338,9 +342,9 @@ impl TasksApi {
         state: Data<&AppState>,
         /// The task's id.
         id: Path<Uuid>,
-    ) -> ApiResult<Json<TaskOut>, { statuses::BY_ID }> {
+    ) -> ApiResult<Body<TaskOut>, { statuses::BY_ID }> {
         let db = state.tenant_db(&auth.0, Scope::TasksRead)?;
-        Ok(Json(tasks::get(&db, id.0).await?.into()))
+        Ok(Body(tasks::get(&db, id.0).await?.into()))
     }
 
     /// Update a task
@@ -360,10 +364,10 @@ impl TasksApi {
         /// The task's id.
         id: Path<Uuid>,
         body: Json<TaskPatch>,
-    ) -> ApiResult<Json<TaskOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
+    ) -> ApiResult<Body<TaskOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
         let changes = task_changes(body.0).validate()?;
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
-        Ok(Json(tasks::update(&db, state.clock.now(), id.0, changes).await?.into()))
+        Ok(Body(tasks::update(&db, state.clock.now(), id.0, changes).await?.into()))
     }
 
     /// Delete a task
@@ -380,5 +384,44 @@ impl TasksApi {
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
         tasks::delete(&db, id.0).await?;
         Ok(NoContent::NoContent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+
+    /// `Body` writes serde's form; the spec and the SDKs were made from
+    /// `ToJSON`'s. They must be the same document.
+    #[test]
+    fn the_serde_form_is_the_to_json_form() {
+        let at = DateTime::parse_from_rfc3339("2026-11-26T17:23:01Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time");
+        let task = |due: Option<NaiveDate>, status: TaskStatus| TaskOut {
+            id: Uuid::nil(),
+            project_id: Uuid::max(),
+            title: "a \\ title".into(),
+            description: None.into(),
+            status,
+            priority: 3,
+            due_date: due.map(Date).into(),
+            created_at: at,
+            updated_at: at,
+        };
+        let page = TaskPage {
+            items: vec![
+                task(None, TaskStatus::Todo),
+                task(NaiveDate::from_ymd_opt(2027, 3, 1), TaskStatus::InProgress),
+                task(None, TaskStatus::Done),
+            ],
+            next_cursor: Some("c".to_owned()).into(),
+        };
+        for item in &page.items {
+            assert_eq!(serde_json::to_value(item).ok(), item.to_json());
+        }
+        assert_eq!(serde_json::to_value(&page).ok(), page.to_json());
     }
 }

@@ -489,6 +489,11 @@ pub fn rfc3339<S: serde::Serializer>(at: &chrono::DateTime<chrono::Utc>, s: S) -
     s.serialize_str(&at.to_rfc3339())
 }
 
+/// A small value (an enumeration, a date) as its `ToJSON` form.
+pub fn via_to_json<T: ToJSON, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&value.to_json().unwrap_or(Value::Null), s)
+}
+
 impl<T: serde::Serialize> serde::Serialize for Nullable<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
