@@ -484,9 +484,68 @@ impl<T: Type + serde::Serialize + Send> poem_openapi::ApiResponse for Body<T> {
     }
 }
 
-/// A time as `ToJSON` writes it (`to_rfc3339`: `+00:00`, not `Z`).
+/// A time as `ToJSON` writes it (`to_rfc3339`: `+00:00`, not `Z`, and as
+/// many fractional digits, 0, 3, 6 or 9, as the time needs), written into a
+/// buffer on the stack.
 pub fn rfc3339<S: serde::Serializer>(at: &chrono::DateTime<chrono::Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&at.to_rfc3339())
+    let mut buf = [0u8; 38];
+    match write_rfc3339(at, &mut buf) {
+        Some(text) => s.serialize_str(text),
+        None => s.serialize_str(&at.to_rfc3339()),
+    }
+}
+
+/// `to_rfc3339()`'s text in `buf`; `None` for what it writes otherwise
+/// (years outside 0–9999, leap seconds).
+fn write_rfc3339<'b>(at: &chrono::DateTime<chrono::Utc>, buf: &'b mut [u8; 38]) -> Option<&'b str> {
+    use chrono::{Datelike, Timelike};
+    struct Out<'b> {
+        buf: &'b mut [u8; 38],
+        len: usize,
+    }
+    impl Out<'_> {
+        fn digits(&mut self, value: u32, width: u32) {
+            for i in (0..width).rev() {
+                self.byte(b'0' + (value / 10u32.pow(i) % 10) as u8);
+            }
+        }
+        fn byte(&mut self, b: u8) {
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+    }
+    let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
+    let nanos = at.nanosecond();
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    let mut out = Out { buf, len: 0 };
+    out.digits(year, 4);
+    out.byte(b'-');
+    out.digits(at.month(), 2);
+    out.byte(b'-');
+    out.digits(at.day(), 2);
+    out.byte(b'T');
+    out.digits(at.hour(), 2);
+    out.byte(b':');
+    out.digits(at.minute(), 2);
+    out.byte(b':');
+    out.digits(at.second(), 2);
+    if nanos != 0 {
+        out.byte(b'.');
+        if nanos.is_multiple_of(1_000_000) {
+            out.digits(nanos / 1_000_000, 3);
+        } else if nanos.is_multiple_of(1_000) {
+            out.digits(nanos / 1_000, 6);
+        } else {
+            out.digits(nanos, 9);
+        }
+    }
+    for b in *b"+00:00" {
+        out.byte(b);
+    }
+    let Out { buf, len } = out;
+    std::str::from_utf8(&buf[..len]).ok()
 }
 
 /// A small value (an enumeration, a date) as its `ToJSON` form.
@@ -497,5 +556,45 @@ pub fn via_to_json<T: ToJSON, S: serde::Serializer>(value: &T, s: S) -> Result<S
 impl<T: serde::Serialize> serde::Serialize for Nullable<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod rfc3339_tests {
+    #[test]
+    fn the_stack_form_is_to_rfc3339() {
+        use chrono::TimeZone;
+        let base = chrono::Utc
+            .with_ymd_and_hms(2026, 1, 9, 7, 5, 3)
+            .single()
+            .expect("time");
+        for nanos in [
+            0,
+            1,
+            999,
+            1_000,
+            120_000,
+            123_456_000,
+            100_000_000,
+            999_999_999,
+            5_000_000,
+        ] {
+            let at = base + chrono::Duration::nanoseconds(nanos);
+            let mut buf = [0u8; 38];
+            assert_eq!(
+                super::write_rfc3339(&at, &mut buf),
+                Some(at.to_rfc3339().as_str()),
+                "{nanos}"
+            );
+        }
+        let early = chrono::Utc
+            .with_ymd_and_hms(5, 12, 31, 23, 59, 59)
+            .single()
+            .expect("time");
+        let mut buf = [0u8; 38];
+        assert_eq!(
+            super::write_rfc3339(&early, &mut buf),
+            Some(early.to_rfc3339().as_str())
+        );
     }
 }
