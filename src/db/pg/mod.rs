@@ -254,6 +254,14 @@ async fn single_on(
     settings: &[(&str, Uuid)],
     statement: &Statement,
 ) -> Result<(Vec<Row>, u64), DbErr> {
+    // On a shared connection the lock is taken before preparing: a
+    // statement not yet in the cache is parsed in a round trip of its own,
+    // which must not fall inside another request's transaction (an aborted
+    // one would refuse it).
+    let written = match submit {
+        Some(submit) => Some(submit.lock().await),
+        None => None,
+    };
     let scope = prepare(conn, &settings_sql(settings)).await?;
     let prepared = prepare(conn, &statement.sql).await?;
     let values = params::values(statement);
@@ -267,17 +275,12 @@ async fn single_on(
         run(conn, &prepared, &values),
         conn.batch_execute("COMMIT"),
     ));
-    let (begin, scoped, done, commit) = match submit {
-        Some(submit) => {
-            let written = submit.lock().await;
-            let first = futures_util::poll!(all.as_mut());
-            drop(written);
-            match first {
-                std::task::Poll::Ready(all) => all,
-                std::task::Poll::Pending => all.await,
-            }
-        }
-        None => all.await,
+    let first = futures_util::poll!(all.as_mut());
+    // Written: others may write behind it while it waits for its answers.
+    drop(written);
+    let (begin, scoped, done, commit) = match first {
+        std::task::Poll::Ready(all) => all,
+        std::task::Poll::Pending => all.await,
     };
     begin.map_err(pg_err)?;
     scoped.map_err(pg_err)?;
@@ -356,24 +359,19 @@ pub(super) fn pg_err(err: tokio_postgres::Error) -> DbErr {
 /// only the step that failed, e.g. which parameter would not encode).
 fn with_sources(err: &tokio_postgres::Error) -> String {
     let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(e) = source {
+    for e in sources(err) {
         text.push_str(": ");
         text.push_str(&e.to_string());
-        source = e.source();
     }
     text
 }
 
 fn source_is_io(err: &tokio_postgres::Error) -> bool {
-    let mut source = std::error::Error::source(err);
-    while let Some(e) = source {
-        if e.is::<std::io::Error>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
+    sources(err).any(|e| e.is::<std::io::Error>())
+}
+
+fn sources(err: &tokio_postgres::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(std::error::Error::source(err), |e| e.source())
 }
 
 /// A PostgreSQL error report carried the way SeaORM carries sqlx's, so
