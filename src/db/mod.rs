@@ -14,6 +14,7 @@ mod owned;
 mod pg;
 mod platform;
 mod select;
+mod shape;
 mod tenant;
 mod tx;
 mod user;

@@ -103,10 +103,19 @@ impl PlatformDb {
     }
 
     /// The key whose stored hash is `key_hash`, in whichever tenant.
+    ///
+    /// On PostgreSQL this runs on the request path's pool (prepared, one
+    /// round trip on a shared connection): it is what a key-cache miss
+    /// costs.
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, DbErr> {
+        const POSTGRES: &str = "SELECT tenant_id, id, scopes, expires_at, revoked_at FROM tenantry_api_key_by_hash($1)";
+        if let super::Conn::Pg(pool) = &self.seam {
+            let rows = pool.query_unscoped(POSTGRES, &[key_hash.into()]).await?;
+            return rows.first().map(super::pg::Decode::decode).transpose();
+        }
         let answer = self
             .ask(Across {
-                postgres: "SELECT tenant_id, id, scopes, expires_at, revoked_at FROM tenantry_api_key_by_hash($1)",
+                postgres: POSTGRES,
                 values: vec![key_hash.into()],
                 sqlite: || {
                     vec![sqlite(

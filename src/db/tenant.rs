@@ -12,14 +12,15 @@
 use entity::{TenantScoped, TenantVisible};
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseBackend, DbErr, FromQueryResult, IntoActiveModel,
-    QueryFilter, QueryTrait, Statement,
+    ActiveModelBehavior, ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseBackend, DbErr, FromQueryResult,
+    IntoActiveModel, QueryFilter, QueryTrait,
 };
 use uuid::Uuid;
 
 use super::owned;
 use super::pg::Decode;
 use super::select::ScopedSelect;
+use super::shape::{self, Query, Shape};
 use super::tx::Tx;
 
 /// Data access for one tenant. Made only by `Db::scoped`, from a grant.
@@ -103,8 +104,8 @@ impl TenantTx {
         self.tenant
     }
 
-    async fn fetch<M: FromQueryResult + Decode>(&self, statement: Statement) -> Result<Vec<M>, DbErr> {
-        self.tx.fetch(statement).await
+    async fn fetch<M: FromQueryResult + Decode>(&self, query: Query) -> Result<Vec<M>, DbErr> {
+        self.tx.fetch(query).await
     }
 
     fn backend(&self) -> DatabaseBackend {
@@ -121,7 +122,16 @@ impl TenantTx {
     where
         E::Model: Decode,
     {
-        self.find::<E>().filter(E::id_column().eq(id)).one().await
+        let (backend, tenant) = (self.backend(), self.tenant);
+        let values = vec![tenant.into(), id.into(), 1u64.into()];
+        let query = shape::query::<E>(backend, Shape::FindById, values, || {
+            let mut select = E::find()
+                .filter(E::visible_to_tenant(tenant))
+                .filter(E::id_column().eq(id));
+            QueryTrait::query(&mut select).limit(1);
+            select.build(backend)
+        });
+        Ok(self.tx.fetch::<E::Model>(query).await?.into_iter().next())
     }
 
     /// Inserts `model` with its `tenant_id` overwritten by this tenant's.
@@ -144,14 +154,26 @@ impl TenantTx {
     {
         model.not_set(E::tenant_column());
         model.not_set(E::id_column());
-        let mut update = E::update_many()
-            .set(model)
-            .filter(E::tenant_column().eq(self.tenant))
-            .filter(E::id_column().eq(id))
-            .into_query();
-        update.returning(owned::returning::<E>());
-        let statement = self.backend().build(&update);
-        Ok(self.fetch::<E::Model>(statement).await?.into_iter().next())
+        let (backend, tenant) = (self.backend(), self.tenant);
+        let (mask, mut values) = owned::written(&model, |v| match v {
+            ActiveValue::Set(v) => Some(v),
+            ActiveValue::Unchanged(_) | ActiveValue::NotSet => None,
+        });
+        values.extend([tenant.into(), id.into()]);
+        let build = move || {
+            let mut update = E::update_many()
+                .set(model)
+                .filter(E::tenant_column().eq(tenant))
+                .filter(E::id_column().eq(id))
+                .into_query();
+            update.returning(owned::returning::<E>());
+            backend.build(&update)
+        };
+        let query = match mask {
+            Some(mask) => shape::query::<E>(backend, Shape::UpdateById(mask), values, build),
+            None => build().into(),
+        };
+        Ok(self.fetch::<E::Model>(query).await?.into_iter().next())
     }
 
     /// Writes the set fields of `model` to every row of this tenant that
@@ -174,7 +196,12 @@ impl TenantTx {
 
     /// Deletes this tenant's row `id`; `false` when there was none.
     pub async fn delete_by_id<E: TenantScoped>(&self, id: Uuid) -> Result<bool, DbErr> {
-        Ok(owned::delete::<E>(&self.tx, E::tenant_column(), self.tenant, E::id_column().eq(id)).await? > 0)
+        let (backend, tenant) = (self.backend(), self.tenant);
+        let values = vec![tenant.into(), id.into()];
+        let query = shape::query::<E>(backend, Shape::DeleteById, values, || {
+            owned::delete_statement::<E>(backend, E::tenant_column(), tenant, E::id_column().eq(id))
+        });
+        Ok(self.tx.execute(query).await? > 0)
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {

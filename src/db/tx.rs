@@ -17,13 +17,12 @@ use sea_orm::{
 };
 use tokio::sync::Mutex;
 use tokio_postgres::Row;
-use uuid::Uuid;
 
 use super::Conn;
 use super::pg::{self, Decode};
+use super::shape::Query;
 
-/// A scope setting: its name (a constant of the schema) and value.
-pub(super) type Setting = (&'static str, Uuid);
+pub(super) use super::pg::Setting;
 
 enum Inner {
     Orm(DatabaseTransaction),
@@ -95,33 +94,42 @@ impl Tx {
     }
 
     /// Runs a statement that returns rows.
-    pub(super) async fn fetch<M: FromQueryResult + Decode>(&self, statement: Statement) -> Result<Vec<M>, DbErr> {
-        match self.run(statement).await?.0 {
+    pub(super) async fn fetch<M: FromQueryResult + Decode>(
+        &self,
+        statement: impl Into<Query>,
+    ) -> Result<Vec<M>, DbErr> {
+        match self.run(statement.into()).await?.0 {
             Rows::Orm(rows) => rows.iter().map(|row| M::from_query_result(row, "")).collect(),
             Rows::Pg(rows) => rows.iter().map(M::decode).collect(),
         }
     }
 
     /// Runs a statement that returns no rows; how many rows it changed.
-    pub(super) async fn execute(&self, statement: Statement) -> Result<u64, DbErr> {
+    pub(super) async fn execute(&self, statement: impl Into<Query>) -> Result<u64, DbErr> {
+        let query = statement.into();
         match &self.inner {
-            Inner::Orm(txn) => Ok(Box::pin(txn.execute_raw(statement)).await?.rows_affected()),
-            _ => Ok(self.run(statement).await?.1),
+            Inner::Orm(txn) => Ok(
+                Box::pin(txn.execute_raw(query.into_statement(txn.get_database_backend())))
+                    .await?
+                    .rows_affected(),
+            ),
+            _ => Ok(self.run(query).await?.1),
         }
     }
 
-    async fn run(&self, statement: Statement) -> Result<(Rows, u64), DbErr> {
+    async fn run(&self, query: Query) -> Result<(Rows, u64), DbErr> {
         match &self.inner {
             // Boxed: SeaORM's futures are large, and every caller's future
             // would otherwise carry them, on every backend, and be copied as
             // it moves.
             Inner::Orm(txn) => {
+                let statement = query.into_statement(txn.get_database_backend());
                 let rows = Box::pin(txn.query_all_raw(statement)).await?;
                 let n = rows.len() as u64;
                 Ok((Rows::Orm(rows), n))
             }
             Inner::Pg(tx) => {
-                let (rows, n) = tx.lock().await.run(&statement).await?;
+                let (rows, n) = tx.lock().await.run(&query.sql, &query.values).await?;
                 Ok((Rows::Pg(rows), n))
             }
             Inner::PgSingle { pool, settings, used } => {
@@ -130,7 +138,7 @@ impl Tx {
                         "a single-statement transaction was asked to run a second statement".to_owned(),
                     ));
                 }
-                let (rows, n) = Box::pin(pool.single(settings, &statement)).await?;
+                let (rows, n) = Box::pin(pool.single(settings, &query.sql, &query.values)).await?;
                 Ok((Rows::Pg(rows), n))
             }
         }

@@ -59,6 +59,7 @@ decode! {
     }
     entity::tenant::Model { id, slug, name, created_at, updated_at }
     entity::user::Model { id, email, name, password_hash, last_tenant_id, created_at, updated_at }
+    crate::db::ApiKeyRecord { tenant_id, id, scopes, expires_at, revoked_at }
 }
 
 #[cfg(test)]

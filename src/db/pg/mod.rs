@@ -19,7 +19,8 @@
 //!
 //! Statements are prepared once per connection (deadpool's statement
 //! cache) and rows come back in binary format, decoded by position into
-//! the models ([`decode`]). SeaORM still builds every statement.
+//! the models ([`decode`]). SeaORM builds the statements; the fixed shapes
+//! (get, insert, update and delete by id) only once (`super::shape`).
 
 mod decode;
 mod params;
@@ -31,11 +32,15 @@ use std::time::Duration;
 
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime};
 use futures_util::FutureExt;
-use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, Statement};
+use sea_orm::sea_query::Value;
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 pub use decode::Decode;
+
+/// A scope setting: its name (a constant of the schema) and value.
+pub type Setting = (&'static str, Uuid);
 
 /// How long a request waits for a pooled connection, and how long opening
 /// one may take, before it gives up (503).
@@ -152,19 +157,32 @@ impl Pool {
 
     /// Runs `statement` as a transaction of its own with `settings` applied,
     /// in one round trip; its rows and how many rows it changed.
-    pub async fn single(&self, settings: &[(&str, Uuid)], statement: &Statement) -> Result<(Vec<Row>, u64), DbErr> {
+    pub async fn single(&self, settings: &[Setting], sql: &str, values: &[Value]) -> Result<(Vec<Row>, u64), DbErr> {
         if self.shared.is_empty() {
             let conn = self.get().await?;
-            return Box::pin(single_on(&conn, None, settings, statement)).await;
+            return Box::pin(single_on(&conn, None, settings, sql, values)).await;
         }
         let slot = &self.shared[self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len()];
         let conn = slot.conn(&self.pool).await?;
-        Box::pin(single_on(&conn, Some(&slot.submit), settings, statement)).await
+        Box::pin(single_on(&conn, Some(&slot.submit), settings, sql, values)).await
+    }
+
+    /// Runs `sql`, a statement of the seam that needs no scope (a lookup
+    /// through a function that answers across tenants), in an implicit
+    /// transaction of its own: one round trip, on a shared connection.
+    pub async fn query_unscoped(&self, sql: &str, values: &[Value]) -> Result<Vec<Row>, DbErr> {
+        if self.shared.is_empty() {
+            let conn = self.get().await?;
+            return Box::pin(unscoped_on(&conn, None, sql, values)).await;
+        }
+        let slot = &self.shared[self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len()];
+        let conn = slot.conn(&self.pool).await?;
+        Box::pin(unscoped_on(&conn, Some(&slot.submit), sql, values)).await
     }
 
     /// Opens a transaction with `settings` applied; nothing is sent until
     /// its first statement.
-    pub async fn begin(&self, settings: &[(&str, Uuid)]) -> Result<PgTx, DbErr> {
+    pub async fn begin(&self, settings: &[Setting]) -> Result<PgTx, DbErr> {
         Ok(PgTx {
             conn: Some(self.get().await?),
             scope: Some((settings_sql(settings), setting_values(settings))),
@@ -187,7 +205,7 @@ impl Pool {
 pub struct PgTx {
     conn: Option<Object>,
     /// The settings still to be sent, with the first statement.
-    scope: Option<(String, Vec<String>)>,
+    scope: Option<(Arc<str>, Vec<params::UuidText>)>,
 }
 
 impl PgTx {
@@ -198,15 +216,15 @@ impl PgTx {
     }
 
     /// Runs `statement`; its rows and how many rows it changed.
-    pub async fn run(&mut self, statement: &Statement) -> Result<(Vec<Row>, u64), DbErr> {
+    pub async fn run(&mut self, sql: &str, values: &[Value]) -> Result<(Vec<Row>, u64), DbErr> {
         let conn = self.conn()?;
-        let prepared = prepare(conn, &statement.sql).await?;
-        let values = params::values(statement);
+        let prepared = prepare(conn, sql).await?;
+        let values = params::values(values);
         let Some((sql, scope_values)) = &self.scope else {
             return run(conn, &prepared, &values).await;
         };
         let setting = prepare(conn, sql).await?;
-        let setting_bound = params::bind_text(scope_values);
+        let setting_bound = params::bind_uuids(scope_values);
         let (begin, scoped, done) = futures_util::join!(
             conn.batch_execute("BEGIN"),
             conn.query(&setting, &setting_bound),
@@ -251,8 +269,9 @@ impl Drop for PgTx {
 async fn single_on(
     conn: &Object,
     submit: Option<&tokio::sync::Mutex<()>>,
-    settings: &[(&str, Uuid)],
-    statement: &Statement,
+    settings: &[Setting],
+    sql: &str,
+    values: &[Value],
 ) -> Result<(Vec<Row>, u64), DbErr> {
     // On a shared connection the lock is taken before preparing: a
     // statement not yet in the cache is parsed in a round trip of its own,
@@ -263,10 +282,10 @@ async fn single_on(
         None => None,
     };
     let scope = prepare(conn, &settings_sql(settings)).await?;
-    let prepared = prepare(conn, &statement.sql).await?;
-    let values = params::values(statement);
+    let prepared = prepare(conn, sql).await?;
+    let values = params::values(values);
     let scope_values = setting_values(settings);
-    let scope_bound = params::bind_text(&scope_values);
+    let scope_bound = params::bind_uuids(&scope_values);
     // `join4` polls all four on its first poll, in order, whatever each
     // returns: each writes its message then, so the four go out together.
     let mut all = std::pin::pin!(futures_util::future::join4(
@@ -289,19 +308,57 @@ async fn single_on(
     Ok(done)
 }
 
+/// One statement in an implicit transaction of its own on `conn`, written
+/// whole (under `submit` when the connection is shared) between the other
+/// requests' transactions.
+async fn unscoped_on(
+    conn: &Object,
+    submit: Option<&tokio::sync::Mutex<()>>,
+    sql: &str,
+    values: &[Value],
+) -> Result<Vec<Row>, DbErr> {
+    let written = match submit {
+        Some(submit) => Some(submit.lock().await),
+        None => None,
+    };
+    let prepared = prepare(conn, sql).await?;
+    let values = params::values(values);
+    let mut ran = std::pin::pin!(run(conn, &prepared, &values));
+    let first = futures_util::poll!(ran.as_mut());
+    drop(written);
+    let (rows, _) = match first {
+        std::task::Poll::Ready(done) => done,
+        std::task::Poll::Pending => ran.await,
+    }?;
+    Ok(rows)
+}
+
 /// `SELECT set_config('app.tenant_id', $1, true), …`: the names are the
-/// seam's constants, the values are parameters.
-fn settings_sql(settings: &[(&str, Uuid)]) -> String {
+/// seam's constants, the values are parameters. Written once per set of
+/// names (there are a few).
+fn settings_sql(settings: &[Setting]) -> Arc<str> {
+    type Texts = Vec<(Vec<&'static str>, Arc<str>)>;
+    static TEXTS: RwLock<Texts> = RwLock::new(Vec::new());
+    let same = |names: &[&str]| names.len() == settings.len() && names.iter().zip(settings).all(|(a, (b, _))| a == b);
+    let find = |texts: &Texts| texts.iter().find(|(names, _)| same(names)).map(|(_, sql)| sql.clone());
+    if let Some(sql) = find(&TEXTS.read().unwrap_or_else(PoisonError::into_inner)) {
+        return sql;
+    }
     let calls: Vec<String> = settings
         .iter()
         .enumerate()
         .map(|(i, (name, _))| format!("set_config('{name}', ${}, true)", i + 1))
         .collect();
-    format!("SELECT {}", calls.join(", "))
+    let sql: Arc<str> = format!("SELECT {}", calls.join(", ")).into();
+    let mut texts = TEXTS.write().unwrap_or_else(PoisonError::into_inner);
+    if find(&texts).is_none() {
+        texts.push((settings.iter().map(|(name, _)| *name).collect(), sql.clone()));
+    }
+    sql
 }
 
-fn setting_values(settings: &[(&str, Uuid)]) -> Vec<String> {
-    settings.iter().map(|(_, value)| value.to_string()).collect()
+fn setting_values(settings: &[Setting]) -> Vec<params::UuidText> {
+    settings.iter().map(|(_, value)| params::UuidText(*value)).collect()
 }
 
 async fn prepare(conn: &Object, sql: &str) -> Result<tokio_postgres::Statement, DbErr> {

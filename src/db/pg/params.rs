@@ -9,9 +9,9 @@
 //! `ToSql`, which checks the type.
 
 use bytes::BytesMut;
-use sea_orm::Statement;
 use sea_orm::sea_query::Value;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use uuid::Uuid;
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
@@ -19,21 +19,35 @@ type BoxError = Box<dyn std::error::Error + Sync + Send>;
 #[derive(Debug)]
 pub(super) struct Param<'a>(&'a Value);
 
-pub(super) fn values(statement: &Statement) -> Vec<Param<'_>> {
-    statement
-        .values
-        .as_ref()
-        .map_or(&[][..], |v| v.0.as_slice())
-        .iter()
-        .map(Param)
-        .collect()
+pub(super) fn values(values: &[Value]) -> Vec<Param<'_>> {
+    values.iter().map(Param).collect()
 }
 
 pub(super) fn bind<'a>(values: &'a [Param<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
-pub(super) fn bind_text(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
+/// A UUID bound as its text (the value of `set_config`), written in
+/// place without an allocation.
+#[derive(Debug)]
+pub(super) struct UuidText(pub Uuid);
+
+impl ToSql for UuidText {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        out.extend_from_slice(self.0.hyphenated().encode_lower(&mut buf).as_bytes());
+        let _ = ty;
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <&str as ToSql>::accepts(ty)
+    }
+
+    to_sql_checked!();
+}
+
+pub(super) fn bind_uuids(values: &[UuidText]) -> Vec<&(dyn ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
@@ -110,5 +124,14 @@ mod tests {
         assert!(Param(&text).to_sql(&Type::INT4, &mut out).is_err());
         let none = Value::Int(None);
         assert!(matches!(Param(&none).to_sql(&Type::INT4, &mut out), Ok(IsNull::Yes)));
+    }
+
+    #[test]
+    fn a_uuid_binds_as_its_hyphenated_text() {
+        let id = Uuid::now_v7();
+        let mut out = BytesMut::new();
+        assert!(UuidText(id).to_sql_checked(&Type::TEXT, &mut out).is_ok());
+        assert_eq!(&out[..], id.to_string().as_bytes());
+        assert!(UuidText(id).to_sql_checked(&Type::UUID, &mut out).is_err());
     }
 }
