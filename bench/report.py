@@ -124,6 +124,12 @@ for name, s in sets.items():
         target("RSS under load <= 150 MB", srv.get("peak_rss_kb", 0) / 1024, srv.get("peak_rss_kb", 1e9) / 1024 <= 150)
         target("cold start <= 500 ms", srv.get("cold_start_ms"), (srv.get("cold_start_ms") or 1e9) <= 500)
 
+if "sqlite" in sets:
+    w = sets["sqlite"]["wrk"]
+    for mode in ["list", "get"]:
+        if mode in w:
+            target(f"SQLite: {mode} >= 5,000 req/s", w[mode]["rps"], w[mode]["rps"] >= 5000)
+
 if "1k" in sets and "100k" in sets:
     a, b = sets["1k"]["wrk"], sets["100k"]["wrk"]
     for mode in ["list", "get", "list_uncached", "get_uncached"]:

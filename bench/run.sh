@@ -8,7 +8,7 @@
 #   BENCH_PG        admin URL without a database   [postgres://postgres@127.0.0.1:5432]
 #   BENCH_DURATION  seconds per closed-loop run     [10]
 #   BENCH_REPEAT    runs of each load, interleaved; the table shows medians [3]
-#   BENCH_SETS      data sets to run                ["1k 100k"]
+#   BENCH_SETS      data sets to run                ["1k 100k sqlite"]
 #   BENCH_RESEED=1  drop and seed the data sets again
 #   BENCH_REDIS     Redis for the revocation broadcast [redis://127.0.0.1:6379]; "none" runs without
 set -euo pipefail
@@ -19,7 +19,7 @@ mkdir -p "$out"
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 duration=${BENCH_DURATION:-10}
 repeat=${BENCH_REPEAT:-3}
-sets=${BENCH_SETS:-"1k 100k"}
+sets=${BENCH_SETS:-"1k 100k sqlite"}
 port=18480
 conns=64
 threads=2
@@ -64,10 +64,19 @@ server_pid=
 stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=; }
 trap stop_server EXIT
 cold_ms=0
-start_server() { # db; sets server_pid and cold_ms (spawn to a ready /readyz)
-  local start end
+db_url() { # set: the server's DATABASE_URL for a data set
+  case $1 in
+    sqlite) echo "sqlite://$out/bench-sqlite.db?mode=rwc" ;;
+    *) echo "$pg/tenantry_bench_$1" ;;
+  esac
+}
+start_server() { # db [noredis]: a PostgreSQL database name or a full URL; sets server_pid and cold_ms (spawn to a ready /readyz)
+  local start end url=$1
+  local -a unset=()
+  [[ $url == *://* ]] || url=$pg/$url
+  [ "${2:-}" = noredis ] && unset=(-u REDIS_URL -u TENANTRY_REDIS_PREFIX)
   start=$(date +%s%N)
-  DATABASE_URL=$pg/$1 "$bin" serve --listen 127.0.0.1:$port >"$out/server.log" 2>&1 &
+  env "${unset[@]}" DATABASE_URL="$url" "$bin" serve --listen 127.0.0.1:$port >"$out/server.log" 2>&1 &
   server_pid=$!
   until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.005; done
   end=$(date +%s%N)
@@ -153,8 +162,19 @@ run_pgbench() { # set name script as_app tenants protocol
 }
 
 : > "$out/raw.jsonl"
+seed_sqlite() { # the 1k data set on SQLite, the embedded default
+  local file=$out/bench-sqlite.db keys=$out/keys-sqlite.tsv
+  if [ "${BENCH_RESEED:-0}" != 1 ] && [ -s "$keys" ] && [ -s "$file" ]; then
+    return
+  fi
+  echo "== seeding $file: 1000 tenants x 100 projects" >&2
+  rm -f "$file" "$file"-*
+  DATABASE_URL=$(db_url sqlite) "$bin" bench-seed --prefix b --tenants 1000 --projects 100 --out "$keys"
+}
+
 seed 1k 1000 100
 [[ " $sets " == *" 100k "* ]] && seed 100k 100000 10
+[[ " $sets " == *" sqlite "* ]] && seed_sqlite
 capture_statements tenantry_bench_1k
 
 median_rps() { # set mode: half the median closed-loop req/s (the open-loop rate)
@@ -168,6 +188,23 @@ print(int(statistics.median(rates) / 2))' "$out/raw.jsonl" "$1" "$2"
 }
 
 for set in $sets; do
+  if [ "$set" = sqlite ]; then
+    # The embedded default: the 1k data set in one SQLite file, no
+    # PostgreSQL and no Redis, as the quick start runs it.
+    echo "== sqlite: server" >&2
+    start_server "$(db_url sqlite)" noredis
+    sleep 1
+    printf '{"set": "%s", "cold_start_ms": %d, "idle_rss_kb": %d}\n' "$set" "$cold_ms" "$(rss_kb VmRSS)" >> "$out/raw.jsonl"
+    for round in $(seq "$repeat"); do
+      for mode in hello list get create; do
+        echo "   wrk $mode ($round/$repeat)" >&2
+        run_wrk "$set" "$mode"
+      done
+    done
+    printf '{"set": "%s", "peak_rss_kb": %d}\n' "$set" "$(rss_kb VmHWM)" >> "$out/raw.jsonl"
+    stop_server
+    continue
+  fi
   case $set in 1k) tenants=1000 ;; 100k) tenants=100000 ;; esac
   echo "== $set: pgbench limits ($repeat rounds)" >&2
   for _ in $(seq "$repeat"); do

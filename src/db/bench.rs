@@ -1,6 +1,6 @@
-//! Bulk seeding for the benchmark harness (`--features bench` only;
-//! PostgreSQL, run as a superuser owner so one transaction can write every
-//! tenant's rows).
+//! Bulk seeding for the benchmark harness (`--features bench` only): on
+//! PostgreSQL as a superuser owner, so one transaction can write every
+//! tenant's rows; on SQLite (the embedded default) through the entities.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -25,11 +25,11 @@ impl Db {
         projects: u32,
         keys: &[(String, String, String)],
     ) -> Result<Vec<(String, Uuid, Uuid)>, DbErr> {
-        if self.backend != DatabaseBackend::Postgres {
-            return Err(DbErr::Custom("bench-seed needs PostgreSQL".into()));
-        }
         if !prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
             return Err(DbErr::Custom("the prefix must be lowercase letters and digits".into()));
+        }
+        if self.backend != DatabaseBackend::Postgres {
+            return self.bench_seed_embedded(prefix, projects, keys).await;
         }
         let now = crate::clock::truncate_micros(Utc::now()).to_rfc3339();
         let txn = self.conn.begin().await?;
@@ -112,6 +112,76 @@ impl Db {
             }
             txn.execute_unprepared(&format!("INSERT INTO bench_keys VALUES {values}"))
                 .await?;
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// The same data set on SQLite (no `bench_keys`: pgbench does not reach
+    /// it), written through the entities in batches, in one transaction.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "bulk seeding for the benchmark, inside the seam"
+    )]
+    async fn bench_seed_embedded(
+        &self,
+        prefix: &str,
+        projects: u32,
+        keys: &[(String, String, String)],
+    ) -> Result<Vec<(String, Uuid, Uuid)>, DbErr> {
+        use entity::{api_key, project, tenant};
+        use sea_orm::{ActiveValue::Set, EntityTrait};
+
+        let now = crate::clock::truncate_micros(Utc::now());
+        let txn = self.conn.begin().await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (n, (secret, display, hash)) in keys.iter().enumerate() {
+            let tenant = Uuid::now_v7();
+            tenant::Entity::insert(tenant::ActiveModel {
+                id: Set(tenant),
+                slug: Set(format!("{prefix}-{n}")),
+                name: Set(format!("Bench {n}")),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+            .exec_without_returning(&txn)
+            .await?;
+            api_key::Entity::insert(api_key::ActiveModel {
+                tenant_id: Set(tenant),
+                id: Set(Uuid::now_v7()),
+                name: Set("bench".into()),
+                prefix: Set(display.clone()),
+                key_hash: Set(hash.clone()),
+                scopes: Set("projects:read projects:write tasks:read tasks:write api_keys:manage".into()),
+                created_at: Set(now),
+                ..Default::default()
+            })
+            .exec_without_returning(&txn)
+            .await?;
+            let rows: Vec<project::ActiveModel> = (1..=i64::from(projects))
+                .map(|g| {
+                    let at = now + chrono::Duration::microseconds(g);
+                    project::ActiveModel {
+                        tenant_id: Set(tenant),
+                        id: Set(Uuid::now_v7()),
+                        name: Set(format!("Project {g}")),
+                        description: Set(None),
+                        created_at: Set(at),
+                        updated_at: Set(at),
+                    }
+                })
+                .collect();
+            let first = rows.first().and_then(|p| p.id.clone().into_value());
+            let first = match first {
+                Some(sea_orm::Value::Uuid(Some(id))) => id,
+                _ => Uuid::nil(),
+            };
+            for chunk in rows.chunks(500) {
+                project::Entity::insert_many(chunk.to_vec())
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+            out.push((secret.clone(), tenant, first));
         }
         txn.commit().await?;
         Ok(out)

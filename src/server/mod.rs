@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use poem::endpoint::make_sync;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::{CatchPanic, RequestId, ReuseId};
+use poem::middleware::CatchPanic;
 use poem::web::Html;
 use poem::{Endpoint, EndpointExt, Route, Server, get};
 
@@ -57,7 +57,6 @@ pub fn build_route(state: AppState) -> impl Endpoint {
         .with(ResponseHeaders(contract))
         .with(CatchPanic::new().with_handler(panic_response))
         .with(crate::telemetry::RequestSpan)
-        .with(RequestId::default().reuse_id(ReuseId::Ignore))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -257,6 +257,12 @@ async fn docs_spec_and_probes_are_served(app: TestApp) {
     assert_eq!(docs.status, 200);
     assert!(docs.content_type.starts_with("text/html"));
     assert!(docs.headers.contains_key("x-request-id"));
+    let again = app.send(app.http.get(app.url("/docs"))).await;
+    assert_ne!(
+        docs.headers.get("x-request-id"),
+        again.headers.get("x-request-id"),
+        "every request has an id of its own"
+    );
     let html = docs.body.as_str().unwrap_or_default();
     assert!(
         html.contains(&tenantry::openapi::spec_json().trim_end().to_owned()),
