@@ -72,6 +72,12 @@ impl<'a, E: EntityTrait> ScopedSelect<'a, E> {
         self
     }
 
+    /// The statement, for its own transaction (`TenantTx::find_by_id_and_all`).
+    pub(super) fn into_statement(self) -> (&'a Tx, sea_orm::Statement) {
+        let statement = self.select.build(self.tx.backend());
+        (self.tx, statement)
+    }
+
     pub async fn all(self) -> Result<Vec<E::Model>, DbErr>
     where
         E::Model: Decode,

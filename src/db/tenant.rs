@@ -122,16 +122,44 @@ impl TenantTx {
     where
         E::Model: Decode,
     {
+        let query = self.find_by_id_query::<E>(id);
+        Ok(self.tx.fetch::<E::Model>(query).await?.into_iter().next())
+    }
+
+    /// This tenant's row `id` of `E` and the rows `select` finds, asked
+    /// together: on PostgreSQL in one round trip, on a transaction of one
+    /// statement too (the pair is its one use).
+    pub async fn find_by_id_and_all<E, F>(
+        &self,
+        id: Uuid,
+        select: ScopedSelect<'_, F>,
+    ) -> Result<(Option<E::Model>, Vec<F::Model>), DbErr>
+    where
+        E: TenantScoped,
+        F: sea_orm::EntityTrait,
+        E::Model: Decode,
+        F::Model: Decode,
+    {
+        let (tx, statement) = select.into_statement();
+        if !std::ptr::eq(tx, &self.tx) {
+            return Err(DbErr::Custom("a select was run on another transaction".to_owned()));
+        }
+        let first = self.find_by_id_query::<E>(id);
+        let (row, rows) = self
+            .tx
+            .fetch_pair::<E::Model, F::Model>(first, statement.into())
+            .await?;
+        Ok((row.into_iter().next(), rows))
+    }
+
+    fn find_by_id_query<E: TenantScoped>(&self, id: Uuid) -> Query {
         let (backend, tenant) = (self.backend(), self.tenant);
         let values = vec![tenant.into(), id.into(), 1u64.into()];
-        let query = shape::query::<E>(backend, Shape::FindById, values, || {
-            let mut select = E::find()
-                .filter(E::visible_to_tenant(tenant))
-                .filter(E::id_column().eq(id));
+        shape::query::<E>(backend, Shape::FindById, values, || {
+            let mut select = E::find().filter(E::visible_to_tenant(tenant)).filter(E::id_column().eq(id));
             QueryTrait::query(&mut select).limit(1);
             select.build(backend)
-        });
-        Ok(self.tx.fetch::<E::Model>(query).await?.into_iter().next())
+        })
     }
 
     /// Inserts `model` with its `tenant_id` overwritten by this tenant's.

@@ -43,6 +43,20 @@ enum Rows {
     Pg(Vec<Row>),
 }
 
+/// A statement's rows and how many rows it changed.
+type Outcome = (Rows, u64);
+
+fn pg_outcome((rows, n): pg::Outcome) -> Outcome {
+    (Rows::Pg(rows), n)
+}
+
+fn decode<M: FromQueryResult + Decode>(rows: Rows) -> Result<Vec<M>, DbErr> {
+    match rows {
+        Rows::Orm(rows) => rows.iter().map(|row| M::from_query_result(row, "")).collect(),
+        Rows::Pg(rows) => rows.iter().map(M::decode).collect(),
+    }
+}
+
 /// An open transaction with its row-level-security settings applied.
 pub(super) struct Tx {
     inner: Inner,
@@ -98,10 +112,20 @@ impl Tx {
         &self,
         statement: impl Into<Query>,
     ) -> Result<Vec<M>, DbErr> {
-        match self.run(statement.into()).await?.0 {
-            Rows::Orm(rows) => rows.iter().map(|row| M::from_query_result(row, "")).collect(),
-            Rows::Pg(rows) => rows.iter().map(M::decode).collect(),
-        }
+        decode(self.run(statement.into(), None).await?.0.0)
+    }
+
+    /// Runs two statements that do not depend on each other's results, the
+    /// second pipelined behind the first (on PostgreSQL they travel and are
+    /// answered together; a transaction of one statement takes them both).
+    pub(super) async fn fetch_pair<A, B>(&self, first: Query, second: Query) -> Result<(Vec<A>, Vec<B>), DbErr>
+    where
+        A: FromQueryResult + Decode,
+        B: FromQueryResult + Decode,
+    {
+        let (first, second) = self.run(first, Some(second)).await?;
+        let second = second.ok_or_else(|| DbErr::Custom("the second statement did not run".to_owned()))?;
+        Ok((decode(first.0)?, decode(second.0)?))
     }
 
     /// Runs a statement that returns no rows; how many rows it changed.
@@ -113,33 +137,43 @@ impl Tx {
                     .await?
                     .rows_affected(),
             ),
-            _ => Ok(self.run(query).await?.1),
+            _ => Ok(self.run(query, None).await?.0.1),
         }
     }
 
-    async fn run(&self, query: Query) -> Result<(Rows, u64), DbErr> {
+    async fn run(&self, query: Query, second: Option<Query>) -> Result<(Outcome, Option<Outcome>), DbErr> {
         match &self.inner {
             // Boxed: SeaORM's futures are large, and every caller's future
             // would otherwise carry them, on every backend, and be copied as
             // it moves.
             Inner::Orm(txn) => {
-                let statement = query.into_statement(txn.get_database_backend());
-                let rows = Box::pin(txn.query_all_raw(statement)).await?;
+                let backend = txn.get_database_backend();
+                let rows = Box::pin(txn.query_all_raw(query.into_statement(backend))).await?;
                 let n = rows.len() as u64;
-                Ok((Rows::Orm(rows), n))
+                let second = match second {
+                    Some(q) => {
+                        let rows = Box::pin(txn.query_all_raw(q.into_statement(backend))).await?;
+                        let n = rows.len() as u64;
+                        Some((Rows::Orm(rows), n))
+                    }
+                    None => None,
+                };
+                Ok(((Rows::Orm(rows), n), second))
             }
             Inner::Pg(tx) => {
-                let (rows, n) = tx.lock().await.run(&query.sql, &query.values).await?;
-                Ok((Rows::Pg(rows), n))
+                let second = second.as_ref().map(|q| (&*q.sql, &q.values[..]));
+                let (first, second) = tx.lock().await.run((&query.sql, &query.values), second).await?;
+                Ok((pg_outcome(first), second.map(pg_outcome)))
             }
             Inner::PgSingle { pool, settings, used } => {
                 if used.swap(true, Ordering::AcqRel) {
                     return Err(DbErr::Custom(
-                        "a single-statement transaction was asked to run a second statement".to_owned(),
+                        "a single-statement transaction was asked to run another statement".to_owned(),
                     ));
                 }
-                let (rows, n) = Box::pin(pool.single(settings, &query.sql, &query.values)).await?;
-                Ok((Rows::Pg(rows), n))
+                let second = second.as_ref().map(|q| (&*q.sql, &q.values[..]));
+                let (first, second) = Box::pin(pool.single(settings, (&query.sql, &query.values), second)).await?;
+                Ok((pg_outcome(first), second.map(pg_outcome)))
             }
         }
     }

@@ -92,6 +92,16 @@ impl Error {
             _ => Error::Db(err),
         }
     }
+
+    /// Maps a foreign-key violation to `what` not found: a row written
+    /// against a parent the tenant does not have (the keys are composite,
+    /// `(tenant_id, id)`, so another tenant's parent is no parent).
+    pub fn not_found_on_foreign_key(err: DbErr, what: &'static str) -> Self {
+        match crate::db::sql_err(&err) {
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::NotFound(what),
+            _ => Error::Db(err),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -124,12 +124,11 @@ impl TaskChanges {
     }
 }
 
+/// One statement: a project the tenant does not have fails the insert's
+/// composite foreign key, which is its `404`.
 pub async fn create(db: &TenantDb, now: DateTime<Utc>, project_id: Uuid, input: Valid<NewTask>) -> Result<Task> {
     let input = input.0;
-    let tx = db.write().await?;
-    if tx.find_by_id::<project::Entity>(project_id).await?.is_none() {
-        return Err(Error::NotFound("project"));
-    }
+    let tx = db.single_write().await?;
     let task = tx
         .insert(task::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -143,7 +142,8 @@ pub async fn create(db: &TenantDb, now: DateTime<Utc>, project_id: Uuid, input: 
             updated_at: Set(now),
             ..Default::default()
         })
-        .await?;
+        .await
+        .map_err(|e| Error::not_found_on_foreign_key(e, "project"))?;
     tx.commit().await?;
     Ok(task)
 }
@@ -218,7 +218,8 @@ pub fn list_params(
 }
 
 /// Tasks matching `filter`. With `project_must_exist`, a `project_id` that
-/// is not the tenant's is a 404 rather than an empty list.
+/// is not the tenant's is a 404 rather than an empty list; the project is
+/// looked up together with the tasks (one round trip on PostgreSQL).
 pub async fn list(
     db: &TenantDb,
     key: &DerivedKey,
@@ -226,13 +227,7 @@ pub async fn list(
     params: &ListParams,
     project_must_exist: bool,
 ) -> Result<Page<Task>> {
-    let tx = db.read().await?;
-    if project_must_exist
-        && let Some(project_id) = filter.project_id
-        && tx.find_by_id::<project::Entity>(project_id).await?.is_none()
-    {
-        return Err(Error::NotFound("project"));
-    }
+    let tx = db.single_read().await?;
     let mut select = tx.find::<task::Entity>();
     if let Some(p) = filter.project_id {
         select = select.filter(task::Column::ProjectId.eq(p));
@@ -255,11 +250,17 @@ pub async fn list(
         SortBy::CreatedAt => select.order_by(task::Column::CreatedAt, order.clone()),
         SortBy::DueDate => select.order_by_nulls_last(task::Column::DueDate, order.clone()),
     };
-    let rows = select
-        .order_by(task::Column::Id, order)
-        .limit(params.fetch())
-        .all()
-        .await?;
+    let select = select.order_by(task::Column::Id, order).limit(params.fetch());
+    let rows = match filter.project_id {
+        Some(project_id) if project_must_exist => {
+            let (project, rows) = tx.find_by_id_and_all::<project::Entity, _>(project_id, select).await?;
+            if project.is_none() {
+                return Err(Error::NotFound("project"));
+            }
+            rows
+        }
+        _ => select.all().await?,
+    };
     tx.commit().await?;
     Ok(params.page(key, rows, |t| Position {
         key: match filter.sort {

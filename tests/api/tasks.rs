@@ -186,8 +186,7 @@ async fn a_task_cannot_be_created_in_a_missing_project(app: TestApp) {
 }
 
 /// Titles and descriptions reach the database as written, on create and
-/// update, whatever dollar signs they hold (on PostgreSQL, single-statement
-/// requests carry their values as dollar-quoted literals).
+/// update, whatever dollar signs they hold.
 async fn task_text_round_trips_exactly(app: TestApp) {
     let t = app.tenant("acme").await;
     let p = app.project(&t.key, "Alpha").await;

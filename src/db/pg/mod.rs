@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime};
 use futures_util::FutureExt;
+use futures_util::future::OptionFuture;
 use sea_orm::sea_query::Value;
 use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
 use tokio_postgres::Row;
@@ -41,6 +42,15 @@ pub use decode::Decode;
 
 /// A scope setting: its name (a constant of the schema) and value.
 pub type Setting = (&'static str, Uuid);
+
+/// A statement's text and values.
+pub type Sql<'a> = (&'a str, &'a [Value]);
+
+/// A statement's rows and how many rows it changed.
+pub type Outcome = (Vec<Row>, u64);
+
+/// What a transaction's one or two statements returned.
+pub type Ran = (Outcome, Option<Outcome>);
 
 /// How long a request waits for a pooled connection, and how long opening
 /// one may take, before it gives up (503).
@@ -155,16 +165,17 @@ impl Pool {
         self.pool.get().await.map_err(pool_err)
     }
 
-    /// Runs `statement` as a transaction of its own with `settings` applied,
-    /// in one round trip; its rows and how many rows it changed.
-    pub async fn single(&self, settings: &[Setting], sql: &str, values: &[Value]) -> Result<(Vec<Row>, u64), DbErr> {
+    /// Runs `first` (and `second`, when given, pipelined behind it) as a
+    /// transaction of its own with `settings` applied, in one round trip;
+    /// for each, its rows and how many rows it changed.
+    pub async fn single(&self, settings: &[Setting], first: Sql<'_>, second: Option<Sql<'_>>) -> Result<Ran, DbErr> {
         if self.shared.is_empty() {
             let conn = self.get().await?;
-            return Box::pin(single_on(&conn, None, settings, sql, values)).await;
+            return Box::pin(single_on(&conn, None, settings, first, second)).await;
         }
         let slot = &self.shared[self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len()];
         let conn = slot.conn(&self.pool).await?;
-        Box::pin(single_on(&conn, Some(&slot.submit), settings, sql, values)).await
+        Box::pin(single_on(&conn, Some(&slot.submit), settings, first, second)).await
     }
 
     /// Runs `sql`, a statement of the seam that needs no scope (a lookup
@@ -215,27 +226,35 @@ impl PgTx {
             .ok_or_else(|| DbErr::Custom("the transaction has ended".to_owned()))
     }
 
-    /// Runs `statement`; its rows and how many rows it changed.
-    pub async fn run(&mut self, sql: &str, values: &[Value]) -> Result<(Vec<Row>, u64), DbErr> {
+    /// Runs `first` (and `second`, when given, pipelined behind it); for
+    /// each, its rows and how many rows it changed.
+    pub async fn run(&mut self, first: Sql<'_>, second: Option<Sql<'_>>) -> Result<Ran, DbErr> {
         let conn = self.conn()?;
-        let prepared = prepare(conn, sql).await?;
-        let values = params::values(values);
+        let prepared = prepare(conn, first.0).await?;
+        let values = params::values(first.1);
+        let prepared_second = match second {
+            Some((sql, values)) => Some((prepare(conn, sql).await?, params::values(values))),
+            None => None,
+        };
+        let run_second = OptionFuture::from(prepared_second.as_ref().map(|(p, v)| run(conn, p, v)));
         let Some((sql, scope_values)) = &self.scope else {
-            return run(conn, &prepared, &values).await;
+            let (done, second) = futures_util::join!(run(conn, &prepared, &values), run_second);
+            return Ok((done?, second.transpose()?));
         };
         let setting = prepare(conn, sql).await?;
         let setting_bound = params::bind_uuids(scope_values);
-        let (begin, scoped, done) = futures_util::join!(
+        let (begin, scoped, done, second) = futures_util::join!(
             conn.batch_execute("BEGIN"),
             conn.query(&setting, &setting_bound),
             run(conn, &prepared, &values),
+            run_second,
         );
         // From here the transaction is open (or the connection is broken):
         // a drop rolls it back.
         self.scope = None;
         begin.map_err(pg_err)?;
         scoped.map_err(pg_err)?;
-        done
+        Ok((done?, second.transpose()?))
     }
 
     pub async fn commit(mut self) -> Result<(), DbErr> {
@@ -270,9 +289,9 @@ async fn single_on(
     conn: &Object,
     submit: Option<&tokio::sync::Mutex<()>>,
     settings: &[Setting],
-    sql: &str,
-    values: &[Value],
-) -> Result<(Vec<Row>, u64), DbErr> {
+    first: Sql<'_>,
+    second: Option<Sql<'_>>,
+) -> Result<Ran, DbErr> {
     // On a shared connection the lock is taken before preparing: a
     // statement not yet in the cache is parsed in a round trip of its own,
     // which must not fall inside another request's transaction (an aborted
@@ -282,30 +301,36 @@ async fn single_on(
         None => None,
     };
     let scope = prepare(conn, &settings_sql(settings)).await?;
-    let prepared = prepare(conn, sql).await?;
-    let values = params::values(values);
+    let prepared = prepare(conn, first.0).await?;
+    let values = params::values(first.1);
+    let prepared_second = match second {
+        Some((sql, values)) => Some((prepare(conn, sql).await?, params::values(values))),
+        None => None,
+    };
     let scope_values = setting_values(settings);
     let scope_bound = params::bind_uuids(&scope_values);
-    // `join4` polls all four on its first poll, in order, whatever each
-    // returns: each writes its message then, so the four go out together.
-    let mut all = std::pin::pin!(futures_util::future::join4(
+    // `join5` polls all on its first poll, in order, whatever each
+    // returns: each writes its message then, so they go out together.
+    let mut all = std::pin::pin!(futures_util::future::join5(
         conn.batch_execute("BEGIN"),
         conn.query(&scope, &scope_bound),
         run(conn, &prepared, &values),
+        OptionFuture::from(prepared_second.as_ref().map(|(p, v)| run(conn, p, v))),
         conn.batch_execute("COMMIT"),
     ));
     let first = futures_util::poll!(all.as_mut());
     // Written: others may write behind it while it waits for its answers.
     drop(written);
-    let (begin, scoped, done, commit) = match first {
+    let (begin, scoped, done, second, commit) = match first {
         std::task::Poll::Ready(all) => all,
         std::task::Poll::Pending => all.await,
     };
     begin.map_err(pg_err)?;
     scoped.map_err(pg_err)?;
     let done = done?;
+    let second = second.transpose()?;
     commit.map_err(pg_err)?;
-    Ok(done)
+    Ok((done, second))
 }
 
 /// One statement in an implicit transaction of its own on `conn`, written
