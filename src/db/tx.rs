@@ -162,7 +162,13 @@ impl Tx {
             }
             Inner::Pg(tx) => {
                 let second = second.as_ref().map(|q| (&*q.sql, &q.values[..]));
-                let (first, second) = tx.lock().await.run((&query.sql, &query.values), second).await?;
+                // Boxed like SeaORM's: the multi-statement path's future is
+                // the largest, and every single-statement request would carry it.
+                let (first, second) = Box::pin(async {
+                    let mut tx = tx.lock().await;
+                    tx.run((&query.sql, &query.values), second).await
+                })
+                .await?;
                 Ok((pg_outcome(first), second.map(pg_outcome)))
             }
             Inner::PgSingle { pool, settings, used } => {
