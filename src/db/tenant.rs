@@ -156,7 +156,9 @@ impl TenantTx {
         let (backend, tenant) = (self.backend(), self.tenant);
         let values = vec![tenant.into(), id.into(), 1u64.into()];
         shape::query::<E>(backend, Shape::FindById, values, || {
-            let mut select = E::find().filter(E::visible_to_tenant(tenant)).filter(E::id_column().eq(id));
+            let mut select = E::find()
+                .filter(E::visible_to_tenant(tenant))
+                .filter(E::id_column().eq(id));
             QueryTrait::query(&mut select).limit(1);
             select.build(backend)
         })
