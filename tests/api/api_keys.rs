@@ -239,9 +239,30 @@ async fn last_use_is_recorded_in_batches(app: TestApp) {
     assert!(listed["items"][0]["last_used_at"].is_null(), "not written per request");
     app.clock.advance(chrono::Duration::minutes(5));
     app.get("/v1/projects", &t.key).await.ok(200);
+    // Several tenants' uses are flushed together, each to its own key.
+    let others = [app.tenant("globex").await, app.tenant("initech").await];
+    for other in &others {
+        app.get("/v1/projects", &other.key).await.ok(200);
+    }
     app.state.flush_key_usage().await;
     let after = app.get("/v1/api-keys", &t.key).await.ok(200).clone();
-    assert!(after["items"][0]["last_used_at"].as_str().unwrap_or_default() > used.as_str());
+    let later = after["items"][0]["last_used_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(later > used, "{later} after {used}");
+    for other in &others {
+        let keys = app.get("/v1/api-keys", &other.key).await.ok(200).clone();
+        assert_eq!(keys["items"].as_array().map(Vec::len), Some(1), "{keys}");
+        assert_eq!(keys["items"][0]["last_used_at"], later.as_str(), "{keys}");
+    }
+    // A flush of an older use never moves a value back.
+    app.clock.advance(chrono::Duration::minutes(-10));
+    app.get("/v1/projects", &t.key).await.ok(200);
+    app.state.flush_key_usage().await;
+    app.clock.advance(chrono::Duration::minutes(10));
+    let kept = app.get("/v1/api-keys", &t.key).await.ok(200).clone();
+    assert!(kept["items"][0]["last_used_at"].as_str().unwrap_or_default() >= later.as_str());
 }
 
 async fn a_revocation_reaches_other_instances_within_the_cache_ttl(app: TestApp) {

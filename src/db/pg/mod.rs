@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime};
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use futures_util::future::OptionFuture;
 use sea_orm::sea_query::Value;
 use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
@@ -189,6 +190,58 @@ impl Pool {
         let slot = &self.shared[self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len()];
         let conn = slot.conn(&self.pool).await?;
         Box::pin(unscoped_on(&conn, Some(&slot.submit), sql, values)).await
+    }
+
+    /// Runs `statements` in one transaction on a connection of its own,
+    /// each under its own scope: `set_config(name, tenant, true)` is written
+    /// before each one (a later call overrides an earlier one). Everything
+    /// is written at once and answered together; any error aborts the whole
+    /// transaction. How many rows they changed in all.
+    pub async fn each_scoped(&self, name: &'static str, statements: &[(Uuid, Sql<'_>)]) -> Result<u64, DbErr> {
+        let conn = self.get().await?;
+        let setting = prepare(&conn, &settings_sql(&[(name, Uuid::nil())])).await?;
+        let mut prepared = Vec::with_capacity(statements.len());
+        for (tenant, (sql, values)) in statements {
+            prepared.push((
+                prepare(&conn, sql).await?,
+                params::values(values),
+                [params::UuidText(*tenant)],
+            ));
+        }
+        let bound: Vec<_> = prepared
+            .iter()
+            .map(|(_, values, tenant)| (params::bind(values), params::bind_uuids(tenant)))
+            .collect();
+        let mut calls: Vec<BoxFuture<'_, Result<u64, DbErr>>> = Vec::with_capacity(2 * statements.len() + 2);
+        calls.push(Box::pin(async {
+            conn.batch_execute("BEGIN").await.map_err(pg_err).map(|()| 0)
+        }));
+        for ((statement, _, _), (values, tenant)) in prepared.iter().zip(&bound) {
+            let (conn, setting) = (&conn, &setting);
+            calls.push(Box::pin(async move {
+                conn.query(setting, tenant).await.map_err(pg_err).map(|_| 0)
+            }));
+            calls.push(Box::pin(async move {
+                conn.execute(statement, values).await.map_err(pg_err)
+            }));
+        }
+        calls.push(Box::pin(async {
+            conn.batch_execute("COMMIT").await.map_err(pg_err).map(|()| 0)
+        }));
+        // Each call writes its message on its first poll: poll them once in
+        // order, so they go out in order, then wait for the answers.
+        let mut pending = Vec::with_capacity(calls.len());
+        for mut call in calls {
+            pending.push(match futures_util::poll!(call.as_mut()) {
+                std::task::Poll::Ready(done) => Box::pin(std::future::ready(done)),
+                std::task::Poll::Pending => call,
+            });
+        }
+        let mut changed = 0;
+        for call in pending {
+            changed += call.await?;
+        }
+        Ok(changed)
     }
 
     /// Opens a transaction with `settings` applied; nothing is sent until
