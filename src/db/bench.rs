@@ -158,12 +158,15 @@ impl Db {
             })
             .exec_without_returning(&txn)
             .await?;
-            let rows: Vec<project::ActiveModel> = (1..=i64::from(projects))
-                .map(|g| {
+            let ids: Vec<Uuid> = (0..projects).map(|_| Uuid::now_v7()).collect();
+            let rows: Vec<project::ActiveModel> = ids
+                .iter()
+                .zip(1_i64..)
+                .map(|(id, g)| {
                     let at = now + chrono::Duration::microseconds(g);
                     project::ActiveModel {
                         tenant_id: Set(tenant),
-                        id: Set(Uuid::now_v7()),
+                        id: Set(*id),
                         name: Set(format!("Project {g}")),
                         description: Set(None),
                         created_at: Set(at),
@@ -171,11 +174,7 @@ impl Db {
                     }
                 })
                 .collect();
-            let first = rows.first().and_then(|p| p.id.clone().into_value());
-            let first = match first {
-                Some(sea_orm::Value::Uuid(Some(id))) => id,
-                _ => Uuid::nil(),
-            };
+            let first = ids.first().copied().unwrap_or_default();
             for chunk in rows.chunks(500) {
                 project::Entity::insert_many(chunk.to_vec())
                     .exec_without_returning(&txn)

@@ -60,7 +60,7 @@ fn sqlite(query: impl QueryTrait) -> Statement {
 }
 
 /// The most key uses one flush transaction writes on PostgreSQL.
-pub const KEY_USES_PER_TRANSACTION: usize = 500;
+const KEY_USES_PER_TRANSACTION: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct PlatformDb {
@@ -157,13 +157,12 @@ impl PlatformDb {
         Ok(created)
     }
 
-    /// Writes batched `last_used_at` values: one transaction per tenant, and
-    /// never moves a value backwards.
+    /// Writes batched `last_used_at` values, never moving a value backwards.
     ///
-    /// On PostgreSQL the whole batch is one transaction per
-    /// [`KEY_USES_PER_TRANSACTION`] keys, each update under its tenant's
-    /// setting, all pipelined: one commit (one WAL flush) where a
-    /// transaction per tenant would cost one per tenant.
+    /// On PostgreSQL one transaction per [`KEY_USES_PER_TRANSACTION`] keys,
+    /// each update under its tenant's setting, all pipelined: one commit
+    /// (one WAL flush) where a transaction per tenant would cost one per
+    /// tenant. On SQLite one transaction per tenant, through the seam.
     pub async fn record_key_uses(&self, uses: &[(Uuid, Uuid, DateTime<Utc>)]) -> Result<(), DbErr> {
         const POSTGRES: &str = "UPDATE api_keys SET last_used_at = $3 \
              WHERE tenant_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at < $3)";

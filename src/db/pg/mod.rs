@@ -44,8 +44,8 @@ pub use decode::Decode;
 /// A scope setting: its name (a constant of the schema) and value.
 pub type Setting = (&'static str, Uuid);
 
-/// A statement's text and values.
-pub type Sql<'a> = (&'a str, &'a [Value]);
+/// A statement's text and the values bound to it.
+pub type Bound<'a> = (&'a str, &'a [Value]);
 
 /// A statement's rows and how many rows it changed.
 pub type Outcome = (Vec<Row>, u64);
@@ -169,7 +169,12 @@ impl Pool {
     /// Runs `first` (and `second`, when given, pipelined behind it) as a
     /// transaction of its own with `settings` applied, in one round trip;
     /// for each, its rows and how many rows it changed.
-    pub async fn single(&self, settings: &[Setting], first: Sql<'_>, second: Option<Sql<'_>>) -> Result<Ran, DbErr> {
+    pub async fn single(
+        &self,
+        settings: &[Setting],
+        first: Bound<'_>,
+        second: Option<Bound<'_>>,
+    ) -> Result<Ran, DbErr> {
         if self.shared.is_empty() {
             let conn = self.get().await?;
             return Box::pin(single_on(&conn, None, settings, first, second)).await;
@@ -197,7 +202,7 @@ impl Pool {
     /// before each one (a later call overrides an earlier one). Everything
     /// is written at once and answered together; any error aborts the whole
     /// transaction. How many rows they changed in all.
-    pub async fn each_scoped(&self, name: &'static str, statements: &[(Uuid, Sql<'_>)]) -> Result<u64, DbErr> {
+    pub async fn each_scoped(&self, name: &'static str, statements: &[(Uuid, Bound<'_>)]) -> Result<u64, DbErr> {
         let conn = self.get().await?;
         let setting = prepare(&conn, &settings_sql(&[(name, Uuid::nil())])).await?;
         let mut prepared = Vec::with_capacity(statements.len());
@@ -281,7 +286,7 @@ impl PgTx {
 
     /// Runs `first` (and `second`, when given, pipelined behind it); for
     /// each, its rows and how many rows it changed.
-    pub async fn run(&mut self, first: Sql<'_>, second: Option<Sql<'_>>) -> Result<Ran, DbErr> {
+    pub async fn run(&mut self, first: Bound<'_>, second: Option<Bound<'_>>) -> Result<Ran, DbErr> {
         let conn = self.conn()?;
         let prepared = prepare(conn, first.0).await?;
         let values = params::values(first.1);
@@ -342,8 +347,8 @@ async fn single_on(
     conn: &Object,
     submit: Option<&tokio::sync::Mutex<()>>,
     settings: &[Setting],
-    first: Sql<'_>,
-    second: Option<Sql<'_>>,
+    first: Bound<'_>,
+    second: Option<Bound<'_>>,
 ) -> Result<Ran, DbErr> {
     // On a shared connection the lock is taken before preparing: a
     // statement not yet in the cache is parsed in a round trip of its own,
