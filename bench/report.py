@@ -15,7 +15,7 @@ tick = os.sysconf("SC_CLK_TCK")
 # figure below is the median of its runs (all runs are kept under "runs").
 sets = {}
 for r in rows:
-    s = sets.setdefault(r["set"], {"wrk": {}, "oha": {}, "pgbench": {}, "server": {}, "instructions": {}})
+    s = sets.setdefault(r["set"], {"wrk": {}, "oha": {}, "pgbench": {}, "pgbench_open": {}, "server": {}, "instructions": {}})
     if "instructions" in r:
         s["instructions"][r["mode"]] = r["instructions"]
     elif "wrk" in r:
@@ -29,7 +29,10 @@ for r in rows:
             "cpu_s_per_1k": (r["cpu_ticks"] / tick) / max(w["requests"], 1) * 1000,
         })
     elif "oha" in r:
-        s["oha"][r["mode"]] = {"rate": r["rate"], "p99_ms": r["oha"]["p99_s"] * 1000, "success": r["oha"]["success"]}
+        s["oha"][r["mode"]] = {"rate": r["rate"], "p50_ms": r["oha"]["p50_s"] * 1000, "p99_ms": r["oha"]["p99_s"] * 1000,
+                               "success": r["oha"]["success"]}
+    elif "pgbench_open" in r:
+        s["pgbench_open"][r["pgbench_open"]] = {k: r[k] for k in ("rate", "p50_ms", "p99_ms", "transactions")}
     elif "pgbench" in r:
         s["pgbench"].setdefault(r["pgbench"], {"runs": []})["runs"].append(
             {"tps": r["tps"], "latency_avg_ms": r["latency_avg_ms"]})
@@ -87,6 +90,21 @@ for name, s in sets.items():
     for k, v in p.items():
         runs = ", ".join(f"{r['tps']:.0f}" for r in v["runs"])
         print(f"| {k} | {v['tps']:.0f} | {runs} | {v['latency_avg_ms']} |")
+    if any(mode in o for mode in ("list", "get", "create")):
+        # The open loop beside what the machine alone (hello) and the
+        # database alone (the pipelined statements, pgbench -R) take at the
+        # same rate, all measured from each request's scheduled start.
+        print("\n| open loop, half the closed-loop maximum | rate | p50 ms | p99 ms | hello p99 ms | pipelined statements p99 ms | p99 less both |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for mode in ("list", "get", "create"):
+            if mode not in o:
+                continue
+            ours, hello, db = o[mode], o.get(f"hello@{mode}"), s["pgbench_open"].get(mode)
+            both = hello["p99_ms"] + db["p99_ms"] if hello and db else None
+            cells = [mode, f"{ours['rate']}/s", f"{ours['p50_ms']:.2f}", f"{ours['p99_ms']:.2f}",
+                     f"{hello['p99_ms']:.2f}" if hello else "", f"{db['p99_ms']:.2f}" if db else "",
+                     f"{ours['p99_ms'] - both:.2f}" if both is not None else ""]
+            print("| " + " | ".join(cells) + " |")
     print(
         f"\nserver: cold start {srv.get('cold_start_ms')} ms, idle RSS {srv.get('idle_rss_kb', 0) / 1024:.1f} MB, "
         f"peak RSS {srv.get('peak_rss_kb', 0) / 1024:.1f} MB"

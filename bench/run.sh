@@ -143,6 +143,30 @@ run_oha() { # set mode rate
   printf '{"set": "%s", "mode": "%s", "rate": %s, "oha": %s}\n' "$1" "$2" "$3" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({"p50_s": d["latencyPercentiles"]["p50"], "p99_s": d["latencyPercentiles"]["p99"], "rps": d["summary"]["requestsPerSec"], "success": d["summary"]["successRate"]}))' "$out/oha-$1-$2.json")" >> "$out/raw.jsonl"
 }
 
+run_hello_open() { # set mode rate: hello at the rate an endpoint's open-loop run used
+  oha -q "$3" -z 10s --latency-correction --no-tui --output-format json -c $conns \
+    "http://127.0.0.1:$port/bench/hello" > "$out/oha-$1-hello-at-$2.json"
+  printf '{"set": "%s", "mode": "hello@%s", "rate": %s, "oha": %s}\n' "$1" "$2" "$3" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({"p50_s": d["latencyPercentiles"]["p50"], "p99_s": d["latencyPercentiles"]["p99"], "rps": d["summary"]["requestsPerSec"], "success": d["summary"]["successRate"]}))' "$out/oha-$1-hello-at-$2.json")" >> "$out/raw.jsonl"
+}
+
+run_pgbench_open() { # set mode rate: the endpoint's pipelined statements at the same rate (pgbench -R)
+  # As many connections as the server multiplexes its requests over (4
+  # shared connections), each transaction timed from its scheduled start as
+  # oha's latency correction does (its time plus its schedule lag, from
+  # pgbench's per-transaction log).
+  local _key tenant project line=1 prefix=$out/pgbench-open-$1-$2
+  [ "$2" = create ] && line=2
+  IFS=$'\t' read -r _key tenant project < <(sed -n "${line}p" "$out/keys-$1.tsv")
+  rm -f "$prefix".*
+  PGOPTIONS="-c role=$role" pgbench -n -M prepared -c 4 -j $threads -T 10 -R "$3" -l --log-prefix="$prefix" \
+    -D tenants=1000 -D t="$tenant" -D p="$project" -f "$root/bench/pgbench/$2_pipelined.sql" "$pg/tenantry_bench_$1" >/dev/null 2>&1
+  printf '{"set": "%s", "pgbench_open": "%s", "rate": %s, %s}\n' "$1" "$2" "$3" "$(python3 -c 'import glob, statistics, sys
+lat = sorted(int(f[2]) + int(f[6]) for n in glob.glob(sys.argv[1] + ".*") for f in map(str.split, open(n)))
+q = lambda x: lat[min(len(lat) - 1, int(x * len(lat)))] / 1000 if lat else 0
+print(f"\"p50_ms\": {q(0.50):.3f}, \"p99_ms\": {q(0.99):.3f}, \"transactions\": {len(lat)}")' "$prefix")" >> "$out/raw.jsonl"
+  rm -f "$prefix".*
+}
+
 run_pgbench() { # set name script as_app tenants protocol
   local -a env=() ids=()
   [ "$4" = app ] && env=(PGOPTIONS="-c role=$role")
@@ -257,6 +281,11 @@ for set in $sets; do
       rps=$(median_rps "$set" "$mode")
       echo "   oha $mode at $rps/s" >&2
       run_oha "$set" "$mode" "$rps"
+      # What the machine alone adds at that rate (hello), and what the
+      # database alone takes (the pipelined statements, from pgbench).
+      echo "   oha hello at $rps/s, pgbench ${mode}_pipelined at $rps/s" >&2
+      run_hello_open "$set" "$mode" "$rps"
+      run_pgbench_open "$set" "$mode" "$rps"
     done
   fi
   printf '{"set": "%s", "peak_rss_kb": %d}\n' "$set" "$(rss_kb VmHWM)" >> "$out/raw.jsonl"
