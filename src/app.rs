@@ -71,6 +71,7 @@ impl AppState {
         }
         if let Some(tenant) = effects.tenant_deleted {
             self.key_cache.forget_tenant(tenant);
+            self.db.forget_tenant(tenant);
             if let Some(broadcast) = &self.broadcast {
                 broadcast.publish(Notice::TenantDeleted(tenant)).await;
             }

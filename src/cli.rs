@@ -1,4 +1,4 @@
-//! `tenantry serve | migrate | config | spec | tenant create | api-key create | user create | member add |
+//! `tenantry serve | migrate [status] | config | spec | tenant create | tenant show | api-key create | user create | member add |
 //! jwt-keys rotate`.
 //! Every command reads the same configuration; stdout carries only a
 //! command's JSON, logs go to stderr.
@@ -38,7 +38,10 @@ pub enum Command {
     },
     /// Apply pending migrations and ensure the application role (idempotent);
     /// prints the names of the migrations applied as JSON.
-    Migrate,
+    Migrate {
+        #[command(subcommand)]
+        command: Option<MigrateCommand>,
+    },
     /// Print the effective configuration as TOML, secrets redacted (no database needed).
     Config,
     /// Write the OpenAPI document (no server or database needed).
@@ -101,15 +104,48 @@ pub enum Command {
     },
 }
 
+/// The placements a tenant can be created in.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlacementArg {
+    Shared,
+    Schema,
+}
+
+impl From<PlacementArg> for tenants::Placement {
+    fn from(arg: PlacementArg) -> Self {
+        match arg {
+            PlacementArg::Shared => tenants::Placement::Shared,
+            PlacementArg::Schema => tenants::Placement::Schema,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateCommand {
+    /// Print where the migrations stand as JSON, applying none: the
+    /// platform set's, the tenant set's in the shared tables, and how many
+    /// tenants are current, behind or failed.
+    Status,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TenantCommand {
-    /// Create a tenant and print it as JSON.
+    /// Create a tenant, make and migrate its storage, and print it as JSON.
     Create {
         /// Lowercase letters, digits and inner hyphens, 3–63 characters.
         slug: String,
         /// Display name [default: the slug].
         #[arg(long)]
         name: Option<String>,
+        /// Where its data lives: `shared` (rows in the shared tables) or
+        /// `schema` (a PostgreSQL schema of its own).
+        #[arg(long, value_enum, default_value_t = PlacementArg::Shared)]
+        placement: PlacementArg,
+    },
+    /// Print a tenant as JSON, with its placement and location.
+    Show {
+        /// The tenant's slug.
+        slug: String,
     },
 }
 
@@ -272,7 +308,16 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             app.run_until(crate::server::shutdown_signal()).await?;
             Ok(())
         }
-        Command::Migrate => {
+        Command::Migrate {
+            command: Some(MigrateCommand::Status),
+        } => {
+            let db = Db::connect_owner(settings).await?;
+            let status = db.migration_status().await;
+            db.close().await;
+            print_json(&serde_json::to_value(status?).unwrap_or_default());
+            Ok(())
+        }
+        Command::Migrate { command: None } => {
             let db = Db::connect_owner(settings).await?;
             let applied = db.migrate(&settings.database.app_role).await;
             db.close().await;
@@ -311,19 +356,28 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
         Command::BenchTokens { keys, out } => crate::bench::tokens(settings, &keys, &out)
             .map_err(|e| CliError::Usage(format!("minting tokens failed: {e}"))),
         Command::Tenant {
-            command: TenantCommand::Create { slug, name },
+            command: TenantCommand::Create { slug, name, placement },
         } => {
             let db = owner_db(settings).await?;
-            let tenant = tenants::create(&db.platform(), SystemClock.now(), &slug, name.as_deref()).await;
+            let tenant = tenants::create(
+                &db.platform(),
+                SystemClock.now(),
+                &slug,
+                name.as_deref(),
+                placement.into(),
+            )
+            .await;
             db.close().await;
-            let tenant = tenant?;
-            print_json(&json!({
-                "id": tenant.id,
-                "slug": tenant.slug,
-                "name": tenant.name,
-                "created_at": tenant.created_at,
-                "updated_at": tenant.updated_at,
-            }));
+            print_json(&tenant_json(&tenant?));
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::Show { slug },
+        } => {
+            let db = owner_db(settings).await?;
+            let tenant = tenants::by_slug(&db.platform(), &slug).await;
+            db.close().await;
+            print_json(&tenant_json(&tenant?));
             Ok(())
         }
         Command::User {
@@ -440,6 +494,21 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// A tenant as the operator's commands print it: where its data lives
+/// (`placement`, and `location` outside the shared tables) beside what the
+/// API shows.
+fn tenant_json(tenant: &tenants::Tenant) -> serde_json::Value {
+    json!({
+        "id": tenant.id,
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "placement": tenant.placement,
+        "location": tenant.location,
+        "created_at": tenant.created_at,
+        "updated_at": tenant.updated_at,
+    })
 }
 
 async fn create_user(

@@ -11,6 +11,53 @@ pub struct Model {
     pub name: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Where the tenant's data lives: `shared`, `schema` or `database`
+    /// ([`Placement`]).
+    pub placement: String,
+    /// Outside the shared tables, where exactly: the schema's name, or the
+    /// database's configured name or file. Never a credential.
+    pub location: Option<String>,
+}
+
+/// Where a tenant's data lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// Rows in the shared tables, beside every other shared tenant's.
+    Shared,
+    /// A PostgreSQL schema of the tenant's own.
+    Schema,
+    /// A database (PostgreSQL) or file (SQLite) of the tenant's own.
+    Database,
+}
+
+impl Placement {
+    pub const ALL: [Placement; 3] = [Placement::Shared, Placement::Schema, Placement::Database];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Placement::Shared => "shared",
+            Placement::Schema => "schema",
+            Placement::Database => "database",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Placement> {
+        Placement::ALL.into_iter().find(|p| p.as_str() == value)
+    }
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Model {
+    /// The tenant's placement (`None` only for a value the schema's check
+    /// refuses).
+    pub fn placement(&self) -> Option<Placement> {
+        Placement::parse(&self.placement)
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,17 +6,31 @@
 //! PostgreSQL, their row-level security policies; `m20261126_000003_accounts`
 //! users, memberships, sessions and refresh tokens (user-owned rows guarded by
 //! a policy on `app.user_id`); `m20261201_000004_api_key_provenance` who made
-//! each API key and the person it is rooted in.
+//! each API key and the person it is rooted in; `m20261202_000005_tenant_placement`
+//! where each tenant's data lives (its placement and location).
+//!
+//! Every table is in one of two sets, the tenant set or the platform set
+//! ([`TENANT_SET`], [`PLATFORM_SET`]). [`Migrator`] holds the platform
+//! set's migrations (and, from before the tenant set had its own, the
+//! shared tables' first tenant-set tables); [`TenantMigrator`] the tenant
+//! set's, applied to every tenant storage with a ledger of its own.
 
 pub use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::{Migration, MigrationStatus};
 
 mod m20261126_000001_tenants;
 mod m20261126_000002_core;
 mod m20261126_000003_accounts;
 mod m20261201_000004_api_key_provenance;
+mod m20261202_000005_tenant_placement;
 mod rls;
+mod sets;
+mod tenant_set;
 
+pub use m20261202_000005_tenant_placement::PLACEMENTS;
 pub use rls::{APP_TENANT_SETTING, APP_USER_SETTING, TENANT_TABLES, USER_TABLES};
+pub use sets::{PLATFORM_SET, TENANT_SET, TableSet, set_of};
+pub use tenant_set::{TENANT_LEDGER, TenantMigrator};
 
 pub struct Migrator;
 
@@ -28,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_core::Migration),
             Box::new(m20261126_000003_accounts::Migration),
             Box::new(m20261201_000004_api_key_provenance::Migration),
+            Box::new(m20261202_000005_tenant_placement::Migration),
         ]
     }
 }

@@ -58,87 +58,95 @@ fn tenant_fk<T: IntoIden + 'static>(table: T, name: &str) -> ForeignKeyCreateSta
         .to_owned()
 }
 
+/// The tenant set's first tables, projects and tasks, with their keys and
+/// indexes (not their policies): made here in the shared tables, and by the
+/// tenant set's first migration wherever a tenant has storage of its own.
+pub(crate) async fn create_projects_and_tasks(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(Projects::Table)
+                .col(uuid(Projects::TenantId))
+                .col(uuid(Projects::Id))
+                .col(text(Projects::Name))
+                .col(text_null(Projects::Description))
+                .col(timestamp_with_time_zone(Projects::CreatedAt))
+                .col(timestamp_with_time_zone(Projects::UpdatedAt))
+                .primary_key(Index::create().col(Projects::TenantId).col(Projects::Id))
+                .foreign_key(&mut tenant_fk(Projects::Table, "projects_tenant_fk"))
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("projects_tenant_created_idx")
+                .table(Projects::Table)
+                .col(Projects::TenantId)
+                .col(Projects::CreatedAt)
+                .col(Projects::Id)
+                .to_owned(),
+        )
+        .await?;
+
+    manager
+        .create_table(
+            Table::create()
+                .table(Tasks::Table)
+                .col(uuid(Tasks::TenantId))
+                .col(uuid(Tasks::Id))
+                .col(uuid(Tasks::ProjectId))
+                .col(text(Tasks::Title))
+                .col(text_null(Tasks::Description))
+                .col(text(Tasks::Status).check(Expr::col(Tasks::Status).is_in(["todo", "in_progress", "done"])))
+                .col(small_integer(Tasks::Priority).check(Expr::col(Tasks::Priority).between(0, 4)))
+                .col(date_null(Tasks::DueDate))
+                .col(timestamp_with_time_zone(Tasks::CreatedAt))
+                .col(timestamp_with_time_zone(Tasks::UpdatedAt))
+                .primary_key(Index::create().col(Tasks::TenantId).col(Tasks::Id))
+                .foreign_key(&mut tenant_fk(Tasks::Table, "tasks_tenant_fk"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .name("tasks_project_fk")
+                        .from_tbl(Tasks::Table)
+                        .from_col(Tasks::TenantId)
+                        .from_col(Tasks::ProjectId)
+                        .to_tbl(Projects::Table)
+                        .to_col(Projects::TenantId)
+                        .to_col(Projects::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+    for (name, cols) in [
+        (
+            "tasks_tenant_project_created_idx",
+            &[Tasks::TenantId, Tasks::ProjectId, Tasks::CreatedAt, Tasks::Id][..],
+        ),
+        (
+            "tasks_tenant_created_idx",
+            &[Tasks::TenantId, Tasks::CreatedAt, Tasks::Id][..],
+        ),
+        (
+            "tasks_tenant_due_idx",
+            &[Tasks::TenantId, Tasks::DueDate, Tasks::Id][..],
+        ),
+    ] {
+        let mut index = Index::create();
+        index.name(name).table(Tasks::Table);
+        for col in cols {
+            index.col(*col);
+        }
+        manager.create_index(index.to_owned()).await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(Projects::Table)
-                    .col(uuid(Projects::TenantId))
-                    .col(uuid(Projects::Id))
-                    .col(text(Projects::Name))
-                    .col(text_null(Projects::Description))
-                    .col(timestamp_with_time_zone(Projects::CreatedAt))
-                    .col(timestamp_with_time_zone(Projects::UpdatedAt))
-                    .primary_key(Index::create().col(Projects::TenantId).col(Projects::Id))
-                    .foreign_key(&mut tenant_fk(Projects::Table, "projects_tenant_fk"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("projects_tenant_created_idx")
-                    .table(Projects::Table)
-                    .col(Projects::TenantId)
-                    .col(Projects::CreatedAt)
-                    .col(Projects::Id)
-                    .to_owned(),
-            )
-            .await?;
-
-        manager
-            .create_table(
-                Table::create()
-                    .table(Tasks::Table)
-                    .col(uuid(Tasks::TenantId))
-                    .col(uuid(Tasks::Id))
-                    .col(uuid(Tasks::ProjectId))
-                    .col(text(Tasks::Title))
-                    .col(text_null(Tasks::Description))
-                    .col(text(Tasks::Status).check(Expr::col(Tasks::Status).is_in(["todo", "in_progress", "done"])))
-                    .col(small_integer(Tasks::Priority).check(Expr::col(Tasks::Priority).between(0, 4)))
-                    .col(date_null(Tasks::DueDate))
-                    .col(timestamp_with_time_zone(Tasks::CreatedAt))
-                    .col(timestamp_with_time_zone(Tasks::UpdatedAt))
-                    .primary_key(Index::create().col(Tasks::TenantId).col(Tasks::Id))
-                    .foreign_key(&mut tenant_fk(Tasks::Table, "tasks_tenant_fk"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("tasks_project_fk")
-                            .from_tbl(Tasks::Table)
-                            .from_col(Tasks::TenantId)
-                            .from_col(Tasks::ProjectId)
-                            .to_tbl(Projects::Table)
-                            .to_col(Projects::TenantId)
-                            .to_col(Projects::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        for (name, cols) in [
-            (
-                "tasks_tenant_project_created_idx",
-                &[Tasks::TenantId, Tasks::ProjectId, Tasks::CreatedAt, Tasks::Id][..],
-            ),
-            (
-                "tasks_tenant_created_idx",
-                &[Tasks::TenantId, Tasks::CreatedAt, Tasks::Id][..],
-            ),
-            (
-                "tasks_tenant_due_idx",
-                &[Tasks::TenantId, Tasks::DueDate, Tasks::Id][..],
-            ),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(Tasks::Table);
-            for col in cols {
-                index.col(*col);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        create_projects_and_tasks(manager).await?;
 
         manager
             .create_table(

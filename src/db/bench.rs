@@ -143,6 +143,8 @@ impl Db {
                 name: Set(format!("Bench {n}")),
                 created_at: Set(now),
                 updated_at: Set(now),
+                placement: Set(tenant::Placement::Shared.as_str().to_owned()),
+                location: Set(None),
             })
             .exec_without_returning(&txn)
             .await?;

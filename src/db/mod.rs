@@ -12,6 +12,7 @@
 mod bench;
 mod owned;
 mod pg;
+mod placement;
 mod platform;
 mod select;
 mod shape;
@@ -22,7 +23,7 @@ mod user;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use migration::{Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait, TenantMigrator};
 use sea_orm::sqlx::{self, Executor};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr, Statement,
@@ -30,6 +31,7 @@ use sea_orm::{
 use secrecy::ExposeSecret;
 
 pub use pg::Decode;
+pub use placement::schema_name;
 pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
 pub use select::ScopedSelect;
 pub use tenant::{TenantDb, TenantTx};
@@ -65,6 +67,35 @@ pub struct Db {
     conn: DatabaseConnection,
     pg: Option<pg::Pool>,
     backend: DatabaseBackend,
+    /// Where each tenant's data lives, as this instance has read it.
+    placements: std::sync::Arc<placement::Placements>,
+}
+
+/// Where the migrations stand ([`Db::migration_status`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationStatus {
+    /// The platform set's migrations.
+    pub platform: SetStatus,
+    /// The tenant set's migrations in the shared tables.
+    pub shared: SetStatus,
+    pub tenants: TenantsStatus,
+}
+
+/// One ledger's migrations, applied and pending, oldest first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SetStatus {
+    pub applied: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+/// How many tenants' storage has every tenant-set migration (`current`),
+/// lacks some (`behind`), or failed its last migration (`failed`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantsStatus {
+    pub total: u64,
+    pub current: u64,
+    pub behind: u64,
+    pub failed: u64,
 }
 
 /// A database error as SeaORM classifies it, on either path.
@@ -155,7 +186,12 @@ impl Db {
             DatabaseBackend::Postgres => Some(pg::Pool::connect(url, set_role.as_deref(), size).await?),
             _ => None,
         };
-        Ok(Self { conn, pg, backend })
+        Ok(Self {
+            conn,
+            pg,
+            backend,
+            placements: std::sync::Arc::default(),
+        })
     }
 
     /// What the seams run on.
@@ -172,7 +208,7 @@ impl Db {
 
     /// The tenant handle for a principal that holds a scope.
     pub fn scoped(&self, grant: &Grant<'_>) -> TenantDb {
-        TenantDb::new(self.seam(), grant.tenant_id().0)
+        TenantDb::new(self.seam(), grant.tenant_id().0, self.placements.clone())
     }
 
     /// The user handle for a person whose credential was verified.
@@ -181,7 +217,12 @@ impl Db {
     }
 
     pub fn platform(&self) -> PlatformDb {
-        PlatformDb::new(self.conn.clone(), self.seam())
+        PlatformDb::new(self.conn.clone(), self.seam(), self.placements.clone())
+    }
+
+    /// Forgets what this instance read of a deleted tenant's placement.
+    pub fn forget_tenant(&self, tenant: uuid::Uuid) {
+        self.placements.forget(tenant);
     }
 
     /// A round trip to the database (readiness).
@@ -206,12 +247,21 @@ impl Db {
     /// application role exists with exactly the grants it needs. Idempotent.
     /// The names of the migrations it applied, oldest first.
     pub async fn migrate(&self, app_role: &str) -> Result<Vec<String>, DbError> {
-        let pending: Vec<String> = Migrator::get_pending_migrations(&self.conn)
+        let mut pending: Vec<String> = Migrator::get_pending_migrations(&self.conn)
             .await?
             .iter()
             .map(|m| m.name().to_owned())
             .collect();
         Migrator::up(&self.conn, None).await?;
+        // Then the tenant set in the shared tables (the storage this
+        // connection's schema holds), with its own ledger.
+        pending.extend(
+            TenantMigrator::get_pending_migrations(&self.conn)
+                .await?
+                .iter()
+                .map(|m| m.name().to_owned()),
+        );
+        TenantMigrator::up(&self.conn, None).await?;
         if self.backend == DatabaseBackend::Postgres {
             self.ensure_app_role(app_role).await?;
         }
@@ -221,6 +271,42 @@ impl Db {
             tracing::info!(count = pending.len(), migrations = %pending.join(", "), "applied migrations");
         }
         Ok(pending)
+    }
+
+    /// Where the migrations stand, without applying any: the platform set's,
+    /// the tenant set's in each storage, and how many tenants' storage is
+    /// current. Every tenant's data is in the shared tables today, so a
+    /// tenant is current exactly when they are.
+    pub async fn migration_status(&self) -> Result<MigrationStatus, DbError> {
+        let split = |all: Vec<migration::Migration>| {
+            let (applied, pending): (Vec<_>, Vec<_>) = all
+                .iter()
+                .partition(|m| m.status() == migration::MigrationStatus::Applied);
+            let names = |list: Vec<&migration::Migration>| list.iter().map(|m| m.name().to_owned()).collect();
+            SetStatus {
+                applied: names(applied),
+                pending: names(pending),
+            }
+        };
+        let platform = split(Migrator::get_migration_with_status_read_only(&self.conn).await?);
+        let shared = split(TenantMigrator::get_migration_with_status_read_only(&self.conn).await?);
+        let total = if platform.applied.iter().any(|m| m.starts_with("m20261126_000001")) {
+            #[expect(clippy::disallowed_methods, reason = "the operator's count of every tenant")]
+            sea_orm::PaginatorTrait::count(<entity::tenant::Entity as sea_orm::EntityTrait>::find(), &self.conn).await?
+        } else {
+            0
+        };
+        let current = if shared.pending.is_empty() { total } else { 0 };
+        Ok(MigrationStatus {
+            platform,
+            shared,
+            tenants: TenantsStatus {
+                total,
+                current,
+                behind: total - current,
+                failed: 0,
+            },
+        })
     }
 
     async fn ensure_app_role(&self, role: &str) -> Result<(), DbError> {
@@ -333,4 +419,18 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The placements the code knows are those the schema's check admits.
+    #[test]
+    fn placements_are_those_the_schema_admits() {
+        let ours: Vec<&str> = entity::tenant::Placement::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(ours, migration::PLACEMENTS);
+        for placement in entity::tenant::Placement::ALL {
+            assert_eq!(entity::tenant::Placement::parse(placement.as_str()), Some(placement));
+        }
+        assert_eq!(entity::tenant::Placement::parse("elsewhere"), None);
+    }
 }

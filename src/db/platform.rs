@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use entity::tenant::Placement;
 use entity::{api_key, membership, refresh_token, session, tenant, user};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
@@ -68,12 +69,17 @@ pub struct PlatformDb {
     /// What the seams run on (the request path's pool on PostgreSQL):
     /// signups write through it.
     seam: super::Conn,
+    placements: std::sync::Arc<super::placement::Placements>,
 }
 
 #[expect(clippy::disallowed_methods, reason = "platform lookups live inside the seam")]
 impl PlatformDb {
-    pub(super) fn new(conn: DatabaseConnection, seam: super::Conn) -> Self {
-        Self { conn, seam }
+    pub(super) fn new(
+        conn: DatabaseConnection,
+        seam: super::Conn,
+        placements: std::sync::Arc<super::placement::Placements>,
+    ) -> Self {
+        Self { conn, seam, placements }
     }
 
     /// Asks a question across tenants in its backend's form, and decodes
@@ -148,11 +154,36 @@ impl PlatformDb {
             .await
     }
 
-    /// Creates a tenant (its own row is its tenant scope).
-    pub async fn create_tenant(&self, model: tenant::Model) -> Result<tenant::Model, DbErr> {
+    /// Whether this deployment can place a tenant so.
+    pub fn supports(&self, placement: Placement) -> bool {
+        match placement {
+            Placement::Shared => true,
+            Placement::Schema => self.conn.get_database_backend() == DatabaseBackend::Postgres,
+            Placement::Database => false,
+        }
+    }
+
+    /// Creates a tenant (its own row is its tenant scope) in its placement,
+    /// whose storage is made and migrated in the same transaction: a tenant
+    /// in a schema of its own gets the schema, the tenant set's tables with
+    /// their policies, its ledger, and the grants the shared tables have
+    /// (only the migrating role, the operator's, may do this). Either all of
+    /// it exists afterwards or none of it.
+    pub async fn create_tenant(&self, mut model: tenant::Model) -> Result<tenant::Model, DbErr> {
+        let placement = model
+            .placement()
+            .filter(|p| self.supports(*p))
+            .ok_or_else(|| DbErr::Custom(format!("placement `{}` is not available here", model.placement)))?;
+        model.location = match placement {
+            Placement::Schema => Some(super::placement::schema_name(model.id)),
+            Placement::Shared | Placement::Database => None,
+        };
         let txn = self.conn.begin().await?;
         super::tx::apply_settings(&txn, &[(migration::APP_TENANT_SETTING, model.id)]).await?;
         let created = model.into_active_model().reset_all().insert(&txn).await?;
+        if placement == Placement::Schema {
+            super::placement::provision_schema(&txn, created.id).await?;
+        }
         txn.commit().await?;
         Ok(created)
     }
@@ -185,7 +216,9 @@ impl PlatformDb {
             by_tenant.entry(*tenant).or_default().push((*key, *at));
         }
         for (tenant, keys) in by_tenant {
-            let tx = super::TenantDb::new(self.seam.clone(), tenant).write().await?;
+            let tx = super::TenantDb::new(self.seam.clone(), tenant, self.placements.clone())
+                .write()
+                .await?;
             for (key, at) in keys {
                 tx.update_where(
                     Condition::all().add(api_key::Column::Id.eq(key)).add(

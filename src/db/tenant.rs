@@ -6,8 +6,11 @@
 //! a transaction.
 //!
 //! On PostgreSQL a transaction starts with one round trip that also sets
-//! `app.tenant_id`, and a transaction of one statement is one round trip in
+//! `app.tenant_id` (and, for a tenant in a schema of its own, `search_path`:
+//! `placement.rs`), and a transaction of one statement is one round trip in
 //! all (see `tx.rs`).
+
+use std::sync::Arc;
 
 use entity::{TenantScoped, TenantVisible};
 use sea_orm::sea_query::IntoCondition;
@@ -19,6 +22,7 @@ use uuid::Uuid;
 
 use super::owned;
 use super::pg::Decode;
+use super::placement::{self, Placements};
 use super::select::ScopedSelect;
 use super::shape::{self, Query, Shape};
 use super::tx::Tx;
@@ -28,11 +32,22 @@ use super::tx::Tx;
 pub struct TenantDb {
     conn: super::Conn,
     tenant: Uuid,
+    placements: Arc<Placements>,
 }
 
 impl TenantDb {
-    pub(super) fn new(conn: super::Conn, tenant: Uuid) -> Self {
-        Self { conn, tenant }
+    pub(super) fn new(conn: super::Conn, tenant: Uuid, placements: Arc<Placements>) -> Self {
+        Self {
+            conn,
+            tenant,
+            placements,
+        }
+    }
+
+    /// The scope settings of this tenant's transactions, in its placement.
+    async fn settings(&self) -> Result<Vec<super::pg::Setting>, DbErr> {
+        let placement = self.placements.of(&self.conn, self.tenant).await?;
+        placement::settings(self.tenant, placement)
     }
 
     pub fn tenant_id(&self) -> Uuid {
@@ -64,7 +79,7 @@ impl TenantDb {
     }
 
     async fn begin(&self, write: bool) -> Result<TenantTx, DbErr> {
-        let tx = Tx::begin(&self.conn, &[(migration::APP_TENANT_SETTING, self.tenant)], write).await?;
+        let tx = Tx::begin(&self.conn, &self.settings().await?, write).await?;
         Ok(TenantTx {
             tx,
             tenant: self.tenant,
@@ -72,7 +87,7 @@ impl TenantDb {
     }
 
     async fn single(&self, write: bool) -> Result<TenantTx, DbErr> {
-        let tx = Tx::single(&self.conn, &[(migration::APP_TENANT_SETTING, self.tenant)], write).await?;
+        let tx = Tx::single(&self.conn, &self.settings().await?, write).await?;
         Ok(TenantTx {
             tx,
             tenant: self.tenant,

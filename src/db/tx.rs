@@ -206,7 +206,7 @@ pub(super) async fn apply_settings(txn: &DatabaseTransaction, settings: &[Settin
         .collect();
     let values = settings
         .iter()
-        .flat_map(|(name, value)| [(*name).into(), value.to_string().into()])
+        .flat_map(|setting| [setting.0.into(), super::placement::setting_text(setting).into()])
         .collect::<Vec<sea_orm::Value>>();
     #[expect(clippy::disallowed_methods, reason = "the seam sets the scope for RLS")]
     txn.execute_raw(Statement::from_sql_and_values(

@@ -169,6 +169,8 @@ pub fn signup_models(
         name: signup.tenant_name.clone(),
         created_at: now,
         updated_at: now,
+        placement: tenant::Placement::Shared.as_str().to_owned(),
+        location: None,
     };
     let membership = membership::Model {
         tenant_id: tenant.id,

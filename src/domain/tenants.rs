@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::tenant;
+pub use entity::tenant::Placement;
 use sea_orm::Set;
 use uuid::Uuid;
 
@@ -38,11 +39,29 @@ pub fn normalize_slug(v: &mut Violations, slug: &str) -> String {
     slug
 }
 
-pub async fn create(platform: &PlatformDb, now: DateTime<Utc>, slug: &str, name: Option<&str>) -> Result<Tenant> {
+/// Creates a tenant with its data in `placement`, its storage made and
+/// migrated before this returns.
+pub async fn create(
+    platform: &PlatformDb,
+    now: DateTime<Utc>,
+    slug: &str,
+    name: Option<&str>,
+    placement: Placement,
+) -> Result<Tenant> {
     let mut v = Violations::default();
     let slug = normalize_slug(&mut v, slug);
     if let Some(name) = name {
         v.text("name", name, 1, NAME_MAX);
+    }
+    if !platform.supports(placement) {
+        v.push(
+            "placement",
+            "unsupported",
+            match placement {
+                Placement::Schema => "a schema of the tenant's own needs PostgreSQL".to_owned(),
+                _ => format!("placement `{placement}` is not available here"),
+            },
+        );
     }
     v.finish()?;
     let model = Tenant {
@@ -51,6 +70,8 @@ pub async fn create(platform: &PlatformDb, now: DateTime<Utc>, slug: &str, name:
         slug: slug.clone(),
         created_at: now,
         updated_at: now,
+        placement: placement.as_str().to_owned(),
+        location: None,
     };
     platform
         .create_tenant(model)

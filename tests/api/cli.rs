@@ -40,6 +40,14 @@ fn quietly(output: std::process::Output) -> Value {
 
 async fn commands_succeed_quietly(database: Option<&str>) {
     let dir = tempfile::tempdir().expect("dir");
+    // Status applies nothing: on an empty database everything is pending.
+    let before = quietly(tenantry_on(dir.path(), database, &["migrate", "status"]));
+    assert_eq!(before["platform"]["applied"], serde_json::json!([]));
+    assert_eq!(
+        before["platform"]["pending"].as_array().map(Vec::len),
+        Some(migration::Migrator::migrations().len())
+    );
+    assert_eq!(before["tenants"]["total"], 0);
     let tenant = quietly(tenantry_on(dir.path(), database, &["tenant", "create", "quiet-co"]));
     assert_eq!(tenant["slug"], "quiet-co");
     let key = quietly(tenantry_on(
@@ -50,6 +58,17 @@ async fn commands_succeed_quietly(database: Option<&str>) {
     assert!(key["key"].as_str().is_some_and(|k| k.starts_with("tnt_")));
     let migrated = quietly(tenantry_on(dir.path(), database, &["migrate"]));
     assert_eq!(migrated["applied"], serde_json::json!([]), "already up to date");
+    let after = quietly(tenantry_on(dir.path(), database, &["migrate", "status"]));
+    assert_eq!(after["platform"]["pending"], serde_json::json!([]));
+    assert_eq!(after["shared"]["pending"], serde_json::json!([]));
+    assert_eq!(
+        after["shared"]["applied"].as_array().map(Vec::len),
+        Some(migration::TenantMigrator::migrations().len())
+    );
+    assert_eq!(
+        after["tenants"],
+        serde_json::json!({"total": 1, "current": 1, "behind": 0, "failed": 0})
+    );
 }
 
 #[tokio::test]
@@ -69,8 +88,10 @@ async fn a_successful_command_prints_nothing_on_stderr_on_postgres() {
 fn migrate_names_the_migrations_it_applied() {
     let dir = tempfile::tempdir().expect("dir");
     let first = quietly(tenantry_on(dir.path(), None, &["migrate"]));
+    // The platform set's, then the tenant set's in the shared tables.
     let names: Vec<String> = migration::Migrator::migrations()
         .iter()
+        .chain(&migration::TenantMigrator::migrations())
         .map(|m| m.name().to_owned())
         .collect();
     assert_eq!(first["applied"], serde_json::json!(names));
@@ -94,7 +115,26 @@ fn tenant_and_key_creation_on_the_embedded_default() {
     ));
     assert_eq!(tenant["slug"], "acme-co");
     assert_eq!(tenant["name"], "Acme Co");
+    assert_eq!(tenant["placement"], "shared");
+    assert_eq!(tenant["location"], serde_json::Value::Null);
     assert!(dir.path().join("data/tenantry.db").exists(), "SQLite file in ./data");
+    let shown = json_out(&tenantry(dir.path(), &["tenant", "show", "ACME-co"]));
+    assert_eq!(shown, tenant, "show prints what create printed");
+    let missing = tenantry(dir.path(), &["tenant", "show", "nobody"]);
+    assert!(!missing.status.success());
+    assert!(missing.stdout.is_empty());
+    // A schema of its own needs PostgreSQL: refused, and nothing made.
+    let refused = tenantry(dir.path(), &["tenant", "create", "schema-co", "--placement", "schema"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("PostgreSQL"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!tenantry(dir.path(), &["tenant", "show", "schema-co"]).status.success());
+    let unknown = tenantry(dir.path(), &["tenant", "create", "elsewhere-co", "--placement", "moon"]);
+    assert_eq!(unknown.status.code(), Some(2));
 
     let key = json_out(&tenantry(
         dir.path(),

@@ -19,6 +19,7 @@ mod members;
 mod migrations;
 mod openapi_spec;
 mod pagination;
+mod placements;
 mod projects;
 mod roles;
 mod schema_invariants;

@@ -29,6 +29,10 @@ const EXEMPT_TABLES: &[(&str, &str)] = &[
         "the migration ledger; the application role has no grant on it",
     ),
     (
+        "tenant_migrations",
+        "the shared tables' ledger of tenant-set migrations; the application role has no grant on it",
+    ),
+    (
         "users",
         "a person is global (many tenants); owned by the user, guarded by user_isolation on app.user_id",
     ),

@@ -9,10 +9,31 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use tenantry::domain::tenants::Placement;
+
 use crate::backends;
 use crate::support::TestApp;
 
 backends!(tenant_b_never_reaches_tenant_a);
+
+/// The walker again with A, B or both in a schema of their own.
+mod tenant_b_never_reaches_tenant_a_across_placements {
+    use tenantry::domain::tenants::Placement::{Schema, Shared};
+
+    crate::postgres_only!(schema_and_shared, shared_and_schema, schema_and_schema);
+
+    async fn schema_and_shared(app: crate::support::TestApp) {
+        super::walk(app, Schema, Shared).await;
+    }
+
+    async fn shared_and_schema(app: crate::support::TestApp) {
+        super::walk(app, Shared, Schema).await;
+    }
+
+    async fn schema_and_schema(app: crate::support::TestApp) {
+        super::walk(app, Schema, Schema).await;
+    }
+}
 
 /// The resource a path segment names, to the id of A's row of it. A new
 /// resource needs one line here; the walker fails until it has it.
@@ -46,8 +67,13 @@ fn example_body(spec: &Value, op: &Value) -> Option<Value> {
 }
 
 async fn tenant_b_never_reaches_tenant_a(app: TestApp) {
-    let a = app.tenant("alpha").await;
-    let b = app.tenant("beta").await;
+    walk(app, Placement::Shared, Placement::Shared).await;
+}
+
+/// The walk itself, with A in `a_in` and B in `b_in`.
+async fn walk(app: TestApp, a_in: Placement, b_in: Placement) {
+    let a = app.tenant_in("alpha", a_in).await;
+    let b = app.tenant_in("beta", b_in).await;
     let project = app
         .post(
             "/v1/projects",
@@ -226,7 +252,14 @@ async fn concurrent_requests_of_many_tenants_stay_apart(app: TestApp) {
     const TENANTS: usize = 4;
     let mut tenants = Vec::new();
     for t in 0..TENANTS {
-        let tenant = app.tenant(&format!("crowd{t}")).await;
+        // On PostgreSQL every other tenant has a schema of its own, so the
+        // transactions queued on one connection switch search paths too.
+        let placement = if t % 2 == 1 && app.settings.database.url().starts_with("postgres") {
+            Placement::Schema
+        } else {
+            Placement::Shared
+        };
+        let tenant = app.tenant_in(&format!("crowd{t}"), placement).await;
         let mut projects = Vec::new();
         for p in 0..3 {
             let project = app.project(&tenant.key, &format!("T{t}-P{p}")).await;

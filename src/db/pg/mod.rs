@@ -44,6 +44,10 @@ pub use decode::Decode;
 /// A scope setting: its name (a constant of the schema) and value.
 pub type Setting = (&'static str, Uuid);
 
+/// The setting that puts a schema tenant's own schema first on the search
+/// path; its value is written from the tenant's id (`params::SettingText`).
+pub const SEARCH_PATH: &str = "search_path";
+
 /// A statement's text and the values bound to it.
 pub type Bound<'a> = (&'a str, &'a [Value]);
 
@@ -210,12 +214,12 @@ impl Pool {
             prepared.push((
                 prepare(&conn, sql).await?,
                 params::values(values),
-                [params::UuidText(*tenant)],
+                [params::SettingText::Id(*tenant)],
             ));
         }
         let bound: Vec<_> = prepared
             .iter()
-            .map(|(_, values, tenant)| (params::bind(values), params::bind_uuids(tenant)))
+            .map(|(_, values, tenant)| (params::bind(values), params::bind_settings(tenant)))
             .collect();
         let mut calls: Vec<BoxFuture<'_, Result<u64, DbErr>>> = Vec::with_capacity(2 * statements.len() + 2);
         calls.push(Box::pin(async {
@@ -274,7 +278,7 @@ impl Pool {
 pub struct PgTx {
     conn: Option<Object>,
     /// The settings still to be sent, with the first statement.
-    scope: Option<(Arc<str>, Vec<params::UuidText>)>,
+    scope: Option<(Arc<str>, Vec<params::SettingText>)>,
 }
 
 impl PgTx {
@@ -300,7 +304,7 @@ impl PgTx {
             return Ok((done?, second.transpose()?));
         };
         let setting = prepare(conn, sql).await?;
-        let setting_bound = params::bind_uuids(scope_values);
+        let setting_bound = params::bind_settings(scope_values);
         let (begin, scoped, done, second) = futures_util::join!(
             conn.batch_execute("BEGIN"),
             conn.query(&setting, &setting_bound),
@@ -366,7 +370,7 @@ async fn single_on(
         None => None,
     };
     let scope_values = setting_values(settings);
-    let scope_bound = params::bind_uuids(&scope_values);
+    let scope_bound = params::bind_settings(&scope_values);
     // `join5` polls all on its first poll, in order, whatever each
     // returns: each writes its message then, so they go out together.
     let mut all = std::pin::pin!(futures_util::future::join5(
@@ -440,8 +444,8 @@ fn settings_sql(settings: &[Setting]) -> Arc<str> {
     sql
 }
 
-fn setting_values(settings: &[Setting]) -> Vec<params::UuidText> {
-    settings.iter().map(|(_, value)| params::UuidText(*value)).collect()
+fn setting_values(settings: &[Setting]) -> Vec<params::SettingText> {
+    settings.iter().map(params::SettingText::of).collect()
 }
 
 async fn prepare(conn: &Object, sql: &str) -> Result<tokio_postgres::Statement, DbErr> {

@@ -27,16 +27,40 @@ pub(super) fn bind<'a>(values: &'a [Param<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
-/// A UUID bound as its text (the value of `set_config`), written in
-/// place without an allocation.
+/// The value of a scope setting (`set_config`'s text), written in place
+/// without an allocation: a UUID, or the search path of a tenant's own
+/// schema (`t_<id>, public`, from the tenant's id and nothing else).
 #[derive(Debug)]
-pub(super) struct UuidText(pub Uuid);
+pub(super) enum SettingText {
+    Id(Uuid),
+    Schema(Uuid),
+}
 
-impl ToSql for UuidText {
+impl SettingText {
+    pub(super) fn of((name, value): &super::Setting) -> Self {
+        if *name == super::SEARCH_PATH {
+            SettingText::Schema(*value)
+        } else {
+            SettingText::Id(*value)
+        }
+    }
+}
+
+impl ToSql for SettingText {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        out.extend_from_slice(self.0.hyphenated().encode_lower(&mut buf).as_bytes());
         let _ = ty;
+        match self {
+            SettingText::Id(id) => {
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+            }
+            SettingText::Schema(tenant) => {
+                let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+                out.extend_from_slice(crate::db::placement::SCHEMA_PREFIX.as_bytes());
+                out.extend_from_slice(tenant.simple().encode_lower(&mut buf).as_bytes());
+                out.extend_from_slice(b", public");
+            }
+        }
         Ok(IsNull::No)
     }
 
@@ -47,7 +71,7 @@ impl ToSql for UuidText {
     to_sql_checked!();
 }
 
-pub(super) fn bind_uuids(values: &[UuidText]) -> Vec<&(dyn ToSql + Sync)> {
+pub(super) fn bind_settings(values: &[SettingText]) -> Vec<&(dyn ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
@@ -130,8 +154,14 @@ mod tests {
     fn a_uuid_binds_as_its_hyphenated_text() {
         let id = Uuid::now_v7();
         let mut out = BytesMut::new();
-        assert!(UuidText(id).to_sql_checked(&Type::TEXT, &mut out).is_ok());
+        assert!(SettingText::Id(id).to_sql_checked(&Type::TEXT, &mut out).is_ok());
         assert_eq!(&out[..], id.to_string().as_bytes());
-        assert!(UuidText(id).to_sql_checked(&Type::UUID, &mut out).is_err());
+        assert!(SettingText::Id(id).to_sql_checked(&Type::UUID, &mut out).is_err());
+        let mut out = BytesMut::new();
+        assert!(SettingText::Schema(id).to_sql_checked(&Type::TEXT, &mut out).is_ok());
+        assert_eq!(
+            &out[..],
+            format!("{}, public", crate::db::placement::schema_name(id)).as_bytes()
+        );
     }
 }

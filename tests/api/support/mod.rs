@@ -231,8 +231,13 @@ impl TestApp {
 
     /// A new tenant (unique slug starting with `prefix`) with an all-scope key.
     pub async fn tenant(&self, prefix: &str) -> TestTenant {
+        self.tenant_in(prefix, tenants::Placement::Shared).await
+    }
+
+    /// A new tenant in `placement`, with an all-scope key.
+    pub async fn tenant_in(&self, prefix: &str, placement: tenants::Placement) -> TestTenant {
         let slug = format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8]);
-        let tenant = tenants::create(&self.owner.platform(), self.clock.now(), &slug, None)
+        let tenant = tenants::create(&self.owner.platform(), self.clock.now(), &slug, None, placement)
             .await
             .expect("tenant created");
         let (key, key_id) = self.key(tenant.id, Scopes::all(), None).await;

@@ -49,15 +49,24 @@ async fn exec(conn: &mut PgConnection, sql: String) {
 
 fn template_name() -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for m in migration::Migrator::migrations() {
+    for m in migration::Migrator::migrations()
+        .iter()
+        .chain(&migration::TenantMigrator::migrations())
+    {
         m.name().hash(&mut hasher);
     }
-    // The migrations' source too, so a template made from an earlier draft of
-    // a migration is never reused.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migration/src");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
+    // The migrations' source too (both sets'), so a template made from an
+    // earlier draft of a migration is never reused.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migration/src");
+    let list = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let mut files: Vec<_> = list(&root)
+        .into_iter()
+        .flat_map(|path| if path.is_dir() { list(&path) } else { vec![path] })
+        .collect();
     files.sort();
     for file in files {
         std::fs::read(&file).unwrap_or_default().hash(&mut hasher);

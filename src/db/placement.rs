@@ -1,0 +1,202 @@
+//! Where each tenant's data lives, as the request path reaches it.
+//!
+//! * `shared`: rows in the shared tables; the transaction sets
+//!   `app.tenant_id` alone.
+//! * `schema` (PostgreSQL): the tenant set in a schema of the tenant's own,
+//!   named from its id ([`schema_name`]); the transaction also puts that
+//!   schema first on `search_path`, in the same pipelined round trip as the
+//!   tenant setting, so the same statements (unqualified) reach its tables,
+//!   and `tenants` and the platform's functions still resolve in `public`.
+//!   The tables keep `tenant_id`, its foreign keys and row-level security:
+//!   the seam's filter and the policies hold there as in the shared tables.
+//!
+//! A tenant's placement is set when it is created, and each instance keeps
+//! what it has read ([`Placements`]): the first request for a tenant reads
+//! it (one round trip, through the tenant's own row), every later one finds
+//! it in memory.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use entity::tenant::{self, Placement};
+use migration::MigratorTrait;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    QueryTrait,
+};
+use uuid::Uuid;
+
+use super::Conn;
+use super::pg::{SEARCH_PATH, Setting};
+use super::shape::Query;
+use super::tx::Tx;
+
+/// What every tenant schema's name starts with; the rest is the tenant's id
+/// in hex (never anything a person typed).
+pub const SCHEMA_PREFIX: &str = "t_";
+
+/// How many tenants' placements an instance keeps before it starts over.
+const KEPT: usize = 1 << 20;
+
+/// The schema of a tenant placed in a schema of its own: `t_` and its id in
+/// hex, 34 characters, a plain identifier that needs no quoting.
+pub fn schema_name(tenant: Uuid) -> String {
+    format!("{SCHEMA_PREFIX}{}", tenant.simple())
+}
+
+/// A setting's value as `set_config` takes it: the UUID, or for the search
+/// path, the tenant's schema followed by `public`.
+pub(super) fn setting_text((name, value): &Setting) -> String {
+    if *name == SEARCH_PATH {
+        format!("{}, public", schema_name(*value))
+    } else {
+        value.to_string()
+    }
+}
+
+/// The scope settings of a tenant's transaction in its placement.
+pub(super) fn settings(tenant: Uuid, placement: Placement) -> Result<Vec<Setting>, DbErr> {
+    match placement {
+        Placement::Shared => Ok(vec![(migration::APP_TENANT_SETTING, tenant)]),
+        Placement::Schema => Ok(vec![(migration::APP_TENANT_SETTING, tenant), (SEARCH_PATH, tenant)]),
+        // No command makes one yet; a row set by hand is refused, never
+        // served from the shared tables.
+        Placement::Database => Err(DbErr::Custom(format!(
+            "tenant {tenant} is placed in a database of its own, which this server does not reach"
+        ))),
+    }
+}
+
+/// The placements this instance has read, by tenant.
+#[derive(Debug, Default)]
+pub(super) struct Placements {
+    known: RwLock<HashMap<Uuid, Placement>>,
+}
+
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct PlacementRow {
+    pub(crate) placement: String,
+}
+
+impl Placements {
+    /// The placement of `tenant`: from memory, or read through the tenant's
+    /// own row (`shared` for a tenant that no longer exists: its requests
+    /// then find nothing, as they would in any placement).
+    pub(super) async fn of(&self, conn: &Conn, tenant: Uuid) -> Result<Placement, DbErr> {
+        if let Some(known) = self.known.read().unwrap_or_else(PoisonError::into_inner).get(&tenant) {
+            return Ok(*known);
+        }
+        let Some(placement) = read(conn, tenant).await? else {
+            return Ok(Placement::Shared);
+        };
+        let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= KEPT {
+            known.clear();
+        }
+        known.insert(tenant, placement);
+        Ok(placement)
+    }
+
+    /// Forgets `tenant` (deleted), so its entry does not outlive it.
+    pub(super) fn forget(&self, tenant: Uuid) {
+        self.known
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&tenant);
+    }
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the tenant's own row, read in its own scope inside the seam"
+)]
+async fn read(conn: &Conn, tenant: Uuid) -> Result<Option<Placement>, DbErr> {
+    let tx = Tx::single(conn, &[(migration::APP_TENANT_SETTING, tenant)], false).await?;
+    let backend = tx.backend();
+    let mut select = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Placement)
+        .filter(tenant::Column::Id.eq(tenant));
+    QueryTrait::query(&mut select).limit(1);
+    let query: Query = select.build(backend).into();
+    let rows = tx.fetch::<PlacementRow>(query).await?;
+    tx.commit().await?;
+    match rows.into_iter().next() {
+        None => Ok(None),
+        Some(row) => Placement::parse(&row.placement)
+            .map(Some)
+            .ok_or_else(|| DbErr::Custom(format!("tenant {tenant} has an unknown placement `{}`", row.placement))),
+    }
+}
+
+/// Makes a schema tenant's storage inside `txn` (the migrating role's, with
+/// the tenant's row already written): the schema, the tenant set's tables
+/// with their policies and ledger (`migration::TenantMigrator`, run with the
+/// schema first on `search_path`), and on each of them the grants the
+/// shared table of the same name has, so the application role reaches them
+/// exactly as it reaches the shared ones (the ledger has none).
+#[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
+pub(super) async fn provision_schema(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
+    // From the tenant's id alone: a plain identifier (see `schema_name`).
+    let schema = schema_name(tenant);
+    txn.execute_unprepared(&format!(
+        "CREATE SCHEMA {schema}; SET LOCAL search_path TO {schema}, public"
+    ))
+    .await?;
+    migration::TenantMigrator::up(txn, None).await?;
+    txn.execute_unprepared(&format!(
+        "DO $$ DECLARE g record; BEGIN
+           FOR g IN SELECT grantee, table_name, string_agg(privilege_type, ', ') AS privileges
+                      FROM information_schema.role_table_grants
+                     WHERE table_schema = 'public' AND table_name::text = ANY ('{{{tables}}}')
+                       AND grantee <> current_user
+                     GROUP BY grantee, table_name
+           LOOP
+             EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', '{schema}', g.grantee);
+             EXECUTE format('GRANT %s ON %I.%I TO %I', g.privileges, '{schema}', g.table_name, g.grantee);
+           END LOOP;
+         END $$; SET LOCAL search_path TO DEFAULT",
+        tables = migration::TENANT_SET
+            .iter()
+            .filter(|t| **t != migration::TENANT_LEDGER)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(","),
+    ))
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_name_is_a_plain_identifier_from_the_id_alone() {
+        let tenant = Uuid::now_v7();
+        let name = schema_name(tenant);
+        assert_eq!(name.len(), 34);
+        assert!(name.len() <= 63, "within PostgreSQL's identifier limit");
+        assert!(name.starts_with(SCHEMA_PREFIX));
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        );
+        assert_eq!(setting_text(&(SEARCH_PATH, tenant)), format!("{name}, public"));
+        assert_eq!(
+            setting_text(&(migration::APP_TENANT_SETTING, tenant)),
+            tenant.to_string()
+        );
+    }
+
+    #[test]
+    fn a_schema_tenant_also_sets_its_search_path() {
+        let tenant = Uuid::now_v7();
+        assert_eq!(settings(tenant, Placement::Shared).map(|s| s.len()), Ok(1));
+        assert_eq!(
+            settings(tenant, Placement::Schema),
+            Ok(vec![(migration::APP_TENANT_SETTING, tenant), (SEARCH_PATH, tenant)])
+        );
+        assert!(settings(tenant, Placement::Database).is_err());
+    }
+}
