@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::access::{Principal, Scope, Scopes};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::db::Db;
+use crate::db::{Db, FleetOptions, FleetProgress};
 use crate::domain::{self, api_keys, tenants};
 use crate::secret::Keys;
 use crate::server::Application;
@@ -36,11 +36,21 @@ pub enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Apply pending migrations and ensure the application role (idempotent);
-    /// prints the names of the migrations applied as JSON.
+    /// Apply pending migrations — the platform set, the tenant set in the
+    /// shared tables, then every tenant with storage of its own — and ensure
+    /// the application role (idempotent); prints what it did as JSON.
     Migrate {
         #[command(subcommand)]
         command: Option<MigrateCommand>,
+        /// Tenants migrated at once (1–64).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: u16,
+        /// Stop starting tenants after the first failure.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Migrate this many tenants first; stop before the rest if any fails.
+        #[arg(long)]
+        canary: Option<usize>,
     },
     /// Print the effective configuration as TOML, secrets redacted (no database needed).
     Config,
@@ -231,6 +241,10 @@ enum CliError {
     Domain(#[from] domain::Error),
     #[error("{0}")]
     Usage(String),
+    /// The command did its work and printed its report, and part of it
+    /// failed (exit 1).
+    #[error("{0}")]
+    Failed(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("password hashing failed: {0}")]
@@ -310,6 +324,7 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
         }
         Command::Migrate {
             command: Some(MigrateCommand::Status),
+            ..
         } => {
             let db = Db::connect_owner(settings).await?;
             let status = db.migration_status().await;
@@ -317,12 +332,28 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             print_json(&serde_json::to_value(status?).unwrap_or_default());
             Ok(())
         }
-        Command::Migrate { command: None } => {
+        Command::Migrate {
+            command: None,
+            parallel,
+            fail_fast,
+            canary,
+        } => {
             let db = Db::connect_owner(settings).await?;
-            let applied = db.migrate(&settings.database.app_role).await;
+            let options = FleetOptions {
+                parallel: usize::from(parallel),
+                fail_fast,
+                canary,
+            };
+            let result = migrate_all(&db, settings, options).await;
             db.close().await;
-            print_json(&json!({ "applied": applied? }));
-            Ok(())
+            let (applied, fleet) = result?;
+            print_json(&json!({ "applied": applied, "tenants": fleet }));
+            match fleet.failed.len() {
+                0 => Ok(()),
+                n => Err(CliError::Failed(format!(
+                    "{n} tenant(s) failed to migrate (see `failed`; `tenantry migrate` again resumes)"
+                ))),
+            }
         }
         Command::Config => {
             print!("{}", settings.to_toml());
@@ -554,6 +585,37 @@ async fn create_user(
 }
 
 /// The owner connection, migrated first unless `TENANTRY_AUTO_MIGRATE=false`.
+/// The platform set, the shared tables' tenant set, then the fleet, with
+/// progress on stderr while tenants are migrated: one line rewritten in
+/// place on a terminal, a line a second otherwise, and the last one always.
+async fn migrate_all(
+    db: &Db,
+    settings: &Settings,
+    options: FleetOptions,
+) -> Result<(Vec<String>, crate::db::FleetReport), CliError> {
+    use std::io::{IsTerminal, Write};
+    let applied = db.migrate(&settings.database.app_role).await?;
+    let terminal = std::io::stderr().is_terminal();
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    let progress = |p: FleetProgress| {
+        let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let finished = p.done == p.total;
+        if !finished && last.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1)) && !terminal {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let line = format!("migrating tenants: {}/{} done, {} failed", p.done, p.total, p.failed);
+        let mut err = std::io::stderr().lock();
+        let _ = if terminal {
+            write!(err, "\r{line}{}", if finished { "\n" } else { "" })
+        } else {
+            writeln!(err, "{line}")
+        };
+    };
+    let fleet = db.migrate_fleet(options, &progress).await?;
+    Ok((applied, fleet))
+}
+
 async fn owner_db(settings: &Settings) -> Result<Db, CliError> {
     let db = Db::connect_owner(settings).await?;
     if settings.database.auto_migrate {

@@ -282,12 +282,26 @@ impl From<crate::auth::Refused> for ApiError {
     }
 }
 
+/// How long a request for a tenant whose storage is being migrated is told
+/// to wait.
+const STORAGE_RETRY_SECONDS: u64 = 5;
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
         match err {
             sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::new(ErrorCode::Unavailable, "the database is not reachable; retry later")
+            }
+            // This tenant only: its own storage is behind the code's tenant
+            // set until `tenantry migrate` brings it up to date.
+            err if crate::db::is_storage_behind(&err) => {
+                tracing::warn!(error = %err, "tenant storage behind the code");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "this tenant's data is being migrated to the server's version; retry shortly",
+                )
+                .with_retry_after(STORAGE_RETRY_SECONDS)
             }
             err => ApiError::internal(&err),
         }

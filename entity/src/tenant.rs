@@ -17,6 +17,12 @@ pub struct Model {
     /// Outside the shared tables, where exactly: the schema's name, or the
     /// database's configured name or file. Never a credential.
     pub location: Option<String>,
+    /// The last tenant-set migration the tenant's own storage has; none for
+    /// a shared tenant (the shared tables' ledger says where they stand).
+    pub storage_version: Option<String>,
+    /// The error of the last failed migration of its own storage, until one
+    /// succeeds.
+    pub storage_error: Option<String>,
 }
 
 /// Where a tenant's data lives.

@@ -145,6 +145,8 @@ impl Db {
                 updated_at: Set(now),
                 placement: Set(tenant::Placement::Shared.as_str().to_owned()),
                 location: Set(None),
+                storage_version: Set(None),
+                storage_error: Set(None),
             })
             .exec_without_returning(&txn)
             .await?;

@@ -10,6 +10,7 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod fleet;
 mod owned;
 mod pg;
 mod placement;
@@ -30,8 +31,9 @@ use sea_orm::{
 };
 use secrecy::ExposeSecret;
 
+pub use fleet::{FleetFailure, FleetOptions, FleetProgress, FleetReport, FleetTenant};
 pub use pg::Decode;
-pub use placement::schema_name;
+pub use placement::{is_storage_behind, schema_name};
 pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
 pub use select::ScopedSelect;
 pub use tenant::{TenantDb, TenantTx};
@@ -79,7 +81,13 @@ pub struct MigrationStatus {
     /// The tenant set's migrations in the shared tables.
     pub shared: SetStatus,
     pub tenants: TenantsStatus,
+    /// The tenants whose last migration failed (at most
+    /// [`FAILING_LISTED`]), with the error.
+    pub failing: Vec<FleetFailure>,
 }
+
+/// How many failing tenants a status lists.
+pub const FAILING_LISTED: u64 = 100;
 
 /// One ledger's migrations, applied and pending, oldest first.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -273,10 +281,30 @@ impl Db {
         Ok(pending)
     }
 
+    /// Brings every tenant with storage of its own up to the tenant set
+    /// (see `fleet.rs`), after [`Db::migrate`]; `progress` hears of each
+    /// tenant done.
+    pub async fn migrate_fleet(
+        &self,
+        options: FleetOptions,
+        progress: &(dyn Fn(FleetProgress) + Sync),
+    ) -> Result<FleetReport, DbError> {
+        self.migrate_fleet_to::<TenantMigrator>(options, progress).await
+    }
+
+    /// [`Db::migrate_fleet`] with the tenant-set migrations `M` (a test's
+    /// own, to make a tenant fail on purpose).
+    pub async fn migrate_fleet_to<M: MigratorTrait>(
+        &self,
+        options: FleetOptions,
+        progress: &(dyn Fn(FleetProgress) + Sync),
+    ) -> Result<FleetReport, DbError> {
+        Ok(fleet::migrate::<M>(&self.conn, options, progress).await?)
+    }
+
     /// Where the migrations stand, without applying any: the platform set's,
-    /// the tenant set's in each storage, and how many tenants' storage is
-    /// current. Every tenant's data is in the shared tables today, so a
-    /// tenant is current exactly when they are.
+    /// the tenant set's in the shared tables, and how many tenants' storage
+    /// is current, behind, or failed its last migration (those listed).
     pub async fn migration_status(&self) -> Result<MigrationStatus, DbError> {
         let split = |all: Vec<migration::Migration>| {
             let (applied, pending): (Vec<_>, Vec<_>) = all
@@ -290,23 +318,98 @@ impl Db {
         };
         let platform = split(Migrator::get_migration_with_status_read_only(&self.conn).await?);
         let shared = split(TenantMigrator::get_migration_with_status_read_only(&self.conn).await?);
-        let total = if platform.applied.iter().any(|m| m.starts_with("m20261126_000001")) {
-            #[expect(clippy::disallowed_methods, reason = "the operator's count of every tenant")]
-            sea_orm::PaginatorTrait::count(<entity::tenant::Entity as sea_orm::EntityTrait>::find(), &self.conn).await?
+        let (tenants, failing) = if platform.pending.is_empty() {
+            self.tenants_status(shared.pending.is_empty()).await?
         } else {
-            0
+            // The registry itself is behind (or absent): every tenant waits
+            // for `tenantry migrate`.
+            let total = if platform.applied.is_empty() {
+                0
+            } else {
+                self.count_tenants().await?
+            };
+            let status = TenantsStatus {
+                total,
+                current: 0,
+                behind: total,
+                failed: 0,
+            };
+            (status, Vec::new())
         };
-        let current = if shared.pending.is_empty() { total } else { 0 };
         Ok(MigrationStatus {
             platform,
             shared,
-            tenants: TenantsStatus {
-                total,
-                current,
-                behind: total - current,
-                failed: 0,
-            },
+            tenants,
+            failing,
         })
+    }
+
+    #[expect(clippy::disallowed_methods, reason = "the operator's count of every tenant")]
+    async fn count_tenants(&self) -> Result<u64, DbErr> {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        entity::tenant::Entity::find().count(&self.conn).await
+    }
+
+    /// The tenants' state, in two questions whatever their number: shared
+    /// tenants are current with the shared tables; a tenant with storage
+    /// of its own is current when its mirror names the last migration,
+    /// failed when its last migration left an error, behind otherwise.
+    #[expect(clippy::disallowed_methods, reason = "the operator's view of the fleet")]
+    async fn tenants_status(&self, shared_current: bool) -> Result<(TenantsStatus, Vec<FleetFailure>), DbErr> {
+        use entity::tenant;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+        let latest = fleet::latest::<TenantMigrator>();
+        let rows: Vec<(String, Option<String>, bool, i64)> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Placement)
+            .column(tenant::Column::StorageVersion)
+            .column_as(tenant::Column::StorageError.is_not_null(), "failed")
+            .column_as(tenant::Column::Id.count(), "n")
+            .group_by(tenant::Column::Placement)
+            .group_by(tenant::Column::StorageVersion)
+            .group_by(sea_orm::sea_query::Expr::cust("3"))
+            .into_tuple()
+            .all(&self.conn)
+            .await?;
+        let mut status = TenantsStatus {
+            total: 0,
+            current: 0,
+            behind: 0,
+            failed: 0,
+        };
+        for (placement, version, failed, n) in rows {
+            let n = u64::try_from(n).unwrap_or_default();
+            status.total += n;
+            let current = if placement == entity::tenant::Placement::Shared.as_str() {
+                shared_current
+            } else {
+                version == latest
+            };
+            match (current, failed) {
+                (true, _) => status.current += n,
+                (false, true) => status.failed += n,
+                (false, false) => status.behind += n,
+            }
+        }
+        let failing: Vec<(uuid::Uuid, String, Option<String>)> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Id)
+            .column(tenant::Column::Slug)
+            .column(tenant::Column::StorageError)
+            .filter(tenant::Column::StorageError.is_not_null())
+            .limit(FAILING_LISTED)
+            .into_tuple()
+            .all(&self.conn)
+            .await?;
+        let failing = failing
+            .into_iter()
+            .map(|(id, slug, error)| FleetFailure {
+                id,
+                slug,
+                error: error.unwrap_or_default(),
+            })
+            .collect();
+        Ok((status, failing))
     }
 
     async fn ensure_app_role(&self, role: &str) -> Result<(), DbError> {

@@ -76,6 +76,17 @@ pub(super) struct Placements {
 #[derive(Debug, FromQueryResult)]
 pub(crate) struct PlacementRow {
     pub(crate) placement: String,
+    pub(crate) storage_version: Option<String>,
+}
+
+/// What a request for a tenant whose own storage is behind the code's
+/// tenant set gets, until `tenantry migrate` brings it up to date: the
+/// server never runs new statements on an old schema.
+pub const STORAGE_BEHIND: &str = "the tenant's storage is being migrated";
+
+/// Whether `err` is a refusal to serve a tenant whose storage is behind.
+pub fn is_storage_behind(err: &DbErr) -> bool {
+    matches!(err, DbErr::Custom(message) if message.starts_with(STORAGE_BEHIND))
 }
 
 impl Placements {
@@ -89,6 +100,8 @@ impl Placements {
         let Some(placement) = read(conn, tenant).await? else {
             return Ok(Placement::Shared);
         };
+        // A tenant refused for its storage is read again on its next
+        // request, so it is served as soon as its migration commits.
         let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
         if known.len() >= KEPT {
             known.clear();
@@ -116,34 +129,71 @@ async fn read(conn: &Conn, tenant: Uuid) -> Result<Option<Placement>, DbErr> {
     let mut select = tenant::Entity::find()
         .select_only()
         .column(tenant::Column::Placement)
+        .column(tenant::Column::StorageVersion)
         .filter(tenant::Column::Id.eq(tenant));
     QueryTrait::query(&mut select).limit(1);
     let query: Query = select.build(backend).into();
     let rows = tx.fetch::<PlacementRow>(query).await?;
     tx.commit().await?;
-    match rows.into_iter().next() {
-        None => Ok(None),
-        Some(row) => Placement::parse(&row.placement)
-            .map(Some)
-            .ok_or_else(|| DbErr::Custom(format!("tenant {tenant} has an unknown placement `{}`", row.placement))),
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let placement = Placement::parse(&row.placement)
+        .ok_or_else(|| DbErr::Custom(format!("tenant {tenant} has an unknown placement `{}`", row.placement)))?;
+    if placement != Placement::Shared && row.storage_version != super::fleet::latest::<migration::TenantMigrator>() {
+        return Err(DbErr::Custom(format!(
+            "{STORAGE_BEHIND}: tenant {tenant} has {}",
+            row.storage_version.as_deref().unwrap_or("no tenant-set migration")
+        )));
     }
+    Ok(Some(placement))
 }
 
 /// Makes a schema tenant's storage inside `txn` (the migrating role's, with
 /// the tenant's row already written): the schema, the tenant set's tables
 /// with their policies and ledger (`migration::TenantMigrator`, run with the
-/// schema first on `search_path`), and on each of them the grants the
-/// shared table of the same name has, so the application role reaches them
-/// exactly as it reaches the shared ones (the ledger has none).
+/// schema first on `search_path`), the grants the shared tables have, and
+/// the row's mirror of where its storage stands.
 #[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
 pub(super) async fn provision_schema(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
     // From the tenant's id alone: a plain identifier (see `schema_name`).
-    let schema = schema_name(tenant);
-    txn.execute_unprepared(&format!(
-        "CREATE SCHEMA {schema}; SET LOCAL search_path TO {schema}, public"
-    ))
-    .await?;
+    txn.execute_unprepared(&format!("CREATE SCHEMA {}", schema_name(tenant)))
+        .await?;
+    enter_schema(txn, tenant).await?;
     migration::TenantMigrator::up(txn, None).await?;
+    grant_as_shared(txn, tenant).await?;
+    super::fleet::mark_current::<migration::TenantMigrator>(txn, tenant).await
+}
+
+/// Takes, first in a provisioning transaction, the lock that the tenant
+/// set's foreign keys to `tenants` take anyway: two provisionings at once
+/// would otherwise each hold their new row's lock and wait for the other's
+/// (a deadlock). They run one after the other; other writes to `tenants`
+/// wait for the few tens of milliseconds one takes.
+#[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
+pub(super) async fn serialize_provisioning(txn: &DatabaseTransaction) -> Result<(), DbErr> {
+    txn.execute_unprepared("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE")
+        .await?;
+    Ok(())
+}
+
+/// Puts the tenant's schema first on `search_path` for the rest of `txn`,
+/// so `current_schema()` is the tenant's storage and unqualified names
+/// resolve there first (then in `public`).
+#[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
+pub(super) async fn enter_schema(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
+    txn.execute_unprepared(&format!("SET LOCAL search_path TO {}, public", schema_name(tenant)))
+        .await?;
+    Ok(())
+}
+
+/// Gives every table of the tenant's schema the grants the shared table of
+/// the same name has (the ledger has none), so the application role
+/// reaches them exactly as it reaches the shared ones; then leaves the
+/// schema (`search_path` back to its default for the rest of `txn`).
+#[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
+pub(super) async fn grant_as_shared(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
+    let schema = schema_name(tenant);
     txn.execute_unprepared(&format!(
         "DO $$ DECLARE g record; BEGIN
            FOR g IN SELECT grantee, table_name, string_agg(privilege_type, ', ') AS privileges

@@ -179,6 +179,9 @@ impl PlatformDb {
             Placement::Shared | Placement::Database => None,
         };
         let txn = self.conn.begin().await?;
+        if placement == Placement::Schema {
+            super::placement::serialize_provisioning(&txn).await?;
+        }
         super::tx::apply_settings(&txn, &[(migration::APP_TENANT_SETTING, model.id)]).await?;
         let created = model.into_active_model().reset_all().insert(&txn).await?;
         if placement == Placement::Schema {

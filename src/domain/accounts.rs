@@ -171,6 +171,8 @@ pub fn signup_models(
         updated_at: now,
         placement: tenant::Placement::Shared.as_str().to_owned(),
         location: None,
+        storage_version: None,
+        storage_error: None,
     };
     let membership = membership::Model {
         tenant_id: tenant.id,

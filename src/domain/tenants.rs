@@ -72,6 +72,8 @@ pub async fn create(
         updated_at: now,
         placement: placement.as_str().to_owned(),
         location: None,
+        storage_version: None,
+        storage_error: None,
     };
     platform
         .create_tenant(model)

@@ -88,7 +88,19 @@ impl Application {
         if settings.database.auto_migrate {
             let owner = Db::connect_owner(settings).await?;
             owner.migrate(&settings.database.app_role).await?;
+            // Then every tenant with storage of its own; one that fails is
+            // logged and refused (503) until it is migrated, the others
+            // are served.
+            let fleet = owner.migrate_fleet(crate::db::FleetOptions::default(), &|_| {}).await;
             owner.close().await;
+            let fleet = fleet?;
+            if fleet.behind > 0 {
+                tracing::info!(
+                    migrated = fleet.migrated,
+                    failed = fleet.failed.len(),
+                    "migrated the tenants with storage of their own"
+                );
+            }
         }
         let db = Db::connect_app(settings).await?;
         let keys = Arc::new(Keys::from_secret(&secret));

@@ -84,6 +84,41 @@ async fn a_successful_command_prints_nothing_on_stderr_on_postgres() {
     commands_succeed_quietly(Some(&db.url)).await;
 }
 
+/// A schema tenant from the operator's shell: made quietly, shown, and
+/// counted by `migrate status`; `migrate` with the fleet's options has
+/// nothing left to do for it.
+#[tokio::test]
+async fn a_schema_tenant_from_the_command_line() {
+    let Some(db) = crate::support::postgres::PgDatabase::create_empty().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let url = Some(db.url.as_str());
+    let made = quietly(tenantry_on(
+        dir.path(),
+        url,
+        &["tenant", "create", "own-schema", "--placement", "schema"],
+    ));
+    assert_eq!(made["placement"], "schema");
+    let id: uuid::Uuid = made["id"].as_str().unwrap_or_default().parse().expect("an id");
+    assert_eq!(made["location"], tenantry::db::schema_name(id).as_str());
+    let status = quietly(tenantry_on(dir.path(), url, &["migrate", "status"]));
+    assert_eq!(
+        status["tenants"],
+        serde_json::json!({"total": 1, "current": 1, "behind": 0, "failed": 0})
+    );
+    assert_eq!(status["failing"], serde_json::json!([]));
+    let migrated = quietly(tenantry_on(
+        dir.path(),
+        url,
+        &["migrate", "--parallel", "2", "--canary", "1", "--fail-fast"],
+    ));
+    assert_eq!(migrated["tenants"]["behind"], 0);
+    assert_eq!(migrated["tenants"]["failed"], serde_json::json!([]));
+    let bad = tenantry_on(dir.path(), url, &["migrate", "--parallel", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
 #[test]
 fn migrate_names_the_migrations_it_applied() {
     let dir = tempfile::tempdir().expect("dir");

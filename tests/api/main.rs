@@ -11,6 +11,7 @@ mod clients;
 mod contract;
 mod effects;
 mod errors;
+mod fleet;
 mod hostile_strings;
 mod key_authority;
 mod key_cache;

@@ -57,10 +57,12 @@ decode! {
     entity::task::Model {
         tenant_id, id, project_id, title, description, status, priority, due_date, created_at, updated_at,
     }
-    entity::tenant::Model { id, slug, name, created_at, updated_at, placement, location }
+    entity::tenant::Model {
+        id, slug, name, created_at, updated_at, placement, location, storage_version, storage_error,
+    }
     entity::user::Model { id, email, name, password_hash, last_tenant_id, created_at, updated_at }
     crate::db::ApiKeyRecord { tenant_id, id, scopes, expires_at, revoked_at }
-    crate::db::placement::PlacementRow { placement }
+    crate::db::placement::PlacementRow { placement, storage_version }
 }
 
 #[cfg(test)]
@@ -89,7 +91,7 @@ mod tests {
         );
         assert_eq!(
             columns::<entity::tenant::Entity>(),
-            fields("id, slug, name, created_at, updated_at, placement, location")
+            fields("id, slug, name, created_at, updated_at, placement, location, storage_version, storage_error")
         );
         assert_eq!(
             columns::<entity::api_key::Entity>(),

@@ -1,0 +1,271 @@
+//! Fleet migrations: the tenant set applied to every tenant that has
+//! storage of its own, each in a transaction of its own.
+//!
+//! * **O(1) when current**: each tenant's row mirrors the last tenant-set
+//!   migration its storage has (`storage_version`), written in the same
+//!   transaction as the migration itself, so the tenants still behind are
+//!   one indexed question, however many tenants there are.
+//! * **Resumable**: a tenant's migration, its ledger and its mirror commit
+//!   together or not at all, so a run that is interrupted leaves every
+//!   tenant either done or untouched, and the next run takes the rest.
+//! * **One failure stops nobody else** (unless `fail_fast`): it is rolled
+//!   back, its error recorded in the tenant's row (`storage_error`) and
+//!   reported; the others go on. `canary` tenants go first, and any failure
+//!   among them stops the run before the rest are touched.
+//! * **Bounded parallelism**: at most `parallel` tenants at once, each on a
+//!   connection of the migrating pool.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use entity::tenant::{self, Placement};
+use futures_util::StreamExt;
+use migration::MigratorTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+/// How a fleet run goes.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetOptions {
+    /// Tenants migrated at once (at least 1).
+    pub parallel: usize,
+    /// Stop starting tenants after the first failure.
+    pub fail_fast: bool,
+    /// Migrate this many tenants first, and stop before the rest if any of
+    /// them fails.
+    pub canary: Option<usize>,
+}
+
+impl Default for FleetOptions {
+    /// Four at a time, every tenant, whatever fails.
+    fn default() -> Self {
+        Self {
+            parallel: 4,
+            fail_fast: false,
+            canary: None,
+        }
+    }
+}
+
+/// A tenant of the fleet, as a run reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FleetTenant {
+    pub id: Uuid,
+    pub slug: String,
+}
+
+/// A tenant whose migration failed, with the database's error.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FleetFailure {
+    pub id: Uuid,
+    pub slug: String,
+    pub error: String,
+}
+
+/// What a fleet run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FleetReport {
+    /// Tenants that were behind when the run started.
+    pub behind: usize,
+    /// Tenants brought up to date.
+    pub migrated: usize,
+    pub failed: Vec<FleetFailure>,
+    /// Tenants not attempted (after a canary failed, or with `fail_fast`).
+    pub not_attempted: usize,
+}
+
+/// How far a run has got, for progress output.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetProgress {
+    pub done: usize,
+    pub failed: usize,
+    pub total: usize,
+}
+
+/// The last migration of `M`: what a current storage's mirror says.
+pub fn latest<M: MigratorTrait>() -> Option<String> {
+    M::migrations().last().map(|m| m.name().to_owned())
+}
+
+/// The tenants whose own storage is behind `M` (oldest first).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the operator's view of the fleet, inside the seam"
+)]
+pub(super) async fn behind<M: MigratorTrait>(conn: &DatabaseConnection) -> Result<Vec<FleetTenant>, DbErr> {
+    let Some(latest) = latest::<M>() else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(Uuid, String)> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .column(tenant::Column::Slug)
+        .filter(tenant::Column::Placement.eq(Placement::Schema.as_str()))
+        .filter(
+            Condition::any()
+                .add(tenant::Column::StorageVersion.is_null())
+                .add(tenant::Column::StorageVersion.ne(latest)),
+        )
+        .order_by_asc(tenant::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(id, slug)| FleetTenant { id, slug }).collect())
+}
+
+/// Brings every tenant with storage of its own up to `M`.
+pub(super) async fn migrate<M: MigratorTrait>(
+    conn: &DatabaseConnection,
+    options: FleetOptions,
+    progress: &(dyn Fn(FleetProgress) + Sync),
+) -> Result<FleetReport, DbErr> {
+    let pending = behind::<M>(conn).await?;
+    let mut report = FleetReport {
+        behind: pending.len(),
+        ..FleetReport::default()
+    };
+    if pending.is_empty() {
+        return Ok(report);
+    }
+    let total = pending.len();
+    let done = AtomicUsize::new(0);
+    let (first, rest) = match options.canary {
+        Some(n) => pending.split_at(n.min(total)),
+        None => (&pending[..0], &pending[..]),
+    };
+    let stop = AtomicBool::new(false);
+    let counts = Counts {
+        done: &done,
+        total,
+        progress,
+    };
+    for (wave, canary) in [(first, true), (rest, false)] {
+        if wave.is_empty() {
+            continue;
+        }
+        if stop.load(Ordering::Acquire) {
+            report.not_attempted += wave.len();
+            continue;
+        }
+        let failures = run_wave::<M>(
+            conn,
+            wave,
+            options.parallel.max(1),
+            options.fail_fast || canary,
+            &stop,
+            &counts,
+        )
+        .await;
+        report.migrated += wave.len() - failures.attempted_not_done - failures.failed.len();
+        report.not_attempted += failures.attempted_not_done;
+        if canary && !failures.failed.is_empty() {
+            stop.store(true, Ordering::Release);
+        }
+        report.failed.extend(failures.failed);
+    }
+    Ok(report)
+}
+
+struct Counts<'a> {
+    done: &'a AtomicUsize,
+    total: usize,
+    progress: &'a (dyn Fn(FleetProgress) + Sync),
+}
+
+struct Wave {
+    failed: Vec<FleetFailure>,
+    /// Tenants of the wave never started, because a failure stopped it.
+    attempted_not_done: usize,
+}
+
+async fn run_wave<M: MigratorTrait>(
+    conn: &DatabaseConnection,
+    tenants: &[FleetTenant],
+    parallel: usize,
+    stop_on_failure: bool,
+    stop: &AtomicBool,
+    counts: &Counts<'_>,
+) -> Wave {
+    let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let skipped = AtomicUsize::new(0);
+    futures_util::stream::iter(tenants)
+        .for_each_concurrent(parallel, |tenant| {
+            let failed = failed.clone();
+            let skipped = &skipped;
+            async move {
+                if stop.load(Ordering::Acquire) {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                if let Err(err) = migrate_one::<M>(conn, tenant.id).await {
+                    let error = err.to_string();
+                    tracing::warn!(tenant = %tenant.slug, error = %error, "a tenant's migration failed");
+                    // Recorded beside the tenant; a failure to record it is
+                    // reported all the same.
+                    let _ = record_failure(conn, tenant.id, &error).await;
+                    let mut failed = failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    failed.push(FleetFailure {
+                        id: tenant.id,
+                        slug: tenant.slug.clone(),
+                        error,
+                    });
+                    if stop_on_failure {
+                        stop.store(true, Ordering::Release);
+                    }
+                }
+                let done = counts.done.fetch_add(1, Ordering::AcqRel) + 1;
+                let failures = failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len();
+                (counts.progress)(FleetProgress {
+                    done,
+                    failed: failures,
+                    total: counts.total,
+                });
+            }
+        })
+        .await;
+    let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    Wave {
+        failed,
+        attempted_not_done: skipped.into_inner(),
+    }
+}
+
+/// One tenant's storage brought up to `M`, its grants renewed and its
+/// mirror written, in one transaction.
+pub(super) async fn migrate_one<M: MigratorTrait>(conn: &DatabaseConnection, tenant: Uuid) -> Result<(), DbErr> {
+    let txn = conn.begin().await?;
+    super::placement::enter_schema(&txn, tenant).await?;
+    M::up(&txn, None).await?;
+    super::placement::grant_as_shared(&txn, tenant).await?;
+    mark_current::<M>(&txn, tenant).await?;
+    txn.commit().await
+}
+
+/// Writes that `tenant`'s storage has every migration of `M`.
+#[expect(clippy::disallowed_methods, reason = "the operator's registry, inside the seam")]
+pub(super) async fn mark_current<M: MigratorTrait>(txn: &impl ConnectionTrait, tenant: Uuid) -> Result<(), DbErr> {
+    tenant::Entity::update_many()
+        .set(tenant::ActiveModel {
+            storage_version: Set(latest::<M>()),
+            storage_error: Set(None),
+            ..Default::default()
+        })
+        .filter(tenant::Column::Id.eq(tenant))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+#[expect(clippy::disallowed_methods, reason = "the operator's registry, inside the seam")]
+async fn record_failure(conn: &DatabaseConnection, tenant: Uuid, error: &str) -> Result<(), DbErr> {
+    tenant::Entity::update_many()
+        .col_expr(tenant::Column::StorageError, Expr::value(error.to_owned()))
+        .filter(tenant::Column::Id.eq(tenant))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! Fleet migrations over tenants in schemas of their own: one failed tenant
+//! stops nobody else and a rerun finishes it, a canary failure stops the run
+//! before the rest are touched, an interrupted run resumes, a current fleet
+//! is one question, and the server refuses (503) only a tenant whose
+//! storage is behind.
+
+use futures_util::StreamExt;
+use migration::{Alias, ColumnDef, DbErr, DynIden, MigrationName, MigrationTrait, MigratorTrait, SchemaManager, Table};
+use sea_orm::sqlx::{self, Connection, PgConnection};
+use tenantry::clock::Clock;
+use tenantry::db::{FleetOptions, FleetProgress, FleetReport};
+use tenantry::domain::tenants::{self, Placement};
+
+use crate::postgres_only;
+use crate::support::TestApp;
+
+postgres_only!(
+    a_failed_tenant_stops_nobody_and_a_rerun_finishes_it,
+    a_canary_failure_stops_before_the_rest,
+    an_interrupted_run_resumes_where_it_stopped,
+    serve_refuses_only_a_tenant_whose_storage_is_behind,
+);
+
+/// The tenant set with one more migration, as a release that adds a column
+/// would have it.
+struct NextRelease;
+
+#[migration::async_trait::async_trait]
+impl MigratorTrait for NextRelease {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = migration::TenantMigrator::migrations();
+        all.push(Box::new(AddNote));
+        all
+    }
+
+    fn migration_table_name() -> DynIden {
+        migration::TenantMigrator::migration_table_name()
+    }
+}
+
+struct AddNote;
+
+impl MigrationName for AddNote {
+    fn name(&self) -> &str {
+        "t29991231_000001_fleet_note"
+    }
+}
+
+#[migration::async_trait::async_trait]
+impl MigrationTrait for AddNote {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("projects"))
+                    .add_column(ColumnDef::new(Alias::new("fleet_note")).text().null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Ok(())
+    }
+}
+
+/// `n` tenants, each in a schema of its own, oldest (smallest id) first.
+async fn schema_tenants(app: &TestApp, n: usize) -> Vec<tenants::Tenant> {
+    let platform = app.owner.platform();
+    let mut made: Vec<tenants::Tenant> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let platform = platform.clone();
+            let now = app.clock.now();
+            async move {
+                let slug = format!("fleet-{i}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+                tenants::create(&platform, now, &slug, None, Placement::Schema)
+                    .await
+                    .expect("a schema tenant")
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    made.sort_by_key(|t| t.id);
+    made
+}
+
+async fn owner_conn(app: &TestApp) -> PgConnection {
+    PgConnection::connect(app.settings.database.url())
+        .await
+        .expect("connect")
+}
+
+async fn exec(conn: &mut PgConnection, sql: String) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .expect("statement");
+}
+
+/// How many tenant schemas have the next release's column.
+async fn with_note(conn: &mut PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns
+          WHERE table_schema LIKE 't\\_%' AND table_name = 'projects' AND column_name = 'fleet_note'",
+    )
+    .fetch_one(conn)
+    .await
+    .expect("count")
+}
+
+async fn run(app: &TestApp, options: FleetOptions) -> FleetReport {
+    app.owner
+        .migrate_fleet_to::<NextRelease>(options, &|_| {})
+        .await
+        .expect("the fleet run itself succeeds")
+}
+
+async fn a_failed_tenant_stops_nobody_and_a_rerun_finishes_it(app: TestApp) {
+    let fleet = schema_tenants(&app, 200).await;
+    let broken = &fleet[57];
+    let schema = tenantry::db::schema_name(broken.id);
+    let mut conn = owner_conn(&app).await;
+    // The column the next release adds is already there: its migration fails.
+    exec(
+        &mut conn,
+        format!("ALTER TABLE {schema}.projects ADD COLUMN fleet_note text"),
+    )
+    .await;
+
+    let first = run(
+        &app,
+        FleetOptions {
+            parallel: 4,
+            ..FleetOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(first.behind, 200);
+    assert_eq!(first.migrated, 199);
+    assert_eq!(first.not_attempted, 0);
+    assert_eq!(first.failed.len(), 1);
+    assert_eq!(first.failed[0].slug, broken.slug);
+    assert!(
+        first.failed[0].error.contains("fleet_note"),
+        "{}",
+        first.failed[0].error
+    );
+    let status = app.owner.migration_status().await.expect("status");
+    assert_eq!(status.failing.len(), 1, "the failure is recorded beside the tenant");
+    assert_eq!(status.failing[0].slug, broken.slug);
+
+    // The fix, then a rerun: only the failed tenant is left, and it is done.
+    exec(
+        &mut conn,
+        format!("ALTER TABLE {schema}.projects DROP COLUMN fleet_note"),
+    )
+    .await;
+    let second = run(&app, FleetOptions::default()).await;
+    assert_eq!((second.behind, second.migrated, second.failed.len()), (1, 1, 0));
+    assert_eq!(with_note(&mut conn).await, 200);
+    let status = app.owner.migration_status().await.expect("status");
+    assert!(status.failing.is_empty(), "a success clears the error");
+
+    // Current: nothing to do, asked in one question.
+    let third = run(&app, FleetOptions::default()).await;
+    assert_eq!((third.behind, third.migrated), (0, 0));
+}
+
+async fn a_canary_failure_stops_before_the_rest(app: TestApp) {
+    let fleet = schema_tenants(&app, 20).await;
+    let mut conn = owner_conn(&app).await;
+    let first = tenantry::db::schema_name(fleet[0].id);
+    exec(
+        &mut conn,
+        format!("ALTER TABLE {first}.projects ADD COLUMN fleet_note text"),
+    )
+    .await;
+    let report = run(
+        &app,
+        FleetOptions {
+            parallel: 2,
+            fail_fast: false,
+            canary: Some(5),
+        },
+    )
+    .await;
+    assert_eq!(report.failed.len(), 1);
+    assert!(report.migrated <= 4, "{report:?}");
+    assert_eq!(report.migrated + report.not_attempted + 1, 20, "{report:?}");
+    // Nothing past the canaries was touched (the broken one had the column).
+    assert_eq!(
+        with_note(&mut conn).await,
+        i64::try_from(report.migrated + 1).unwrap_or(-1)
+    );
+    for tenant in &fleet[5..] {
+        let schema = tenantry::db::schema_name(tenant.id);
+        let ledger: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {schema}.tenant_migrations"
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .expect("ledger");
+        assert_eq!(
+            ledger,
+            i64::try_from(migration::TenantMigrator::migrations().len()).unwrap_or(-1)
+        );
+    }
+}
+
+async fn an_interrupted_run_resumes_where_it_stopped(app: TestApp) {
+    let fleet = schema_tenants(&app, 30).await;
+    let (enough, reached) = tokio::sync::oneshot::channel::<()>();
+    let enough = std::sync::Mutex::new(Some(enough));
+    let owner = app.owner.clone();
+    let running = tokio::spawn(async move {
+        let progress = move |p: FleetProgress| {
+            if p.done >= 10
+                && let Some(tx) = enough.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+            {
+                let _ = tx.send(());
+            }
+        };
+        owner
+            .migrate_fleet_to::<NextRelease>(
+                FleetOptions {
+                    parallel: 2,
+                    ..FleetOptions::default()
+                },
+                &progress,
+            )
+            .await
+    });
+    reached.await.expect("ten tenants done");
+    running.abort();
+    let _ = running.await;
+
+    let mut conn = owner_conn(&app).await;
+    let done_before = with_note(&mut conn).await;
+    assert!((10..30).contains(&done_before), "{done_before} of 30 before the rerun");
+    let rest = run(&app, FleetOptions::default()).await;
+    assert_eq!(i64::try_from(rest.behind).unwrap_or(-1), 30 - done_before, "{rest:?}");
+    assert_eq!(rest.migrated, rest.behind);
+    assert_eq!(with_note(&mut conn).await, 30);
+    // Every tenant's ledger has each migration once.
+    for tenant in &fleet {
+        let schema = tenantry::db::schema_name(tenant.id);
+        let ledger: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {schema}.tenant_migrations"
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .expect("ledger");
+        assert_eq!(ledger, i64::try_from(NextRelease::migrations().len()).unwrap_or(-1));
+    }
+}
+
+async fn serve_refuses_only_a_tenant_whose_storage_is_behind(app: TestApp) {
+    let a = app.tenant_in("behind", Placement::Schema).await;
+    let b = app.tenant("shared").await;
+    let mut conn = owner_conn(&app).await;
+    exec(
+        &mut conn,
+        format!(
+            "UPDATE tenants SET storage_version = 't20200101_000001_older' WHERE id = '{}'",
+            a.id
+        ),
+    )
+    .await;
+    let refused = app.get("/v1/projects", &a.key).await;
+    refused.problem(503, "unavailable");
+    assert!(refused.headers.get("retry-after").is_some(), "Retry-After on the 503");
+    app.get("/v1/projects", &b.key).await.ok(200);
+
+    // Migrated, it is served at once: a refusal is never remembered.
+    let report = app
+        .owner
+        .migrate_fleet(FleetOptions::default(), &|_| {})
+        .await
+        .expect("fleet");
+    assert_eq!((report.behind, report.migrated), (1, 1));
+    app.get("/v1/projects", &a.key).await.ok(200);
+    let status = app.owner.migration_status().await.expect("status");
+    assert_eq!(status.tenants.current, status.tenants.total);
+}
