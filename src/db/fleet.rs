@@ -76,6 +76,8 @@ pub struct FleetReport {
     pub failed: Vec<FleetFailure>,
     /// Tenants not attempted (after a canary failed, or with `fail_fast`).
     pub not_attempted: usize,
+    /// Schemas of tenants that no longer exist, dropped.
+    pub dropped: Vec<String>,
 }
 
 /// How far a run has got, for progress output.
@@ -126,6 +128,7 @@ pub(super) async fn migrate<M: MigratorTrait>(
     let pending = behind::<M>(conn).await?;
     let mut report = FleetReport {
         behind: pending.len(),
+        dropped: drop_orphans(conn).await?,
         ..FleetReport::default()
     };
     if pending.is_empty() {
@@ -268,4 +271,35 @@ async fn record_failure(conn: &DatabaseConnection, tenant: Uuid, error: &str) ->
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Drops the schemas of tenants that no longer exist: a tenant deleted
+/// through the API takes its rows with it (the foreign keys cascade), but
+/// the serving role may not drop its schema; the migrating role does it
+/// here. Only names of the form `t_<32 hex>` that no tenant's row names
+/// are touched (a schema being made is not visible before its tenant's row
+/// is committed with it).
+#[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
+async fn drop_orphans(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    if conn.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(Vec::new());
+    }
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT n.nspname::text AS name FROM pg_namespace n
+              WHERE n.nspname ~ '^t_[0-9a-f]{32}$'
+                AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.location = n.nspname::text)
+              ORDER BY 1",
+        ))
+        .await?;
+    let mut dropped = Vec::with_capacity(rows.len());
+    for row in rows {
+        let name: String = row.try_get("", "name")?;
+        // Checked by the pattern above: a plain identifier.
+        conn.execute_unprepared(&format!("DROP SCHEMA {name} CASCADE")).await?;
+        tracing::info!(schema = %name, "dropped the schema of a deleted tenant");
+        dropped.push(name);
+    }
+    Ok(dropped)
 }

@@ -19,6 +19,7 @@ postgres_only!(
     a_canary_failure_stops_before_the_rest,
     an_interrupted_run_resumes_where_it_stopped,
     serve_refuses_only_a_tenant_whose_storage_is_behind,
+    a_deleted_tenant_s_schema_is_dropped_by_the_next_run,
 );
 
 /// The tenant set with one more migration, as a release that adds a column
@@ -282,4 +283,42 @@ async fn serve_refuses_only_a_tenant_whose_storage_is_behind(app: TestApp) {
     app.get("/v1/projects", &a.key).await.ok(200);
     let status = app.owner.migration_status().await.expect("status");
     assert_eq!(status.tenants.current, status.tenants.total);
+}
+
+async fn a_deleted_tenant_s_schema_is_dropped_by_the_next_run(app: TestApp) {
+    let gone = app.tenant_in("gone", Placement::Schema).await;
+    let kept = app.tenant_in("kept", Placement::Schema).await;
+    app.project(&gone.key, "goes with it").await;
+    let operator = tenantry::access::Principal::operator(gone.id);
+    let db = app.owner.scoped(&operator.authenticated());
+    let deleted = tenants::delete(&db, app.clock.now()).await.expect("deleted");
+    app.state.apply(deleted).await;
+    let schemas = || async {
+        let mut conn = owner_conn(&app).await;
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%' ORDER BY 1")
+                .fetch_all(&mut conn)
+                .await
+                .expect("schemas");
+        names
+    };
+    let gone_schema = tenantry::db::schema_name(gone.id);
+    let kept_schema = tenantry::db::schema_name(kept.id);
+    assert!(
+        schemas().await.contains(&gone_schema),
+        "the serving role cannot drop it"
+    );
+    let report = app
+        .owner
+        .migrate_fleet(FleetOptions::default(), &|_| {})
+        .await
+        .expect("fleet");
+    assert_eq!(report.dropped, vec![gone_schema.clone()]);
+    assert_eq!(schemas().await, vec![kept_schema]);
+    let again = app
+        .owner
+        .migrate_fleet(FleetOptions::default(), &|_| {})
+        .await
+        .expect("fleet");
+    assert!(again.dropped.is_empty());
 }

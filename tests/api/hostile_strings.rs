@@ -241,23 +241,60 @@ impl Raw {
     }
 
     /// Every row of a two-column text query, sorted.
-    async fn pairs(&mut self, sql: &'static str) -> Vec<(Option<String>, Option<String>)> {
+    async fn pairs(&mut self, sql: &str) -> Vec<(Option<String>, Option<String>)> {
         type Pair = (Option<String>, Option<String>);
+        let owned = sqlx::AssertSqlSafe(sql.to_owned());
         let mut rows = match self {
-            Raw::Pg(conn) => sqlx::query_as::<_, Pair>(sql).fetch_all(conn).await,
-            Raw::Sqlite(conn) => sqlx::query_as::<_, Pair>(sql).fetch_all(conn).await,
+            Raw::Pg(conn) => sqlx::query_as::<_, Pair>(owned).fetch_all(conn).await,
+            Raw::Sqlite(conn) => sqlx::query_as::<_, Pair>(owned).fetch_all(conn).await,
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
         rows.sort();
         rows
     }
 
-    async fn count(&mut self, sql: &'static str) -> i64 {
+    async fn count(&mut self, sql: &str) -> i64 {
+        let owned = sqlx::AssertSqlSafe(sql.to_owned());
         match self {
-            Raw::Pg(conn) => sqlx::query_scalar::<_, i64>(sql).fetch_one(conn).await,
-            Raw::Sqlite(conn) => sqlx::query_scalar::<_, i64>(sql).fetch_one(conn).await,
+            Raw::Pg(conn) => sqlx::query_scalar::<_, i64>(owned).fetch_one(conn).await,
+            Raw::Sqlite(conn) => sqlx::query_scalar::<_, i64>(owned).fetch_one(conn).await,
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// A tenant-set table in every storage: the shared one and, on
+    /// PostgreSQL, each tenant schema, as one `UNION ALL` of `columns`.
+    async fn everywhere(&mut self, columns: &str, table: &str) -> String {
+        let mut storages = vec!["public".to_owned()];
+        if let Raw::Pg(conn) = self {
+            let schemas: Vec<String> =
+                sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%' ORDER BY 1")
+                    .fetch_all(conn)
+                    .await
+                    .expect("tenant schemas");
+            storages.extend(schemas);
+        } else {
+            return format!("SELECT {columns} FROM {table}");
+        }
+        storages
+            .iter()
+            .map(|schema| format!("SELECT {columns} FROM {schema}.{table}"))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+    }
+
+    /// Every row of a tenant-set table, in every storage, sorted.
+    async fn tenant_pairs(&mut self, columns: &str, table: &str) -> Vec<(Option<String>, Option<String>)> {
+        let sql = self.everywhere(columns, table).await;
+        self.pairs(&sql).await
+    }
+
+    async fn tenant_count(&mut self, table: &str) -> i64 {
+        let sql = format!(
+            "SELECT count(*) FROM ({}) AS every_storage",
+            self.everywhere("1", table).await
+        );
+        self.count(&sql).await
     }
 
     /// Row counts of the tables requests write to.
@@ -266,8 +303,8 @@ impl Raw {
             ("tenants", self.count("SELECT count(*) FROM tenants").await),
             ("users", self.count("SELECT count(*) FROM users").await),
             ("memberships", self.count("SELECT count(*) FROM memberships").await),
-            ("projects", self.count("SELECT count(*) FROM projects").await),
-            ("tasks", self.count("SELECT count(*) FROM tasks").await),
+            ("projects", self.tenant_count("projects").await),
+            ("tasks", self.tenant_count("tasks").await),
             ("api_keys", self.count("SELECT count(*) FROM api_keys").await),
         ])
     }
@@ -519,7 +556,7 @@ async fn hostile_text_round_trips_through_projects_and_tasks(app: TestApp) {
         .collect();
     want_projects.push(text_pair(&theirs["name"], &theirs["description"]));
     assert_eq!(
-        raw.pairs("SELECT name, description FROM projects").await,
+        raw.tenant_pairs("name, description", "projects").await,
         sorted(want_projects),
         "stored project text"
     );
@@ -529,7 +566,7 @@ async fn hostile_text_round_trips_through_projects_and_tasks(app: TestApp) {
         .collect();
     want_tasks.push(text_pair(&their_task["title"], &their_task["description"]));
     assert_eq!(
-        raw.pairs("SELECT title, description FROM tasks").await,
+        raw.tenant_pairs("title, description", "tasks").await,
         sorted(want_tasks),
         "stored task text"
     );

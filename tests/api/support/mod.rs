@@ -37,8 +37,28 @@ macro_rules! backends {
                 let Some(app) = $crate::support::TestApp::spawn_postgres().await else { return };
                 super::$name(app).await;
             }
+
+            /// Once more with the test's tenants in another placement,
+            /// chosen from the test's name (see `support::placement_for`).
+            #[tokio::test]
+            async fn postgres_placed() {
+                let Some(mut app) = $crate::support::TestApp::spawn_postgres().await else { return };
+                app.placement = $crate::support::placement_for(concat!(module_path!(), "::", stringify!($name)));
+                super::$name(app).await;
+            }
         }
     )*};
+}
+
+/// The placement besides `shared` that a test's second PostgreSQL run puts
+/// its tenants in, from a hash of its name: every placement there is is
+/// exercised by part of the suite on every run, without multiplying it.
+pub fn placement_for(test: &str) -> tenants::Placement {
+    const OTHERS: [tenants::Placement; 1] = [tenants::Placement::Schema];
+    let hash = test.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    OTHERS[usize::try_from(hash % OTHERS.len() as u64).unwrap_or(0)]
 }
 
 /// A PostgreSQL-only test (row-level security, the catalog).
@@ -63,6 +83,8 @@ pub struct TestApp {
     /// The owner connection (what the CLI uses).
     pub owner: Db,
     pub settings: Settings,
+    /// Where [`TestApp::tenant`] places the tenants it makes.
+    pub placement: tenants::Placement,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
     _pg: Option<postgres::PgDatabase>,
@@ -223,6 +245,7 @@ impl TestApp {
             state,
             owner,
             settings,
+            placement: tenants::Placement::Shared,
             shutdown: Some(tx),
             _dir: dir,
             _pg: pg,
@@ -231,7 +254,7 @@ impl TestApp {
 
     /// A new tenant (unique slug starting with `prefix`) with an all-scope key.
     pub async fn tenant(&self, prefix: &str) -> TestTenant {
-        self.tenant_in(prefix, tenants::Placement::Shared).await
+        self.tenant_in(prefix, self.placement).await
     }
 
     /// A new tenant in `placement`, with an all-scope key.

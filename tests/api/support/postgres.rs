@@ -99,9 +99,23 @@ async fn template() -> String {
                     .expect("migrate the template");
                 db.close().await;
                 exec(&mut conn, format!("ALTER DATABASE {building} RENAME TO {name}")).await;
-                // Templates of older schema versions are no longer used by anyone.
+                // Each template says when it was made; those of other schema
+                // versions are dropped once they are a day old (another
+                // checkout's suite may be using one now).
+                exec(
+                    &mut conn,
+                    format!(
+                        "COMMENT ON DATABASE {name} IS 'made {}'",
+                        chrono::Utc::now().timestamp()
+                    ),
+                )
+                .await;
                 let stale: Vec<String> = sqlx::query_scalar(
-                    "SELECT datname::text FROM pg_database WHERE datname LIKE 'tenantry\\_tpl\\_%' AND datname <> $1",
+                    "SELECT d.datname::text FROM pg_database d
+                       LEFT JOIN pg_shdescription c ON c.objoid = d.oid AND c.classoid = 'pg_database'::regclass
+                      WHERE d.datname LIKE 'tenantry\\_tpl\\_%' AND d.datname <> $1
+                        AND coalesce(substring(c.description FROM '^made ([0-9]+)$')::bigint, 0)
+                            < extract(epoch FROM now()) - 86400",
                 )
                 .bind(&name)
                 .fetch_all(&mut conn)
