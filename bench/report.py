@@ -157,6 +157,13 @@ if "1k" in sets and "100k" in sets:
             q = b[mode]["p99_ms"] / a[mode]["p99_ms"]
             target(f"100k tenants: {mode} p99 <= 1.25x of 1k", q, q <= 1.25)
 
+if "1k" in sets and "schema" in sets:
+    a, b = sets["1k"]["wrk"], sets["schema"]["wrk"]
+    for mode in ["list", "get", "create"]:
+        if mode in a and mode in b:
+            t = b[mode]["rps"] / a[mode]["rps"]
+            target(f"schema tenants: {mode} throughput >= 90% of shared", t, t >= 0.90)
+
 print("\n| target | value | met |\n|---|---:|:---:|")
 for t in targets:
     v = t["value"]

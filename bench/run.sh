@@ -8,7 +8,7 @@
 #   BENCH_PG        admin URL without a database   [postgres://postgres@127.0.0.1:5432]
 #   BENCH_DURATION  seconds per closed-loop run     [10]
 #   BENCH_REPEAT    runs of each load, interleaved; the table shows medians [3]
-#   BENCH_SETS      data sets to run                ["1k 100k sqlite"]
+#   BENCH_SETS      data sets to run                ["1k 100k sqlite schema"]
 #   BENCH_RESEED=1  drop and seed the data sets again
 #   BENCH_REDIS     Redis for the revocation broadcast [redis://127.0.0.1:6379]; "none" runs without
 set -euo pipefail
@@ -19,7 +19,7 @@ mkdir -p "$out"
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 duration=${BENCH_DURATION:-10}
 repeat=${BENCH_REPEAT:-3}
-sets=${BENCH_SETS:-"1k 100k sqlite"}
+sets=${BENCH_SETS:-"1k 100k sqlite schema"}
 port=18480
 conns=64
 threads=2
@@ -48,7 +48,7 @@ cargo build --release --features bench -q
 bin=$root/target/release/tenantry
 psql_admin() { psql "$pg/postgres" -qAtX -v ON_ERROR_STOP=1 "$@"; }
 
-seed() { # name tenants projects
+seed() { # name tenants projects [placement]
   local db=tenantry_bench_$1
   local keys=$out/keys-$1.tsv
   if [ "${BENCH_RESEED:-0}" != 1 ] && [ -s "$keys" ] && [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" = 1 ]; then
@@ -56,7 +56,7 @@ seed() { # name tenants projects
   fi
   echo "== seeding $db: $2 tenants x $3 projects" >&2
   psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
-  DATABASE_URL=$pg/$db "$bin" bench-seed --prefix b --tenants "$2" --projects "$3" --out "$keys"
+  DATABASE_URL=$pg/$db "$bin" bench-seed --prefix b --tenants "$2" --projects "$3" --placement "${4:-shared}" --out "$keys"
   psql "$pg/$db" -qAtX -c "GRANT SELECT ON bench_keys TO $role" -c "VACUUM ANALYZE"
 }
 
@@ -204,6 +204,8 @@ seed_sqlite() { # the 1k data set on SQLite, the embedded default
 seed 1k 1000 100
 [[ " $sets " == *" 100k "* ]] && seed 100k 100000 10
 [[ " $sets " == *" sqlite "* ]] && seed_sqlite
+# The 1k data set again with every tenant in a schema of its own.
+[[ " $sets " == *" schema "* ]] && seed schema 1000 100 schema
 capture_statements tenantry_bench_1k
 
 median_rps() { # set mode: half the median closed-loop req/s (the open-loop rate)
@@ -234,9 +236,11 @@ for set in $sets; do
     stop_server
     continue
   fi
-  case $set in 1k) tenants=1000 ;; 100k) tenants=100000 ;; esac
+  case $set in 1k | schema) tenants=1000 ;; 100k) tenants=100000 ;; esac
   echo "== $set: pgbench limits ($repeat rounds)" >&2
-  for _ in $(seq "$repeat"); do
+  # The limit scripts read the shared tables; the schema set is compared
+  # with the 1k set's own figures instead.
+  [ "$set" = schema ] || for _ in $(seq "$repeat"); do
     # The sequences as the server sent them before its statements were
     # prepared: the tenant setting and the statement in one simple-protocol
     # message, the values written into the SQL text.
@@ -270,6 +274,7 @@ for set in $sets; do
     "http://127.0.0.1:$port" > /dev/null
   modes="hello get_nokey list get list_bearer get_bearer create mixed"
   [ "$set" = 100k ] && modes="list get"
+  [ "$set" = schema ] && modes="hello list get create"
   for round in $(seq "$repeat"); do
     for mode in $modes; do
       echo "   wrk $mode ($round/$repeat)" >&2

@@ -58,6 +58,7 @@ pub async fn seed(
     prefix: &str,
     tenants: u32,
     projects: u32,
+    placement: crate::domain::tenants::Placement,
     out: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let generated: Vec<(String, String, String)> = (0..tenants)
@@ -68,6 +69,20 @@ pub async fn seed(
         })
         .collect();
     let rows = db.bench_seed(prefix, projects, &generated).await?;
+    if placement == crate::domain::tenants::Placement::Schema {
+        let started = std::time::Instant::now();
+        for (n, (_, tenant, _)) in rows.iter().enumerate() {
+            db.bench_move_to_schema(*tenant).await?;
+            if (n + 1) % 250 == 0 || n + 1 == rows.len() {
+                eprintln!(
+                    "   {}/{} tenants in schemas of their own ({:.0} ms each)",
+                    n + 1,
+                    rows.len(),
+                    started.elapsed().as_secs_f64() * 1000.0 / (n + 1) as f64
+                );
+            }
+        }
+    }
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
     for (key, tenant, project) in rows {
         writeln!(file, "{key}\t{tenant}\t{project}")?;

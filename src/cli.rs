@@ -99,6 +99,9 @@ pub enum Command {
         /// Where to write `key<TAB>tenant_id<TAB>project_id` lines.
         #[arg(long)]
         out: PathBuf,
+        /// Where the seeded tenants' data lives.
+        #[arg(long, value_enum, default_value_t = PlacementArg::Shared)]
+        placement: PlacementArg,
     },
     /// Benchmark only: an owner's access token for every tenant of a keys
     /// file written by `bench-seed`.
@@ -376,10 +379,11 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             tenants,
             projects,
             out,
+            placement,
         } => {
             let keys = Keys::from_secret(&crate::secret::load_or_create(settings)?);
             let db = owner_db(settings).await?;
-            let result = crate::bench::seed(&db, &keys, &prefix, tenants, projects, &out).await;
+            let result = crate::bench::seed(&db, &keys, &prefix, tenants, projects, placement.into(), &out).await;
             db.close().await;
             result.map_err(|e| CliError::Usage(format!("seeding failed: {e}")))
         }

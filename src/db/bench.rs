@@ -117,6 +117,31 @@ impl Db {
         Ok(out)
     }
 
+    /// Moves a seeded tenant's rows into a schema of its own, made as
+    /// `tenant create --placement schema` makes one (schema, tenant set,
+    /// grants, mirror), in one transaction.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "bulk seeding for the benchmark, inside the seam"
+    )]
+    pub async fn bench_move_to_schema(&self, tenant: Uuid) -> Result<(), DbErr> {
+        let schema = super::placement::schema_name(tenant);
+        let txn = self.conn.begin().await?;
+        super::placement::serialize_provisioning(&txn).await?;
+        super::placement::provision_schema(&txn, tenant).await?;
+        // Generated ids only: nothing to escape.
+        txn.execute_unprepared(&format!(
+            "INSERT INTO {schema}.projects SELECT * FROM public.projects WHERE tenant_id = '{tenant}';
+             INSERT INTO {schema}.tasks SELECT * FROM public.tasks WHERE tenant_id = '{tenant}';
+             DELETE FROM public.tasks WHERE tenant_id = '{tenant}';
+             DELETE FROM public.projects WHERE tenant_id = '{tenant}';
+             UPDATE tenants SET placement = 'schema', location = '{schema}' WHERE id = '{tenant}';
+             ANALYZE {schema}.projects;"
+        ))
+        .await?;
+        txn.commit().await
+    }
+
     /// The same data set on SQLite (no `bench_keys`: pgbench does not reach
     /// it), written through the entities in batches, in one transaction.
     #[expect(
