@@ -617,6 +617,22 @@ async fn migrate_all(
         };
     };
     let fleet = db.migrate_fleet(options, &progress).await?;
+    if fleet.behind > 0 {
+        // The last line whatever stopped the run (tenants left unattempted
+        // never report themselves done).
+        let line = format!(
+            "migrated tenants: {} done, {} failed, {} not attempted",
+            fleet.migrated,
+            fleet.failed.len(),
+            fleet.not_attempted
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = if terminal {
+            writeln!(err, "\r{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+    }
     Ok((applied, fleet))
 }
 

@@ -128,6 +128,7 @@ impl Db {
         let schema = super::placement::schema_name(tenant);
         let txn = self.conn.begin().await?;
         super::placement::serialize_provisioning(&txn).await?;
+        super::tx::apply_settings(&txn, &[(migration::APP_TENANT_SETTING, tenant)]).await?;
         super::placement::provision_schema(&txn, tenant).await?;
         // Generated ids only: nothing to escape.
         txn.execute_unprepared(&format!(

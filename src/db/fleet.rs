@@ -23,8 +23,8 @@ use futures_util::StreamExt;
 use migration::MigratorTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -209,7 +209,7 @@ async fn run_wave<M: MigratorTrait>(
                     tracing::warn!(tenant = %tenant.slug, error = %error, "a tenant's migration failed");
                     // Recorded beside the tenant; a failure to record it is
                     // reported all the same.
-                    let _ = record_failure(conn, tenant.id, &error).await;
+                    let _ = record_failure::<M>(conn, tenant.id, &error).await;
                     let mut failed = failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     failed.push(FleetFailure {
                         id: tenant.id,
@@ -239,8 +239,20 @@ async fn run_wave<M: MigratorTrait>(
 
 /// One tenant's storage brought up to `M`, its grants renewed and its
 /// mirror written, in one transaction.
+///
+/// Under the tenant's own lock (a transaction-scoped advisory lock on its
+/// id), so two runs at once (two instances starting, or `serve` and the
+/// CLI) never migrate one tenant together: the second finds it current and
+/// leaves it. The tenant's setting is applied first, so the registry's
+/// row-level security lets the mirror be written whatever the migrating
+/// role (a superuser or not).
 pub(super) async fn migrate_one<M: MigratorTrait>(conn: &DatabaseConnection, tenant: Uuid) -> Result<(), DbErr> {
     let txn = conn.begin().await?;
+    lock_tenant(&txn, tenant).await?;
+    super::tx::apply_settings(&txn, &[(migration::APP_TENANT_SETTING, tenant)]).await?;
+    if is_current::<M>(&txn, tenant).await? {
+        return txn.commit().await;
+    }
     super::placement::enter_schema(&txn, tenant).await?;
     M::up(&txn, None).await?;
     super::placement::grant_as_shared(&txn, tenant).await?;
@@ -248,10 +260,40 @@ pub(super) async fn migrate_one<M: MigratorTrait>(conn: &DatabaseConnection, ten
     txn.commit().await
 }
 
+/// A lock on the tenant's storage for the rest of `txn`.
+#[expect(clippy::disallowed_methods, reason = "the operator's lock, inside the seam")]
+async fn lock_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
+    let (high, low) = tenant.as_u64_pair();
+    let key = i64::from_ne_bytes((high ^ low).to_ne_bytes()) ^ STORAGE_LOCK;
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DatabaseBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [sea_orm::Value::BigInt(Some(key))],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Keeps the storage locks apart from any other advisory lock's keys.
+const STORAGE_LOCK: i64 = 0x7465_6e61_6e74_7279;
+
+#[expect(clippy::disallowed_methods, reason = "the operator's registry, inside the seam")]
+async fn is_current<M: MigratorTrait>(txn: &DatabaseTransaction, tenant: Uuid) -> Result<bool, DbErr> {
+    let version: Option<Option<String>> = tenant::Entity::find_by_id(tenant)
+        .select_only()
+        .column(tenant::Column::StorageVersion)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(version.flatten() == latest::<M>())
+}
+
 /// Writes that `tenant`'s storage has every migration of `M`.
 #[expect(clippy::disallowed_methods, reason = "the operator's registry, inside the seam")]
+/// The caller's transaction carries the tenant's setting (the registry's
+/// row-level security admits only that row).
 pub(super) async fn mark_current<M: MigratorTrait>(txn: &impl ConnectionTrait, tenant: Uuid) -> Result<(), DbErr> {
-    tenant::Entity::update_many()
+    let written = tenant::Entity::update_many()
         .set(tenant::ActiveModel {
             storage_version: Set(latest::<M>()),
             storage_error: Set(None),
@@ -260,17 +302,32 @@ pub(super) async fn mark_current<M: MigratorTrait>(txn: &impl ConnectionTrait, t
         .filter(tenant::Column::Id.eq(tenant))
         .exec(txn)
         .await?;
-    Ok(())
+    match written.rows_affected {
+        1 => Ok(()),
+        n => Err(DbErr::Custom(format!(
+            "tenant {tenant}: its storage was migrated but {n} registry rows were marked"
+        ))),
+    }
 }
 
+/// Records a failed migration beside the tenant, unless another run has
+/// meanwhile brought it up to date.
 #[expect(clippy::disallowed_methods, reason = "the operator's registry, inside the seam")]
-async fn record_failure(conn: &DatabaseConnection, tenant: Uuid, error: &str) -> Result<(), DbErr> {
-    tenant::Entity::update_many()
+async fn record_failure<M: MigratorTrait>(conn: &DatabaseConnection, tenant: Uuid, error: &str) -> Result<(), DbErr> {
+    let txn = conn.begin().await?;
+    super::tx::apply_settings(&txn, &[(migration::APP_TENANT_SETTING, tenant)]).await?;
+    let mut update = tenant::Entity::update_many()
         .col_expr(tenant::Column::StorageError, Expr::value(error.to_owned()))
-        .filter(tenant::Column::Id.eq(tenant))
-        .exec(conn)
-        .await?;
-    Ok(())
+        .filter(tenant::Column::Id.eq(tenant));
+    if let Some(latest) = latest::<M>() {
+        update = update.filter(
+            Condition::any()
+                .add(tenant::Column::StorageVersion.is_null())
+                .add(tenant::Column::StorageVersion.ne(latest)),
+        );
+    }
+    update.exec(&txn).await?;
+    txn.commit().await
 }
 
 /// Drops the schemas of tenants that no longer exist: a tenant deleted
@@ -296,10 +353,16 @@ async fn drop_orphans(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     let mut dropped = Vec::with_capacity(rows.len());
     for row in rows {
         let name: String = row.try_get("", "name")?;
-        // Checked by the pattern above: a plain identifier.
-        conn.execute_unprepared(&format!("DROP SCHEMA {name} CASCADE")).await?;
-        tracing::info!(schema = %name, "dropped the schema of a deleted tenant");
-        dropped.push(name);
+        // Checked by the pattern above: a plain identifier. A schema that
+        // cannot be dropped now (a lock) is left for the next run; the
+        // tenants' migrations go on.
+        match conn.execute_unprepared(&format!("DROP SCHEMA {name} CASCADE")).await {
+            Ok(_) => {
+                tracing::info!(schema = %name, "dropped the schema of a deleted tenant");
+                dropped.push(name);
+            }
+            Err(e) => tracing::warn!(schema = %name, error = %e, "could not drop the schema of a deleted tenant"),
+        }
     }
     Ok(dropped)
 }

@@ -140,7 +140,7 @@ async fn read(conn: &Conn, tenant: Uuid) -> Result<Option<Placement>, DbErr> {
     };
     let placement = Placement::parse(&row.placement)
         .ok_or_else(|| DbErr::Custom(format!("tenant {tenant} has an unknown placement `{}`", row.placement)))?;
-    if placement != Placement::Shared && row.storage_version != super::fleet::latest::<migration::TenantMigrator>() {
+    if placement != Placement::Shared && is_behind(row.storage_version.as_deref()) {
         return Err(DbErr::Custom(format!(
             "{STORAGE_BEHIND}: tenant {tenant} has {}",
             row.storage_version.as_deref().unwrap_or("no tenant-set migration")
@@ -182,8 +182,24 @@ pub(super) async fn serialize_provisioning(txn: &DatabaseTransaction) -> Result<
 /// resolve there first (then in `public`).
 #[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
 pub(super) async fn enter_schema(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
-    txn.execute_unprepared(&format!("SET LOCAL search_path TO {}, public", schema_name(tenant)))
+    let schema = schema_name(tenant);
+    txn.execute_unprepared(&format!("SET LOCAL search_path TO {schema}, public"))
         .await?;
+    // PostgreSQL passes over a schema that does not exist: never migrate
+    // the shared tables in a missing schema's place.
+    let current = txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT current_schema()::text AS current",
+        ))
+        .await?
+        .map(|row| row.try_get::<String>("", "current"))
+        .transpose()?;
+    if current.as_deref() != Some(schema.as_str()) {
+        return Err(DbErr::Custom(format!(
+            "tenant {tenant}: its schema {schema} does not exist"
+        )));
+    }
     Ok(())
 }
 
@@ -217,6 +233,19 @@ pub(super) async fn grant_as_shared(txn: &DatabaseTransaction, tenant: Uuid) -> 
     Ok(())
 }
 
+/// Whether a storage that has `version` lacks some of this code's tenant-set
+/// migrations. A newer one (a later release has migrated it) is served:
+/// migrations only add, so this code's statements still hold there.
+/// Migration names begin with their date, so they sort in order.
+fn is_behind(version: Option<&str>) -> bool {
+    let latest = super::fleet::latest::<migration::TenantMigrator>();
+    match (version, latest.as_deref()) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(version), Some(latest)) => version < latest,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +266,15 @@ mod tests {
             setting_text(&(migration::APP_TENANT_SETTING, tenant)),
             tenant.to_string()
         );
+    }
+
+    #[test]
+    fn only_an_older_storage_is_behind() {
+        let latest = crate::db::fleet::latest::<migration::TenantMigrator>().unwrap_or_default();
+        assert!(is_behind(None));
+        assert!(is_behind(Some("t20200101_000001_older")));
+        assert!(!is_behind(Some(&latest)));
+        assert!(!is_behind(Some("t29991231_000001_later_release")));
     }
 
     #[test]

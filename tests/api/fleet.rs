@@ -20,6 +20,7 @@ postgres_only!(
     an_interrupted_run_resumes_where_it_stopped,
     serve_refuses_only_a_tenant_whose_storage_is_behind,
     a_deleted_tenant_s_schema_is_dropped_by_the_next_run,
+    two_runs_at_once_migrate_each_tenant_once,
 );
 
 /// The tenant set with one more migration, as a release that adds a column
@@ -321,4 +322,30 @@ async fn a_deleted_tenant_s_schema_is_dropped_by_the_next_run(app: TestApp) {
         .await
         .expect("fleet");
     assert!(again.dropped.is_empty());
+}
+
+/// Two instances starting at once (or `serve` and the CLI): each tenant is
+/// migrated by one of them, the other finds it current, and neither fails.
+async fn two_runs_at_once_migrate_each_tenant_once(app: TestApp) {
+    let fleet = schema_tenants(&app, 24).await;
+    let options = FleetOptions {
+        parallel: 3,
+        ..FleetOptions::default()
+    };
+    let (one, two) = tokio::join!(run(&app, options), run(&app, options));
+    assert!(one.failed.is_empty() && two.failed.is_empty(), "{one:?} {two:?}");
+    let mut conn = owner_conn(&app).await;
+    assert_eq!(with_note(&mut conn).await, 24);
+    for tenant in &fleet {
+        let schema = tenantry::db::schema_name(tenant.id);
+        let ledger: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {schema}.tenant_migrations"
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .expect("ledger");
+        assert_eq!(ledger, i64::try_from(NextRelease::migrations().len()).unwrap_or(-1));
+    }
+    let status = app.owner.migration_status().await.expect("status");
+    assert!(status.failing.is_empty());
 }
