@@ -111,6 +111,18 @@ async fn with_note(conn: &mut PgConnection) -> i64 {
     .expect("count")
 }
 
+/// How many tenant-set migrations a tenant's own ledger records.
+async fn ledger_len(conn: &mut PgConnection, tenant: uuid::Uuid) -> i64 {
+    let schema = tenantry::db::schema_name(tenant);
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {schema}.{}",
+        migration::TENANT_LEDGER
+    )))
+    .fetch_one(conn)
+    .await
+    .expect("ledger")
+}
+
 async fn run(app: &TestApp, options: FleetOptions) -> FleetReport {
     app.owner
         .migrate_fleet_to::<NextRelease>(options, &|_| {})
@@ -196,13 +208,7 @@ async fn a_canary_failure_stops_before_the_rest(app: TestApp) {
         i64::try_from(report.migrated + 1).unwrap_or(-1)
     );
     for tenant in &fleet[5..] {
-        let schema = tenantry::db::schema_name(tenant.id);
-        let ledger: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {schema}.tenant_migrations"
-        )))
-        .fetch_one(&mut conn)
-        .await
-        .expect("ledger");
+        let ledger = ledger_len(&mut conn, tenant.id).await;
         assert_eq!(
             ledger,
             i64::try_from(migration::TenantMigrator::migrations().len()).unwrap_or(-1)
@@ -246,13 +252,7 @@ async fn an_interrupted_run_resumes_where_it_stopped(app: TestApp) {
     assert_eq!(with_note(&mut conn).await, 30);
     // Every tenant's ledger has each migration once.
     for tenant in &fleet {
-        let schema = tenantry::db::schema_name(tenant.id);
-        let ledger: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {schema}.tenant_migrations"
-        )))
-        .fetch_one(&mut conn)
-        .await
-        .expect("ledger");
+        let ledger = ledger_len(&mut conn, tenant.id).await;
         assert_eq!(ledger, i64::try_from(NextRelease::migrations().len()).unwrap_or(-1));
     }
 }
@@ -337,13 +337,7 @@ async fn two_runs_at_once_migrate_each_tenant_once(app: TestApp) {
     let mut conn = owner_conn(&app).await;
     assert_eq!(with_note(&mut conn).await, 24);
     for tenant in &fleet {
-        let schema = tenantry::db::schema_name(tenant.id);
-        let ledger: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {schema}.tenant_migrations"
-        )))
-        .fetch_one(&mut conn)
-        .await
-        .expect("ledger");
+        let ledger = ledger_len(&mut conn, tenant.id).await;
         assert_eq!(ledger, i64::try_from(NextRelease::migrations().len()).unwrap_or(-1));
     }
     let status = app.owner.migration_status().await.expect("status");
