@@ -122,6 +122,7 @@ pub enum Command {
 pub enum PlacementArg {
     Shared,
     Schema,
+    Database,
 }
 
 impl From<PlacementArg> for tenants::Placement {
@@ -129,6 +130,7 @@ impl From<PlacementArg> for tenants::Placement {
         match arg {
             PlacementArg::Shared => tenants::Placement::Shared,
             PlacementArg::Schema => tenants::Placement::Schema,
+            PlacementArg::Database => tenants::Placement::Database,
         }
     }
 }
@@ -150,10 +152,17 @@ pub enum TenantCommand {
         /// Display name [default: the slug].
         #[arg(long)]
         name: Option<String>,
-        /// Where its data lives: `shared` (rows in the shared tables) or
-        /// `schema` (a PostgreSQL schema of its own).
+        /// Where its data lives: `shared` (rows in the shared tables),
+        /// `schema` (a PostgreSQL schema of its own) or `database` (a
+        /// database of its own: on PostgreSQL, on the platform's server or
+        /// the one `--database` names; on SQLite, a file in the data
+        /// directory).
         #[arg(long, value_enum, default_value_t = PlacementArg::Shared)]
         placement: PlacementArg,
+        /// With `--placement database`: the database server, a name from
+        /// `[databases.<name>]` [default: the platform's own server].
+        #[arg(long, value_name = "NAME")]
+        database: Option<String>,
     },
     /// Print a tenant as JSON, with its placement and location.
     Show {
@@ -391,15 +400,22 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
         Command::BenchTokens { keys, out } => crate::bench::tokens(settings, &keys, &out)
             .map_err(|e| CliError::Usage(format!("minting tokens failed: {e}"))),
         Command::Tenant {
-            command: TenantCommand::Create { slug, name, placement },
+            command:
+                TenantCommand::Create {
+                    slug,
+                    name,
+                    placement,
+                    database,
+                },
         } => {
             let db = owner_db(settings).await?;
-            let tenant = tenants::create(
+            let tenant = tenants::create_on(
                 &db.platform(),
                 SystemClock.now(),
                 &slug,
                 name.as_deref(),
                 placement.into(),
+                database.as_deref(),
             )
             .await;
             db.close().await;

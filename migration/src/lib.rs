@@ -27,11 +27,13 @@ mod m20261202_000005_tenant_placement;
 mod m20261202_000006_tenant_storage_state;
 mod rls;
 mod sets;
+mod stub;
 mod tenant_set;
 
 pub use m20261202_000005_tenant_placement::PLACEMENTS;
 pub use rls::{APP_TENANT_SETTING, APP_USER_SETTING, TENANT_TABLES, USER_TABLES};
 pub use sets::{PLATFORM_SET, TENANT_SET, TableSet, set_of};
+pub use stub::{TENANT_STUB, create_tenant_stub};
 pub use tenant_set::{TENANT_LEDGER, TenantMigrator};
 
 pub struct Migrator;

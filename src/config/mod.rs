@@ -52,6 +52,32 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// `database.auto_migrate`: apply pending migrations before serving or running a command.
     pub auto_migrate: bool,
+    /// `database.default_placement`: where signup puts a new tenant's data
+    /// (`shared`, `schema` on PostgreSQL, or `database`).
+    pub default_placement: entity::tenant::Placement,
+    /// `database.tenant_connections`: the most connections open at once to
+    /// the databases of tenants placed in one of their own, however many
+    /// such tenants there are.
+    pub tenant_connections: u32,
+    /// `database.tenant_idle_secs`: a tenant database's pool unused this
+    /// long is closed.
+    pub tenant_idle: std::time::Duration,
+    /// `[databases.<name>]`: other database servers that tenants' own
+    /// databases may live on (`tenant create --placement database
+    /// --database NAME`).
+    pub servers: std::collections::BTreeMap<String, DatabaseServer>,
+}
+
+/// A database server named in the configuration (`[databases.<name>]`,
+/// or `TENANTRY_DATABASES__<NAME>__URL`).
+#[derive(Debug, Clone)]
+pub struct DatabaseServer {
+    /// `databases.<name>.url`: a login that may create databases there (a
+    /// PostgreSQL URL; its database is the one connected to for that).
+    pub url: SecretString,
+    /// `databases.<name>.app_url`: a separate login for the serving role
+    /// there; otherwise `url` with `SET ROLE` to `database.app_role`.
+    pub app_url: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,7 +249,28 @@ impl Settings {
         let file = file
             .map(Path::to_path_buf)
             .or_else(|| get("TENANTRY_CONFIG").map(PathBuf::from));
-        Self::from_sources(file.as_deref(), &get)
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| sources::server_var(name).is_some())
+            .collect();
+        Self::read(file.as_deref(), &get, &names)
+    }
+
+    /// Reads settings from these variables only (no file, no process
+    /// environment), the named database servers' among them.
+    pub fn from_vars(vars: &[(String, String)]) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            vars.iter()
+                .rev()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
+        let names: Vec<String> = vars
+            .iter()
+            .map(|(k, _)| k.clone())
+            .filter(|k| sources::server_var(k).is_some())
+            .collect();
+        Self::read(None, &get, &names)
     }
 
     /// Reads the process environment only.
@@ -239,7 +286,15 @@ impl Settings {
 
     /// `file` beneath the variables `get` answers.
     pub fn from_sources(file: Option<&Path>, get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let sources = Sources::load(file, get)?;
+        Self::read(file, get, &[])
+    }
+
+    fn read(
+        file: Option<&Path>,
+        get: &dyn Fn(&str) -> Option<String>,
+        server_vars: &[String],
+    ) -> Result<Self, ConfigError> {
+        let sources = Sources::load(file, get, server_vars)?;
         let mut settings = resolve(&sources)?;
         settings.file = file.map(Path::to_path_buf);
         Ok(settings)
@@ -286,6 +341,27 @@ impl Settings {
         database.insert("app_role".into(), text(&self.database.app_role));
         database.insert("max_connections".into(), int(i64::from(self.database.max_connections)));
         database.insert("auto_migrate".into(), Value::Boolean(self.database.auto_migrate));
+        database.insert(
+            "default_placement".into(),
+            text(self.database.default_placement.as_str()),
+        );
+        database.insert(
+            "tenant_connections".into(),
+            int(i64::from(self.database.tenant_connections)),
+        );
+        database.insert(
+            "tenant_idle_secs".into(),
+            int(i64::try_from(self.database.tenant_idle.as_secs()).unwrap_or(i64::MAX)),
+        );
+        let mut servers = Table::new();
+        for (name, server) in &self.database.servers {
+            let mut entry = Table::new();
+            entry.insert("url".into(), text(&redact_url(server.url.expose_secret())));
+            if let Some(url) = &server.app_url {
+                entry.insert("app_url".into(), text(&redact_url(url.expose_secret())));
+            }
+            servers.insert(name.clone(), Value::Table(entry));
+        }
         let mut redis = Table::new();
         if let Some(url) = &self.redis.url {
             redis.insert("url".into(), text(&redact_url(url.expose_secret())));
@@ -323,6 +399,9 @@ impl Settings {
             ("log", log),
         ] {
             root.insert(name.into(), Value::Table(table));
+        }
+        if !servers.is_empty() {
+            root.insert(sources::SERVERS.into(), Value::Table(servers));
         }
         toml::to_string(&root).unwrap_or_default()
     }
@@ -400,6 +479,59 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
         None => None,
     };
     let auto_migrate = flag("database.auto_migrate", true)?;
+    let default_placement = match src.get("database.default_placement") {
+        None => entity::tenant::Placement::Shared,
+        Some(v) => match entity::tenant::Placement::parse(v.trim()) {
+            Some(entity::tenant::Placement::Schema) if sqlite => {
+                return Err(err(
+                    "database.default_placement",
+                    "`schema` needs PostgreSQL; on SQLite use `shared` or `database`".to_owned(),
+                ));
+            }
+            Some(p) => p,
+            None => {
+                return Err(err(
+                    "database.default_placement",
+                    format!("expected shared, schema or database, got `{v}`"),
+                ));
+            }
+        },
+    };
+    let tenant_connections = bounded("database.tenant_connections", 64, 1, 10_000)? as u32;
+    let tenant_idle_secs = bounded("database.tenant_idle_secs", 60, 1, 86_400)?;
+    let mut servers = std::collections::BTreeMap::new();
+    for name in src.servers() {
+        let path = |key: &str| format!("{}.{name}.{key}", sources::SERVERS);
+        if !sources::is_server_name(&name) {
+            return Err(err(
+                &path("url"),
+                "a server's name is a lowercase identifier of at most 32 characters".to_owned(),
+            ));
+        }
+        let url = src
+            .get(&path("url"))
+            .ok_or_else(|| err(&path("url"), "a database server needs a url".to_owned()))?;
+        if sqlite {
+            return Err(err(
+                &path("url"),
+                "named database servers need PostgreSQL (DATABASE_URL is SQLite)".to_owned(),
+            ));
+        }
+        for (key, value) in [("url", Some(&url)), ("app_url", src.get(&path("app_url")).as_ref())] {
+            if let Some(value) = value
+                && !(value.starts_with("postgres://") || value.starts_with("postgresql://"))
+            {
+                return Err(err(&path(key), "expected a postgres:// URL".to_owned()));
+            }
+        }
+        servers.insert(
+            name.clone(),
+            DatabaseServer {
+                url: SecretString::from(url),
+                app_url: src.get(&path("app_url")).map(SecretString::from),
+            },
+        );
+    }
     let listen = src
         .get("server.listen")
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned())
@@ -482,6 +614,10 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
             app_role,
             max_connections,
             auto_migrate,
+            default_placement,
+            tenant_connections,
+            tenant_idle: std::time::Duration::from_secs(tenant_idle_secs as u64),
+            servers,
         },
         redis: RedisSettings {
             url: redis_url.map(SecretString::from),

@@ -38,6 +38,9 @@ pub const KEYS: &[Key] = &[
     key("database.app_role", "TENANTRY_DB_APP_ROLE"),
     key("database.max_connections", "TENANTRY_DB_MAX_CONNECTIONS"),
     key("database.auto_migrate", "TENANTRY_AUTO_MIGRATE"),
+    key("database.default_placement", "TENANTRY_DEFAULT_PLACEMENT"),
+    key("database.tenant_connections", "TENANTRY_DB_TENANT_CONNECTIONS"),
+    key("database.tenant_idle_secs", "TENANTRY_DB_TENANT_IDLE_SECS"),
     key("redis.url", "REDIS_URL"),
     key("redis.prefix", "TENANTRY_REDIS_PREFIX"),
     key("auth.jwt_key_dir", "TENANTRY_JWT_KEY_DIR"),
@@ -64,6 +67,21 @@ pub fn find(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.path == path)
 }
 
+/// The section of named database servers: `[databases.<name>]` in the
+/// file, `TENANTRY_DATABASES__<NAME>__<KEY>` in the environment, each with
+/// these keys.
+pub const SERVERS: &str = "databases";
+pub const SERVER_KEYS: &[&str] = &["url", "app_url"];
+
+/// The named server and key a variable of the form
+/// `TENANTRY_DATABASES__<NAME>__<KEY>` sets (the name lowercased).
+pub fn server_var(name: &str) -> Option<(String, &'static str)> {
+    let rest = name.strip_prefix("TENANTRY_DATABASES__")?;
+    let (server, key) = rest.rsplit_once("__")?;
+    let key = SERVER_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key))?;
+    (!server.is_empty()).then(|| (server.to_ascii_lowercase(), *key))
+}
+
 /// A variable in the sectioned form (`TENANTRY_<SECTION>__<KEY>`) that names
 /// no key is a typo worth saying, as an unknown key in the file is (an
 /// empty one is ignored, as every empty variable is).
@@ -72,7 +90,11 @@ pub fn refuse_unknown_vars(vars: impl IntoIterator<Item = (String, String)>) -> 
         if value.is_empty() {
             continue;
         }
-        if name.starts_with("TENANTRY_") && name.contains("__") && !KEYS.iter().any(|k| k.env_name() == name) {
+        if name.starts_with("TENANTRY_")
+            && name.contains("__")
+            && !KEYS.iter().any(|k| k.env_name() == name)
+            && server_var(&name).is_none()
+        {
             return Err(ConfigError {
                 var: name,
                 reason: "no such configuration key (see docs/configuration.md)".to_owned(),
@@ -86,10 +108,20 @@ pub fn refuse_unknown_vars(vars: impl IntoIterator<Item = (String, String)>) -> 
 /// came from.
 struct Vars {
     values: Vec<(&'static Key, String, String)>,
+    /// `databases.<name>.<key>`, the variable, its value.
+    servers: Vec<(String, String, String)>,
 }
 
 impl Vars {
-    fn read(get: &dyn Fn(&str) -> Option<String>) -> Self {
+    fn read(get: &dyn Fn(&str) -> Option<String>, names: &[String]) -> Self {
+        let servers = names
+            .iter()
+            .filter_map(|name| {
+                let (server, key) = server_var(name)?;
+                let value = get(name)?;
+                Some((format!("{SERVERS}.{server}.{key}"), name.clone(), value))
+            })
+            .collect();
         let values = KEYS
             .iter()
             .filter_map(|k| {
@@ -99,7 +131,7 @@ impl Vars {
                     .or_else(|| get(k.alias).map(|v| (k, k.alias.to_owned(), v)))
             })
             .collect();
-        Self { values }
+        Self { values, servers }
     }
 }
 
@@ -109,6 +141,7 @@ impl Provider for Vars {
             .values
             .iter()
             .map(|(k, var, _)| (k.path.to_owned(), var.clone()))
+            .chain(self.servers.iter().map(|(path, var, _)| (path.clone(), var.clone())))
             .collect();
         Metadata::named("environment variable")
             .interpolater(move |_: &Profile, path: &[&str]| names.get(&path.join(".")).cloned().unwrap_or_default())
@@ -131,6 +164,23 @@ impl Provider for Vars {
                 }
             }
         }
+        for (path, _, value) in &self.servers {
+            let mut parts = path.splitn(3, '.').skip(1);
+            let (Some(server), Some(key)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let section = root
+                .entry(SERVERS.to_owned())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, servers) = section {
+                let entry = servers
+                    .entry(server.to_owned())
+                    .or_insert_with(|| Value::from(Dict::new()));
+                if let Value::Dict(_, keys) = entry {
+                    keys.insert(key.to_owned(), Value::from(value.clone()));
+                }
+            }
+        }
         Ok(Profile::Default.collect(root))
     }
 }
@@ -141,8 +191,14 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// `file` (when given; it must exist) under the environment `get`.
-    pub fn load(file: Option<&Path>, get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// `file` (when given; it must exist) under the environment `get`;
+    /// `names` are the variables set that name a database server (they
+    /// cannot be asked for by name).
+    pub fn load(
+        file: Option<&Path>,
+        get: &dyn Fn(&str) -> Option<String>,
+        names: &[String],
+    ) -> Result<Self, ConfigError> {
         let mut figment = Figment::new();
         if let Some(path) = file {
             if !path.is_file() {
@@ -153,7 +209,7 @@ impl Sources {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        let figment = figment.merge(Vars::read(get));
+        let figment = figment.merge(Vars::read(get, names));
         let sources = Self { figment };
         sources.refuse_unknown_keys()?;
         Ok(sources)
@@ -167,6 +223,10 @@ impl Sources {
         })?;
         for dict in data.values() {
             for (name, value) in dict {
+                if name == SERVERS {
+                    check_servers(value)?;
+                    continue;
+                }
                 let paths: Vec<String> = match value {
                     Value::Dict(_, inner) if find(name).is_none() => {
                         inner.keys().map(|k| format!("{name}.{k}")).collect()
@@ -184,6 +244,14 @@ impl Sources {
             }
         }
         Ok(())
+    }
+
+    /// The names of the database servers configured, sorted.
+    pub fn servers(&self) -> Vec<String> {
+        match self.figment.find_value(SERVERS) {
+            Ok(Value::Dict(_, servers)) => servers.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// The value at `path` as text (numbers and booleans from the file as
@@ -221,4 +289,44 @@ impl Sources {
             }
         }
     }
+}
+
+/// Each `[databases.<name>]` is a table of [`SERVER_KEYS`], its name a
+/// lowercase identifier.
+fn check_servers(value: &Value) -> Result<(), ConfigError> {
+    let refuse = |var: String, reason: &str| ConfigError {
+        var,
+        reason: reason.to_owned(),
+    };
+    let Value::Dict(_, servers) = value else {
+        return Err(refuse(SERVERS.to_owned(), "expected [databases.<name>] sections"));
+    };
+    for (server, keys) in servers {
+        if !is_server_name(server) {
+            return Err(refuse(
+                format!("{SERVERS}.{server}"),
+                "a server's name is a lowercase identifier of at most 32 characters",
+            ));
+        }
+        let Value::Dict(_, keys) = keys else {
+            return Err(refuse(format!("{SERVERS}.{server}"), "expected a table with `url`"));
+        };
+        for key in keys.keys() {
+            if !SERVER_KEYS.contains(&key.as_str()) {
+                return Err(refuse(format!("{SERVERS}.{server}.{key}"), "no such configuration key"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A database server's name: what a tenant's location and
+/// `--database NAME` say.
+pub fn is_server_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }

@@ -12,6 +12,8 @@
 //!   back, its error recorded in the tenant's row (`storage_error`) and
 //!   reported; the others go on. `canary` tenants go first, and any failure
 //!   among them stops the run before the rest are touched.
+//! * **Every storage of its own**: a schema tenant's schema, a database
+//!   tenant's database (see `registry.rs`).
 //! * **Bounded parallelism**: at most `parallel` tenants at once, each on a
 //!   connection of the migrating pool.
 
@@ -23,10 +25,12 @@ use futures_util::StreamExt;
 use migration::MigratorTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
+
+use super::registry::Servers;
 
 /// How a fleet run goes.
 #[derive(Debug, Clone, Copy)]
@@ -106,7 +110,7 @@ pub(super) async fn behind<M: MigratorTrait>(conn: &DatabaseConnection) -> Resul
         .select_only()
         .column(tenant::Column::Id)
         .column(tenant::Column::Slug)
-        .filter(tenant::Column::Placement.eq(Placement::Schema.as_str()))
+        .filter(tenant::Column::Placement.ne(Placement::Shared.as_str()))
         .filter(
             Condition::any()
                 .add(tenant::Column::StorageVersion.is_null())
@@ -122,13 +126,16 @@ pub(super) async fn behind<M: MigratorTrait>(conn: &DatabaseConnection) -> Resul
 /// Brings every tenant with storage of its own up to `M`.
 pub(super) async fn migrate<M: MigratorTrait>(
     conn: &DatabaseConnection,
+    servers: &Servers,
     options: FleetOptions,
     progress: &(dyn Fn(FleetProgress) + Sync),
 ) -> Result<FleetReport, DbErr> {
     let pending = behind::<M>(conn).await?;
+    let mut dropped = drop_orphans(conn).await?;
+    dropped.extend(drop_orphan_databases(conn, servers).await?);
     let mut report = FleetReport {
         behind: pending.len(),
-        dropped: drop_orphans(conn).await?,
+        dropped,
         ..FleetReport::default()
     };
     if pending.is_empty() {
@@ -156,6 +163,7 @@ pub(super) async fn migrate<M: MigratorTrait>(
         }
         let failures = run_wave::<M>(
             conn,
+            servers,
             wave,
             options.parallel.max(1),
             options.fail_fast || canary,
@@ -187,6 +195,7 @@ struct Wave {
 
 async fn run_wave<M: MigratorTrait>(
     conn: &DatabaseConnection,
+    servers: &Servers,
     tenants: &[FleetTenant],
     parallel: usize,
     stop_on_failure: bool,
@@ -204,7 +213,7 @@ async fn run_wave<M: MigratorTrait>(
                     skipped.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                if let Err(err) = migrate_one::<M>(conn, tenant.id).await {
+                if let Err(err) = migrate_one::<M>(conn, servers, tenant.id).await {
                     let error = err.to_string();
                     tracing::warn!(tenant = %tenant.slug, error = %error, "a tenant's migration failed");
                     // Recorded beside the tenant; a failure to record it is
@@ -238,26 +247,140 @@ async fn run_wave<M: MigratorTrait>(
 }
 
 /// One tenant's storage brought up to `M`, its grants renewed and its
-/// mirror written, in one transaction.
+/// mirror written.
+///
+/// A schema tenant's migration and its mirror commit in one transaction. A
+/// tenant in a database of its own is migrated there (made first if it is
+/// missing: this is also how an interrupted provisioning resumes), and its
+/// mirror written afterwards: its own ledger says what it has, so a run
+/// stopped between the two finds it current there and only writes the
+/// mirror.
 ///
 /// Under the tenant's own lock (a transaction-scoped advisory lock on its
-/// id), so two runs at once (two instances starting, or `serve` and the
-/// CLI) never migrate one tenant together: the second finds it current and
-/// leaves it. The tenant's setting is applied first, so the registry's
-/// row-level security lets the mirror be written whatever the migrating
-/// role (a superuser or not).
-pub(super) async fn migrate_one<M: MigratorTrait>(conn: &DatabaseConnection, tenant: Uuid) -> Result<(), DbErr> {
+/// id, PostgreSQL), so two runs at once (two instances starting, or `serve`
+/// and the CLI) never migrate one tenant together: the second finds it
+/// current and leaves it. The tenant's setting is applied first, so the
+/// registry's row-level security lets the mirror be written whatever the
+/// migrating role (a superuser or not).
+pub(super) async fn migrate_one<M: MigratorTrait>(
+    conn: &DatabaseConnection,
+    servers: &Servers,
+    tenant: Uuid,
+) -> Result<(), DbErr> {
+    let postgres = conn.get_database_backend() == DatabaseBackend::Postgres;
     let txn = conn.begin().await?;
-    lock_tenant(&txn, tenant).await?;
+    if postgres {
+        lock_tenant(&txn, tenant).await?;
+    }
     super::tx::apply_settings(&txn, &[(migration::APP_TENANT_SETTING, tenant)]).await?;
-    if is_current::<M>(&txn, tenant).await? {
+    let Some((placement, location, version)) = storage_of(&txn, tenant).await? else {
+        return Err(DbErr::Custom(format!("tenant {tenant} no longer exists")));
+    };
+    if version == latest::<M>() {
         return txn.commit().await;
     }
-    super::placement::enter_schema(&txn, tenant).await?;
-    M::up(&txn, None).await?;
-    super::placement::grant_as_shared(&txn, tenant).await?;
-    mark_current::<M>(&txn, tenant).await?;
-    txn.commit().await
+    let placement = Placement::parse(&placement);
+    match (placement, location) {
+        (Some(Placement::Schema), _) => {
+            super::placement::enter_schema(&txn, tenant).await?;
+            M::up(&txn, None).await?;
+            super::placement::grant_as_shared(&txn, tenant).await?;
+            mark_current::<M>(&txn, tenant).await?;
+            txn.commit().await
+        }
+        (Some(Placement::Database), Some(location)) if postgres => {
+            let platform = platform_name(&txn).await?;
+            servers.migrate::<M>(tenant, &location, &platform).await?;
+            mark_current::<M>(&txn, tenant).await?;
+            txn.commit().await
+        }
+        (Some(Placement::Database), Some(location)) => {
+            // SQLite: no read transaction is held across the other file's
+            // work, and the mirror is written under the write lock.
+            txn.commit().await?;
+            servers.migrate::<M>(tenant, &location, "").await?;
+            let txn = conn
+                .begin_with_options(sea_orm::TransactionOptions {
+                    sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?;
+            mark_current::<M>(&txn, tenant).await?;
+            txn.commit().await
+        }
+        (placement, location) => Err(DbErr::Custom(format!(
+            "tenant {tenant} has no storage of its own to migrate ({} at {})",
+            placement.map_or("an unknown placement", |p| p.as_str()),
+            location.as_deref().unwrap_or("no location")
+        ))),
+    }
+}
+
+/// The tenant's placement, location and storage version.
+#[expect(clippy::disallowed_methods, reason = "the operator's registry, inside the seam")]
+async fn storage_of(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+) -> Result<Option<(String, Option<String>, Option<String>)>, DbErr> {
+    tenant::Entity::find_by_id(tenant)
+        .select_only()
+        .column(tenant::Column::Placement)
+        .column(tenant::Column::Location)
+        .column(tenant::Column::StorageVersion)
+        .into_tuple()
+        .one(txn)
+        .await
+}
+
+/// The platform database's name (what its tenant databases' comments say).
+#[expect(clippy::disallowed_methods, reason = "a catalog question, inside the seam")]
+pub(super) async fn platform_name(conn: &impl ConnectionTrait) -> Result<String, DbErr> {
+    if conn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(String::new());
+    }
+    conn.query_one_raw(sea_orm::Statement::from_string(
+        DatabaseBackend::Postgres,
+        "SELECT current_database()::text AS name",
+    ))
+    .await?
+    .ok_or_else(|| DbErr::Custom("no current database".to_owned()))?
+    .try_get("", "name")
+}
+
+/// Drops the databases (or SQLite files) this deployment made for tenants
+/// that no longer exist (deleted through the API: the serving role may not
+/// drop a database). A tenant's row is written before its database is made,
+/// so a database being made is never taken for an orphan.
+#[expect(clippy::disallowed_methods, reason = "the operator's view of the fleet")]
+async fn drop_orphan_databases(conn: &DatabaseConnection, servers: &Servers) -> Result<Vec<String>, DbErr> {
+    let platform = platform_name(conn).await?;
+    let made = servers.made(&platform).await?;
+    if made.is_empty() {
+        return Ok(Vec::new());
+    }
+    let known: std::collections::HashSet<String> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Location)
+        .filter(tenant::Column::Placement.eq(Placement::Database.as_str()))
+        .into_tuple::<Option<String>>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut dropped = Vec::new();
+    for location in made.into_iter().filter(|l| !known.contains(l)) {
+        match servers.drop_database(&location).await {
+            Ok(()) => {
+                tracing::info!(database = %location, "dropped the database of a deleted tenant");
+                dropped.push(location);
+            }
+            Err(e) => {
+                tracing::warn!(database = %location, error = %e, "could not drop the database of a deleted tenant")
+            }
+        }
+    }
+    Ok(dropped)
 }
 
 /// A lock on the tenant's storage for the rest of `txn`.
@@ -276,17 +399,6 @@ async fn lock_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbEr
 
 /// Keeps the storage locks apart from any other advisory lock's keys.
 const STORAGE_LOCK: i64 = 0x7465_6e61_6e74_7279;
-
-#[expect(clippy::disallowed_methods, reason = "the operator's registry, inside the seam")]
-async fn is_current<M: MigratorTrait>(txn: &DatabaseTransaction, tenant: Uuid) -> Result<bool, DbErr> {
-    let version: Option<Option<String>> = tenant::Entity::find_by_id(tenant)
-        .select_only()
-        .column(tenant::Column::StorageVersion)
-        .into_tuple()
-        .one(txn)
-        .await?;
-    Ok(version.flatten() == latest::<M>())
-}
 
 /// Writes that `tenant`'s storage has every migration of `M`.
 #[expect(clippy::disallowed_methods, reason = "the operator's registry, inside the seam")]

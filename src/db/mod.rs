@@ -15,6 +15,7 @@ mod owned;
 mod pg;
 mod placement;
 mod platform;
+mod registry;
 mod select;
 mod shape;
 mod tenant;
@@ -35,6 +36,7 @@ pub use fleet::{FleetFailure, FleetOptions, FleetProgress, FleetReport, FleetTen
 pub use pg::Decode;
 pub use placement::{is_storage_behind, schema_name};
 pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
+pub use registry::{PoolStats, comment_for as tenant_database_comment, database_name};
 pub use select::ScopedSelect;
 pub use tenant::{TenantDb, TenantTx};
 pub use user::{UserDb, UserTx};
@@ -158,23 +160,10 @@ impl Db {
             ensure_sqlite_dir(url)?;
         }
         let size = settings.database.max_connections;
-        let mut opts = ConnectOptions::new(url.to_owned());
         // On PostgreSQL SeaORM's pool serves what runs outside a request's
         // seam, the key lookups of uncached keys among them: as many
         // connections as the request path's pool.
-        opts.max_connections(size)
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(10))
-            .idle_timeout(Duration::from_secs(300))
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(5))
-                    .foreign_keys(true)
-                    .create_if_missing(true)
-            });
+        let mut opts = connect_options(url, size);
         if let Some(role) = set_role.clone() {
             let statement = format!("SET ROLE \"{role}\"");
             opts.map_sqlx_postgres_pool_opts(move |pool| {
@@ -194,11 +183,17 @@ impl Db {
             DatabaseBackend::Postgres => Some(pg::Pool::connect(url, set_role.as_deref(), size).await?),
             _ => None,
         };
+        let servers = registry::Servers::new(settings, backend);
+        let registry = registry::Registry::new(
+            servers,
+            settings.database.tenant_connections,
+            settings.database.tenant_idle,
+        );
         Ok(Self {
             conn,
             pg,
             backend,
-            placements: std::sync::Arc::default(),
+            placements: std::sync::Arc::new(placement::Placements::new(registry)),
         })
     }
 
@@ -228,9 +223,22 @@ impl Db {
         PlatformDb::new(self.conn.clone(), self.seam(), self.placements.clone())
     }
 
-    /// Forgets what this instance read of a deleted tenant's placement.
+    /// Forgets what this instance read of a deleted tenant's placement (and
+    /// closes its own database's pool).
     pub fn forget_tenant(&self, tenant: uuid::Uuid) {
         self.placements.forget(tenant);
+    }
+
+    /// The pools of tenant databases open now.
+    pub fn tenant_pools(&self) -> PoolStats {
+        self.placements.registry.stats()
+    }
+
+    /// Closes the tenant databases' pools that no transaction holds and
+    /// that have been unused for `database.tenant_idle_secs` (or for
+    /// `at_least`); how many.
+    pub fn close_idle_tenant_pools(&self, at_least: Option<Duration>) -> usize {
+        self.placements.registry.close_idle(at_least)
     }
 
     /// A round trip to the database (readiness).
@@ -299,7 +307,7 @@ impl Db {
         options: FleetOptions,
         progress: &(dyn Fn(FleetProgress) + Sync),
     ) -> Result<FleetReport, DbError> {
-        Ok(fleet::migrate::<M>(&self.conn, options, progress).await?)
+        Ok(fleet::migrate::<M>(&self.conn, &self.placements.registry.servers, options, progress).await?)
     }
 
     /// Where the migrations stand, without applying any: the platform set's,
@@ -464,23 +472,48 @@ impl Db {
             owned: row.try_get("", "owned")?,
         })?;
         if let Some(pool) = &self.pg {
-            let rows = pool.query_plain(ROLE_CHECK).await?;
-            let row = rows
-                .first()
-                .ok_or_else(|| DbErr::Custom("current_user has no pg_roles row".into()))?;
-            let facts = (|| {
-                Ok::<_, tokio_postgres::Error>(RoleFacts {
-                    role: row.try_get("role")?,
-                    superuser: row.try_get("rolsuper")?,
-                    bypasses_rls: row.try_get("rolbypassrls")?,
-                    owned: row.try_get("owned")?,
-                })
-            })()
-            .map_err(|e| DbErr::Type(e.to_string()))?;
-            judge_role(facts)?;
+            verify_pg_role(pool).await?;
         }
         Ok(())
     }
+}
+
+/// The request path's pool's role, checked as [`Db::connect_app`] checks.
+async fn verify_pg_role(pool: &pg::Pool) -> Result<(), DbError> {
+    let rows = pool.query_plain(ROLE_CHECK).await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| DbErr::Custom("current_user has no pg_roles row".into()))?;
+    let facts = (|| {
+        Ok::<_, tokio_postgres::Error>(RoleFacts {
+            role: row.try_get("role")?,
+            superuser: row.try_get("rolsuper")?,
+            bypasses_rls: row.try_get("rolbypassrls")?,
+            owned: row.try_get("owned")?,
+        })
+    })()
+    .map_err(|e| DbErr::Type(e.to_string()))?;
+    judge_role(facts)
+}
+
+/// SeaORM's pool options for `url`, at most `size` connections (SQLite in
+/// WAL mode with foreign keys on and a busy timeout).
+fn connect_options(url: &str, size: u32) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(size)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .idle_timeout(Duration::from_secs(300))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    opts
 }
 
 /// Who the serving connections are, from the catalog.

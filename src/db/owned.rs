@@ -42,7 +42,7 @@ where
         Some(mask) => shape::query::<E>(backend, Shape::Insert(mask), values, build),
         None => build().into(),
     };
-    tx.fetch::<E::Model>(query)
+    tx.fetch::<E::Model>(super::tx::set_of::<E>()?, query)
         .await?
         .into_iter()
         .next()
@@ -74,7 +74,7 @@ where
     let update = E::update_many()
         .set(model)
         .filter(Condition::all().add(column.eq(owner)).add(condition.into_condition()));
-    tx.execute(update.build(tx.backend())).await
+    tx.execute(super::tx::set_of::<E>()?, update.build(tx.backend())).await
 }
 
 /// Which of `model`'s columns a statement writes (bit i: the entity's i-th
@@ -119,6 +119,9 @@ pub(super) async fn delete<E: EntityTrait>(
     owner: Uuid,
     condition: impl IntoCondition,
 ) -> Result<u64, DbErr> {
-    tx.execute(delete_statement::<E>(tx.backend(), column, owner, condition))
-        .await
+    tx.execute(
+        super::tx::set_of::<E>()?,
+        delete_statement::<E>(tx.backend(), column, owner, condition),
+    )
+    .await
 }

@@ -10,16 +10,23 @@
 //!   The tables keep `tenant_id`, its foreign keys and row-level security:
 //!   the seam's filter and the policies hold there as in the shared tables.
 //!
+//! * `database`: the tenant set in a database of the tenant's own
+//!   (`registry.rs`): its transactions on the tenant set run there, on a
+//!   pool from the registry, with the same tenant setting; those on the
+//!   platform set (its keys, members, sessions, its registry row) run on
+//!   the platform's pool. A transaction never spans both sets, in any
+//!   placement, so every placement behaves alike.
+//!
 //! A tenant's placement is set when it is created, and each instance keeps
 //! what it has read ([`Placements`]): the first request for a tenant reads
 //! it (one round trip, through the tenant's own row), every later one finds
 //! it in memory.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use entity::tenant::{self, Placement};
-use migration::MigratorTrait;
+use migration::{MigratorTrait, TableSet};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
     QueryTrait,
@@ -28,6 +35,7 @@ use uuid::Uuid;
 
 use super::Conn;
 use super::pg::{SEARCH_PATH, Setting};
+use super::registry::Registry;
 use super::shape::Query;
 use super::tx::Tx;
 
@@ -54,28 +62,42 @@ pub(super) fn setting_text((name, value): &Setting) -> String {
     }
 }
 
-/// The scope settings of a tenant's transaction in its placement.
-pub(super) fn settings(tenant: Uuid, placement: Placement) -> Result<Vec<Setting>, DbErr> {
+/// The scope settings of a tenant's transaction in its placement (in a
+/// database of its own, on either pool, the tenant setting alone).
+pub(super) fn settings(tenant: Uuid, placement: Placement) -> Vec<Setting> {
     match placement {
-        Placement::Shared => Ok(vec![(migration::APP_TENANT_SETTING, tenant)]),
-        Placement::Schema => Ok(vec![(migration::APP_TENANT_SETTING, tenant), (SEARCH_PATH, tenant)]),
-        // No command makes one yet; a row set by hand is refused, never
-        // served from the shared tables.
-        Placement::Database => Err(DbErr::Custom(format!(
-            "tenant {tenant} is placed in a database of its own, which this server does not reach"
-        ))),
+        Placement::Shared | Placement::Database => vec![(migration::APP_TENANT_SETTING, tenant)],
+        Placement::Schema => vec![(migration::APP_TENANT_SETTING, tenant), (SEARCH_PATH, tenant)],
     }
 }
 
-/// The placements this instance has read, by tenant.
-#[derive(Debug, Default)]
+/// Where a tenant's data lives, as an instance has read it.
+#[derive(Debug, Clone)]
+pub(super) struct Placed {
+    pub(super) placement: Placement,
+    /// The tenant database's location, for a tenant in a database of its own.
+    pub(super) database: Option<Arc<str>>,
+}
+
+impl Placed {
+    const SHARED: Self = Self {
+        placement: Placement::Shared,
+        database: None,
+    };
+}
+
+/// The placements this instance has read, by tenant, and the pools of the
+/// tenants' own databases.
+#[derive(Debug)]
 pub(super) struct Placements {
-    known: RwLock<HashMap<Uuid, Placement>>,
+    known: RwLock<HashMap<Uuid, Placed>>,
+    pub(super) registry: Registry,
 }
 
 #[derive(Debug, FromQueryResult)]
 pub(crate) struct PlacementRow {
     pub(crate) placement: String,
+    pub(crate) location: Option<String>,
     pub(crate) storage_version: Option<String>,
 }
 
@@ -90,15 +112,22 @@ pub fn is_storage_behind(err: &DbErr) -> bool {
 }
 
 impl Placements {
+    pub(super) fn new(registry: Registry) -> Self {
+        Self {
+            known: RwLock::default(),
+            registry,
+        }
+    }
+
     /// The placement of `tenant`: from memory, or read through the tenant's
     /// own row (`shared` for a tenant that no longer exists: its requests
     /// then find nothing, as they would in any placement).
-    pub(super) async fn of(&self, conn: &Conn, tenant: Uuid) -> Result<Placement, DbErr> {
+    pub(super) async fn of(&self, conn: &Conn, tenant: Uuid) -> Result<Placed, DbErr> {
         if let Some(known) = self.known.read().unwrap_or_else(PoisonError::into_inner).get(&tenant) {
-            return Ok(*known);
+            return Ok(known.clone());
         }
         let Some(placement) = read(conn, tenant).await? else {
-            return Ok(Placement::Shared);
+            return Ok(Placed::SHARED);
         };
         // A tenant refused for its storage is read again on its next
         // request, so it is served as soon as its migration commits.
@@ -106,16 +135,21 @@ impl Placements {
         if known.len() >= KEPT {
             known.clear();
         }
-        known.insert(tenant, placement);
+        known.insert(tenant, placement.clone());
         Ok(placement)
     }
 
-    /// Forgets `tenant` (deleted), so its entry does not outlive it.
+    /// Forgets `tenant` (deleted), so its entry does not outlive it, nor
+    /// the pool of its own database.
     pub(super) fn forget(&self, tenant: Uuid) {
-        self.known
+        let placed = self
+            .known
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&tenant);
+        if let Some(location) = placed.and_then(|p| p.database) {
+            self.registry.forget(&location);
+        }
     }
 }
 
@@ -123,17 +157,18 @@ impl Placements {
     clippy::disallowed_methods,
     reason = "the tenant's own row, read in its own scope inside the seam"
 )]
-async fn read(conn: &Conn, tenant: Uuid) -> Result<Option<Placement>, DbErr> {
+async fn read(conn: &Conn, tenant: Uuid) -> Result<Option<Placed>, DbErr> {
     let tx = Tx::single(conn, &[(migration::APP_TENANT_SETTING, tenant)], false).await?;
     let backend = tx.backend();
     let mut select = tenant::Entity::find()
         .select_only()
         .column(tenant::Column::Placement)
+        .column(tenant::Column::Location)
         .column(tenant::Column::StorageVersion)
         .filter(tenant::Column::Id.eq(tenant));
     QueryTrait::query(&mut select).limit(1);
     let query: Query = select.build(backend).into();
-    let rows = tx.fetch::<PlacementRow>(query).await?;
+    let rows = tx.fetch::<PlacementRow>(TableSet::Platform, query).await?;
     tx.commit().await?;
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
@@ -146,7 +181,13 @@ async fn read(conn: &Conn, tenant: Uuid) -> Result<Option<Placement>, DbErr> {
             row.storage_version.as_deref().unwrap_or("no tenant-set migration")
         )));
     }
-    Ok(Some(placement))
+    let database = match placement {
+        Placement::Database => Some(Arc::from(row.location.ok_or_else(|| {
+            DbErr::Custom(format!("tenant {tenant} is placed in a database but has no location"))
+        })?)),
+        Placement::Shared | Placement::Schema => None,
+    };
+    Ok(Some(Placed { placement, database }))
 }
 
 /// Makes a schema tenant's storage inside `txn` (the migrating role's, with
@@ -280,11 +321,14 @@ mod tests {
     #[test]
     fn a_schema_tenant_also_sets_its_search_path() {
         let tenant = Uuid::now_v7();
-        assert_eq!(settings(tenant, Placement::Shared).map(|s| s.len()), Ok(1));
+        assert_eq!(settings(tenant, Placement::Shared).len(), 1);
         assert_eq!(
             settings(tenant, Placement::Schema),
-            Ok(vec![(migration::APP_TENANT_SETTING, tenant), (SEARCH_PATH, tenant)])
+            vec![(migration::APP_TENANT_SETTING, tenant), (SEARCH_PATH, tenant)]
         );
-        assert!(settings(tenant, Placement::Database).is_err());
+        assert_eq!(
+            settings(tenant, Placement::Database),
+            settings(tenant, Placement::Shared)
+        );
     }
 }

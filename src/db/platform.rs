@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::tenant::Placement;
 use entity::{api_key, membership, refresh_token, session, tenant, user};
+use migration::TableSet;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
@@ -157,38 +158,73 @@ impl PlatformDb {
     /// Whether this deployment can place a tenant so.
     pub fn supports(&self, placement: Placement) -> bool {
         match placement {
-            Placement::Shared => true,
+            Placement::Shared | Placement::Database => true,
             Placement::Schema => self.conn.get_database_backend() == DatabaseBackend::Postgres,
-            Placement::Database => false,
         }
     }
 
+    /// Whether `server` names a database server tenants' own databases may
+    /// be put on (`[databases.<name>]`, PostgreSQL).
+    pub fn has_database_server(&self, server: &str) -> bool {
+        self.placements.registry.servers.has_server(server)
+    }
+
     /// Creates a tenant (its own row is its tenant scope) in its placement,
-    /// whose storage is made and migrated in the same transaction: a tenant
-    /// in a schema of its own gets the schema, the tenant set's tables with
-    /// their policies, its ledger, and the grants the shared tables have
-    /// (only the migrating role, the operator's, may do this). Either all of
-    /// it exists afterwards or none of it.
-    pub async fn create_tenant(&self, mut model: tenant::Model) -> Result<tenant::Model, DbErr> {
+    /// with its storage made and migrated before it returns.
+    ///
+    /// * In a schema of its own: the schema, the tenant set's tables with
+    ///   their policies, its ledger and the grants the shared tables have,
+    ///   in the same transaction as its row (only the migrating role, the
+    ///   operator's, may do this): all of it exists afterwards or none.
+    /// * In a database of its own (on `server`, a named one, or the
+    ///   platform's): its row first (so the database is never taken for an
+    ///   orphan), then the database, made and migrated like any fleet
+    ///   tenant's; if that fails the row and the database are removed and
+    ///   the error returned. A crash between the two leaves a tenant whose
+    ///   storage is behind: `tenantry migrate` finishes it.
+    pub async fn create_tenant(&self, mut model: tenant::Model, server: Option<&str>) -> Result<tenant::Model, DbErr> {
         let placement = model
             .placement()
             .filter(|p| self.supports(*p))
             .ok_or_else(|| DbErr::Custom(format!("placement `{}` is not available here", model.placement)))?;
+        let servers = &self.placements.registry.servers;
         model.location = match placement {
             Placement::Schema => Some(super::placement::schema_name(model.id)),
-            Placement::Shared | Placement::Database => None,
+            Placement::Database => Some(servers.location(model.id, server)?),
+            Placement::Shared => None,
         };
         let txn = self.conn.begin().await?;
         if placement == Placement::Schema {
             super::placement::serialize_provisioning(&txn).await?;
         }
         super::tx::apply_settings(&txn, &[(migration::APP_TENANT_SETTING, model.id)]).await?;
-        let created = model.into_active_model().reset_all().insert(&txn).await?;
+        let mut created = model.into_active_model().reset_all().insert(&txn).await?;
         if placement == Placement::Schema {
             super::placement::provision_schema(&txn, created.id).await?;
         }
         txn.commit().await?;
+        if let (Placement::Database, Some(location)) = (placement, created.location.clone()) {
+            if let Err(e) =
+                super::fleet::migrate_one::<migration::TenantMigrator>(&self.conn, servers, created.id).await
+            {
+                tracing::warn!(tenant = %created.slug, error = %e, "making the tenant's database failed; removing the tenant");
+                if let Err(drop) = servers.drop_database(&location).await {
+                    tracing::warn!(database = %location, error = %drop, "could not drop the database; the next migration run will");
+                }
+                self.remove_tenant_row(created.id).await?;
+                return Err(e);
+            }
+            created.storage_version = super::fleet::latest::<migration::TenantMigrator>();
+        }
         Ok(created)
+    }
+
+    /// Removes a tenant's row whose storage could not be made.
+    async fn remove_tenant_row(&self, tenant: Uuid) -> Result<(), DbErr> {
+        let txn = self.conn.begin().await?;
+        super::tx::apply_settings(&txn, &[(migration::APP_TENANT_SETTING, tenant)]).await?;
+        tenant::Entity::delete_by_id(tenant).exec(&txn).await?;
+        txn.commit().await
     }
 
     /// Writes batched `last_used_at` values, never moving a value backwards.
@@ -393,7 +429,7 @@ impl PlatformDb {
             refresh_token::Entity::insert(account.refresh_token.into_active_model()).into_query(),
         ];
         for insert in inserts {
-            tx.execute(backend.build(&insert)).await?;
+            tx.execute(TableSet::Platform, backend.build(&insert)).await?;
         }
         tx.commit().await
     }
@@ -406,11 +442,17 @@ impl PlatformDb {
         }
         let tx = super::tx::Tx::begin(&self.seam, &settings, true).await?;
         let backend = tx.backend();
-        tx.execute(backend.build(&user::Entity::insert(user.into_active_model()).into_query()))
-            .await?;
+        tx.execute(
+            TableSet::Platform,
+            backend.build(&user::Entity::insert(user.into_active_model()).into_query()),
+        )
+        .await?;
         if let Some(m) = membership {
-            tx.execute(backend.build(&membership::Entity::insert(m.into_active_model()).into_query()))
-                .await?;
+            tx.execute(
+                TableSet::Platform,
+                backend.build(&membership::Entity::insert(m.into_active_model()).into_query()),
+            )
+            .await?;
         }
         tx.commit().await
     }

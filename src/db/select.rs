@@ -83,7 +83,7 @@ impl<'a, E: EntityTrait> ScopedSelect<'a, E> {
         E::Model: Decode,
     {
         let statement = self.select.build(self.tx.backend());
-        self.tx.fetch(statement).await
+        self.tx.fetch(super::tx::set_of::<E>()?, statement).await
     }
 
     pub async fn one(mut self) -> Result<Option<E::Model>, DbErr>
@@ -92,6 +92,11 @@ impl<'a, E: EntityTrait> ScopedSelect<'a, E> {
     {
         self.statement().limit(1);
         let statement = self.select.build(self.tx.backend());
-        Ok(self.tx.fetch(statement).await?.into_iter().next())
+        Ok(self
+            .tx
+            .fetch(super::tx::set_of::<E>()?, statement)
+            .await?
+            .into_iter()
+            .next())
     }
 }

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use entity::{TenantScoped, TenantVisible};
+use migration::TableSet;
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseBackend, DbErr, FromQueryResult,
@@ -25,7 +26,7 @@ use super::pg::Decode;
 use super::placement::{self, Placements};
 use super::select::ScopedSelect;
 use super::shape::{self, Query, Shape};
-use super::tx::Tx;
+use super::tx::{OwnDatabase, Tx, set_of};
 
 /// Data access for one tenant. Made only by `Db::scoped`, from a grant.
 #[derive(Debug, Clone)]
@@ -44,10 +45,20 @@ impl TenantDb {
         }
     }
 
-    /// The scope settings of this tenant's transactions, in its placement.
-    async fn settings(&self) -> Result<Vec<super::pg::Setting>, DbErr> {
-        let placement = self.placements.of(&self.conn, self.tenant).await?;
-        placement::settings(self.tenant, placement)
+    /// A transaction of this tenant's in its placement: its scope settings,
+    /// and for a tenant in a database of its own, that database for its
+    /// tenant set.
+    async fn open(&self, write: bool, single: bool) -> Result<TenantTx, DbErr> {
+        let placed = self.placements.of(&self.conn, self.tenant).await?;
+        let own = placed.database.map(|location| OwnDatabase {
+            placements: self.placements.clone(),
+            location,
+        });
+        let settings = placement::settings(self.tenant, placed.placement);
+        Ok(TenantTx {
+            tx: Tx::routed(&self.conn, own, settings, write, single),
+            tenant: self.tenant,
+        })
     }
 
     pub fn tenant_id(&self) -> Uuid {
@@ -79,19 +90,11 @@ impl TenantDb {
     }
 
     async fn begin(&self, write: bool) -> Result<TenantTx, DbErr> {
-        let tx = Tx::begin(&self.conn, &self.settings().await?, write).await?;
-        Ok(TenantTx {
-            tx,
-            tenant: self.tenant,
-        })
+        self.open(write, false).await
     }
 
     async fn single(&self, write: bool) -> Result<TenantTx, DbErr> {
-        let tx = Tx::single(&self.conn, &self.settings().await?, write).await?;
-        Ok(TenantTx {
-            tx,
-            tenant: self.tenant,
-        })
+        self.open(write, true).await
     }
 }
 
@@ -119,8 +122,8 @@ impl TenantTx {
         self.tenant
     }
 
-    async fn fetch<M: FromQueryResult + Decode>(&self, query: Query) -> Result<Vec<M>, DbErr> {
-        self.tx.fetch(query).await
+    async fn fetch<M: FromQueryResult + Decode>(&self, set: TableSet, query: Query) -> Result<Vec<M>, DbErr> {
+        self.tx.fetch(set, query).await
     }
 
     fn backend(&self) -> DatabaseBackend {
@@ -138,7 +141,12 @@ impl TenantTx {
         E::Model: Decode,
     {
         let query = self.find_by_id_query::<E>(id);
-        Ok(self.tx.fetch::<E::Model>(query).await?.into_iter().next())
+        Ok(self
+            .tx
+            .fetch::<E::Model>(set_of::<E>()?, query)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// This tenant's row `id` of `E` and the rows `select` finds, asked
@@ -159,10 +167,16 @@ impl TenantTx {
         if !std::ptr::eq(tx, &self.tx) {
             return Err(DbErr::Custom("a select was run on another transaction".to_owned()));
         }
+        let set = set_of::<E>()?;
+        if set_of::<F>()? != set {
+            return Err(DbErr::Custom(
+                "a pair of statements reaches both table sets (a transaction never spans both)".to_owned(),
+            ));
+        }
         let first = self.find_by_id_query::<E>(id);
         let (row, rows) = self
             .tx
-            .fetch_pair::<E::Model, F::Model>(first, statement.into())
+            .fetch_pair::<E::Model, F::Model>(set, first, statement.into())
             .await?;
         Ok((row.into_iter().next(), rows))
     }
@@ -218,7 +232,7 @@ impl TenantTx {
             Some(mask) => shape::query::<E>(backend, Shape::UpdateById(mask), values, build),
             None => build().into(),
         };
-        Ok(self.fetch::<E::Model>(query).await?.into_iter().next())
+        Ok(self.fetch::<E::Model>(set_of::<E>()?, query).await?.into_iter().next())
     }
 
     /// Writes the set fields of `model` to every row of this tenant that
@@ -246,7 +260,7 @@ impl TenantTx {
         let query = shape::query::<E>(backend, Shape::DeleteById, values, || {
             owned::delete_statement::<E>(backend, E::tenant_column(), tenant, E::id_column().eq(id))
         });
-        Ok(self.tx.execute(query).await? > 0)
+        Ok(self.tx.execute(set_of::<E>()?, query).await? > 0)
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {

@@ -9,17 +9,21 @@
 //! PostgreSQL: its `BEGIN`, settings, statement and `COMMIT` travel and are
 //! answered together (see `pg/mod.rs`).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use migration::TableSet;
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, FromQueryResult, QueryResult, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryResult,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
 use tokio_postgres::Row;
 
 use super::Conn;
 use super::pg::{self, Decode};
+use super::placement::Placements;
+use super::registry::Lease;
 use super::shape::Query;
 
 pub(super) use super::pg::Setting;
@@ -32,7 +36,6 @@ enum Inner {
     /// PostgreSQL, one statement sent together with its settings.
     PgSingle {
         pool: pg::Pool,
-        settings: Vec<Setting>,
         used: AtomicBool,
     },
 }
@@ -57,9 +60,40 @@ fn decode<M: FromQueryResult + Decode>(rows: Rows) -> Result<Vec<M>, DbErr> {
     }
 }
 
-/// An open transaction with its row-level-security settings applied.
-pub(super) struct Tx {
+/// The table set a statement over `E` reaches.
+pub(super) fn set_of<E: EntityTrait>() -> Result<TableSet, DbErr> {
+    let table = E::default().table_name();
+    migration::set_of(table).ok_or_else(|| DbErr::Custom(format!("table `{table}` is in neither table set")))
+}
+
+/// Where a tenant's own database is, for a tenant placed in one: its
+/// tenant-set statements run there.
+pub(super) struct OwnDatabase {
+    pub(super) placements: Arc<Placements>,
+    pub(super) location: Arc<str>,
+}
+
+/// The transaction as it runs, once its first statement said which table
+/// set it is on. Its inner transaction ends before the lease of its pool.
+struct Opened {
+    set: TableSet,
     inner: Inner,
+    _lease: Option<Lease>,
+}
+
+/// A transaction with its row-level-security settings applied. It opens
+/// on its first statement, on the pool of the table set that statement
+/// reaches (a tenant's own database, for its tenant set), and refuses a
+/// statement on the other set: a transaction never spans both, so it
+/// behaves alike in every placement.
+pub(super) struct Tx {
+    platform: Conn,
+    own: Option<OwnDatabase>,
+    settings: Vec<Setting>,
+    write: bool,
+    single: bool,
+    backend: DatabaseBackend,
+    opened: OnceCell<Opened>,
 }
 
 #[expect(
@@ -67,12 +101,75 @@ pub(super) struct Tx {
     reason = "the seams' transaction: callers scope every statement before it runs"
 )]
 impl Tx {
-    /// Begins a transaction; `write` takes SQLite's write lock up front so it
-    /// never fails to upgrade midway.
+    /// A transaction on the platform's pool; `write` takes SQLite's write
+    /// lock up front so it never fails to upgrade midway.
     pub(super) async fn begin(conn: &Conn, settings: &[Setting], write: bool) -> Result<Self, DbErr> {
+        Ok(Self::routed(conn, None, settings.to_vec(), write, false))
+    }
+
+    /// A transaction that runs exactly one statement; on PostgreSQL the
+    /// settings, the statement and the commit share one round trip. A
+    /// second statement is refused.
+    pub(super) async fn single(conn: &Conn, settings: &[Setting], write: bool) -> Result<Self, DbErr> {
+        Ok(Self::routed(conn, None, settings.to_vec(), write, true))
+    }
+
+    /// A transaction whose tenant-set statements run in `own`, when given.
+    pub(super) fn routed(
+        platform: &Conn,
+        own: Option<OwnDatabase>,
+        settings: Vec<Setting>,
+        write: bool,
+        single: bool,
+    ) -> Self {
+        let backend = match platform {
+            Conn::Orm(conn) => conn.get_database_backend(),
+            Conn::Pg(_) => DatabaseBackend::Postgres,
+        };
+        Self {
+            platform: platform.clone(),
+            own,
+            settings,
+            write,
+            single,
+            backend,
+            opened: OnceCell::new(),
+        }
+    }
+
+    pub(super) fn backend(&self) -> DatabaseBackend {
+        self.backend
+    }
+
+    /// The transaction on `set`'s pool, opened by its first statement.
+    async fn inner(&self, set: TableSet) -> Result<&Inner, DbErr> {
+        let opened = self.opened.get_or_try_init(|| self.open(set)).await?;
+        if opened.set != set {
+            return Err(DbErr::Custom(format!(
+                "a transaction on the {} set was asked to reach the {} set (a transaction never spans both)",
+                name(opened.set),
+                name(set)
+            )));
+        }
+        Ok(&opened.inner)
+    }
+
+    async fn open(&self, set: TableSet) -> Result<Opened, DbErr> {
+        let lease = match (&self.own, set) {
+            (Some(own), TableSet::Tenant) => Some(Box::pin(own.placements.registry.acquire(&own.location)).await?),
+            _ => None,
+        };
+        let conn = match &lease {
+            Some(lease) => lease.conn()?,
+            None => &self.platform,
+        };
         let inner = match conn {
-            Conn::Pg(pool) => Inner::Pg(Box::new(Mutex::new(pool.begin(settings).await?))),
-            Conn::Orm(conn) if write => Inner::Orm(
+            Conn::Pg(pool) if self.single => Inner::PgSingle {
+                pool: pool.clone(),
+                used: AtomicBool::new(false),
+            },
+            Conn::Pg(pool) => Inner::Pg(Box::new(Mutex::new(pool.begin(&self.settings).await?))),
+            Conn::Orm(conn) if self.write => Inner::Orm(
                 conn.begin_with_options(TransactionOptions {
                     sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                     ..Default::default()
@@ -81,68 +178,62 @@ impl Tx {
             ),
             Conn::Orm(conn) => Inner::Orm(conn.begin().await?),
         };
-        Ok(Self { inner })
+        Ok(Opened {
+            set,
+            inner,
+            _lease: lease,
+        })
     }
 
-    /// A transaction that runs exactly one statement; on PostgreSQL nothing
-    /// is sent until it runs, and then the settings, the statement and the
-    /// commit share one round trip. A second statement is refused.
-    pub(super) async fn single(conn: &Conn, settings: &[Setting], write: bool) -> Result<Self, DbErr> {
-        match conn {
-            Conn::Pg(pool) => Ok(Self {
-                inner: Inner::PgSingle {
-                    pool: pool.clone(),
-                    settings: settings.to_vec(),
-                    used: AtomicBool::new(false),
-                },
-            }),
-            Conn::Orm(_) => Self::begin(conn, settings, write).await,
-        }
-    }
-
-    pub(super) fn backend(&self) -> DatabaseBackend {
-        match &self.inner {
-            Inner::Orm(txn) => txn.get_database_backend(),
-            Inner::Pg(_) | Inner::PgSingle { .. } => DatabaseBackend::Postgres,
-        }
-    }
-
-    /// Runs a statement that returns rows.
+    /// Runs a statement on `set` that returns rows.
     pub(super) async fn fetch<M: FromQueryResult + Decode>(
         &self,
+        set: TableSet,
         statement: impl Into<Query>,
     ) -> Result<Vec<M>, DbErr> {
-        decode(self.run(statement.into(), None).await?.0.0)
+        decode(self.run(set, statement.into(), None).await?.0.0)
     }
 
-    /// Runs two statements that do not depend on each other's results, the
-    /// second pipelined behind the first (on PostgreSQL they travel and are
-    /// answered together; a transaction of one statement takes them both).
-    pub(super) async fn fetch_pair<A, B>(&self, first: Query, second: Query) -> Result<(Vec<A>, Vec<B>), DbErr>
+    /// Runs two statements on `set` that do not depend on each other's
+    /// results, the second pipelined behind the first (on PostgreSQL they
+    /// travel and are answered together; a transaction of one statement
+    /// takes them both).
+    pub(super) async fn fetch_pair<A, B>(
+        &self,
+        set: TableSet,
+        first: Query,
+        second: Query,
+    ) -> Result<(Vec<A>, Vec<B>), DbErr>
     where
         A: FromQueryResult + Decode,
         B: FromQueryResult + Decode,
     {
-        let (first, second) = self.run(first, Some(second)).await?;
+        let (first, second) = self.run(set, first, Some(second)).await?;
         let second = second.ok_or_else(|| DbErr::Custom("the second statement did not run".to_owned()))?;
         Ok((decode(first.0)?, decode(second.0)?))
     }
 
-    /// Runs a statement that returns no rows; how many rows it changed.
-    pub(super) async fn execute(&self, statement: impl Into<Query>) -> Result<u64, DbErr> {
+    /// Runs a statement on `set` that returns no rows; how many rows it
+    /// changed.
+    pub(super) async fn execute(&self, set: TableSet, statement: impl Into<Query>) -> Result<u64, DbErr> {
         let query = statement.into();
-        match &self.inner {
+        match self.inner(set).await? {
             Inner::Orm(txn) => Ok(
                 Box::pin(txn.execute_raw(query.into_statement(txn.get_database_backend())))
                     .await?
                     .rows_affected(),
             ),
-            _ => Ok(self.run(query, None).await?.0.1),
+            _ => Ok(self.run(set, query, None).await?.0.1),
         }
     }
 
-    async fn run(&self, query: Query, second: Option<Query>) -> Result<(Outcome, Option<Outcome>), DbErr> {
-        match &self.inner {
+    async fn run(
+        &self,
+        set: TableSet,
+        query: Query,
+        second: Option<Query>,
+    ) -> Result<(Outcome, Option<Outcome>), DbErr> {
+        match self.inner(set).await? {
             // Boxed: SeaORM's futures are large, and every caller's future
             // would otherwise carry them, on every backend, and be copied as
             // it moves.
@@ -171,26 +262,38 @@ impl Tx {
                 .await?;
                 Ok((pg_outcome(first), second.map(pg_outcome)))
             }
-            Inner::PgSingle { pool, settings, used } => {
+            Inner::PgSingle { pool, used } => {
                 if used.swap(true, Ordering::AcqRel) {
                     return Err(DbErr::Custom(
                         "a single-statement transaction was asked to run another statement".to_owned(),
                     ));
                 }
                 let second = second.as_ref().map(|q| (&*q.sql, &q.values[..]));
-                let (first, second) = Box::pin(pool.single(settings, (&query.sql, &query.values), second)).await?;
+                let (first, second) =
+                    Box::pin(pool.single(&self.settings, (&query.sql, &query.values), second)).await?;
                 Ok((pg_outcome(first), second.map(pg_outcome)))
             }
         }
     }
 
     pub(super) async fn commit(self) -> Result<(), DbErr> {
-        match self.inner {
+        let Some(opened) = self.opened.into_inner() else {
+            // No statement ran: nothing to commit.
+            return Ok(());
+        };
+        match opened.inner {
             Inner::Orm(txn) => Box::pin(txn.commit()).await,
             Inner::Pg(tx) => tx.into_inner().commit().await,
             // Its one statement committed itself.
             Inner::PgSingle { .. } => Ok(()),
         }
+    }
+}
+
+fn name(set: TableSet) -> &'static str {
+    match set {
+        TableSet::Tenant => "tenant",
+        TableSet::Platform => "platform",
     }
 }
 

@@ -48,6 +48,20 @@ pub async fn create(
     name: Option<&str>,
     placement: Placement,
 ) -> Result<Tenant> {
+    create_on(platform, now, slug, name, placement, None).await
+}
+
+/// [`create`], with a tenant in a database of its own put on the named
+/// database server `database` (`[databases.<name>]`) rather than the
+/// platform's.
+pub async fn create_on(
+    platform: &PlatformDb,
+    now: DateTime<Utc>,
+    slug: &str,
+    name: Option<&str>,
+    placement: Placement,
+    database: Option<&str>,
+) -> Result<Tenant> {
     let mut v = Violations::default();
     let slug = normalize_slug(&mut v, slug);
     if let Some(name) = name {
@@ -63,6 +77,21 @@ pub async fn create(
             },
         );
     }
+    if let Some(server) = database {
+        if placement != Placement::Database {
+            v.push(
+                "database",
+                "not_applicable",
+                "a database server is chosen only for the `database` placement".to_owned(),
+            );
+        } else if !platform.has_database_server(server) {
+            v.push(
+                "database",
+                "unknown",
+                format!("no database server `{server}` is configured ([databases.{server}])"),
+            );
+        }
+    }
     v.finish()?;
     let model = Tenant {
         id: Uuid::now_v7(),
@@ -76,7 +105,7 @@ pub async fn create(
         storage_error: None,
     };
     platform
-        .create_tenant(model)
+        .create_tenant(model, database)
         .await
         .map_err(|e| Error::conflict_on_unique(e, format!("a tenant with slug `{slug}` already exists")))
 }

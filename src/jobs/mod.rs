@@ -40,7 +40,8 @@ impl<S> Job<S> {
 }
 
 /// The jobs of a serving instance: key use written in batches, sessions
-/// other instances ended, signing keys reloaded, ended sessions swept.
+/// other instances ended, signing keys reloaded, idle pools of tenant
+/// databases closed, ended sessions swept.
 pub fn registry() -> Vec<Job<AppState>> {
     vec![
         Job::new(
@@ -63,6 +64,16 @@ pub fn registry() -> Vec<Job<AppState>> {
             |state: AppState| async move {
                 if let Err(e) = state.auth.keyring.reload(state.clock.now()) {
                     tracing::warn!(error = %e, "reloading the signing keys failed; keeping the current set");
+                }
+            },
+        ),
+        Job::new(
+            "tenant-pool-idle",
+            Duration::from_secs(10),
+            |state: AppState| async move {
+                let closed = state.db.close_idle_tenant_pools(None);
+                if closed > 0 {
+                    tracing::debug!(closed, "closed idle tenant database pools");
                 }
             },
         ),

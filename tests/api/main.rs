@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod clients;
 mod contract;
+mod databases;
 mod effects;
 mod errors;
 mod fleet;

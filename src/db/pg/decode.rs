@@ -62,7 +62,7 @@ decode! {
     }
     entity::user::Model { id, email, name, password_hash, last_tenant_id, created_at, updated_at }
     crate::db::ApiKeyRecord { tenant_id, id, scopes, expires_at, revoked_at }
-    crate::db::placement::PlacementRow { placement, storage_version }
+    crate::db::placement::PlacementRow { placement, location, storage_version }
 }
 
 #[cfg(test)]

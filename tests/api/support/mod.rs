@@ -5,7 +5,6 @@
 
 pub mod postgres;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -54,7 +53,7 @@ macro_rules! backends {
 /// its tenants in, from a hash of its name: every placement there is is
 /// exercised by part of the suite on every run, without multiplying it.
 pub fn placement_for(test: &str) -> tenants::Placement {
-    const OTHERS: [tenants::Placement; 1] = [tenants::Placement::Schema];
+    const OTHERS: [tenants::Placement; 2] = [tenants::Placement::Schema, tenants::Placement::Database];
     let hash = test.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
@@ -177,8 +176,8 @@ pub async fn redis_settings(key_cache_ttl_ms: u64) -> Vec<(&'static str, String)
 }
 
 pub fn settings(vars: &[(&str, String)]) -> Settings {
-    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    Settings::from_source(|k| map.get(k).cloned()).expect("test settings are valid")
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    Settings::from_vars(&vars).expect("test settings are valid")
 }
 
 impl TestApp {
@@ -540,6 +539,11 @@ impl TestApp {
     /// Runs the `tenantry` binary against this app's database, secret and
     /// data directory, with `stdin` as its standard input.
     pub fn cli(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        self.cli_with(&[], args, stdin)
+    }
+
+    /// [`TestApp::cli`] with more variables in its environment.
+    pub fn cli_with(&self, env: &[(&str, String)], args: &[&str], stdin: &str) -> std::process::Output {
         use secrecy::ExposeSecret;
         use std::io::Write;
         let secret = self
@@ -554,6 +558,7 @@ impl TestApp {
             .env("TENANTRY_SECRET", secret)
             .env("TENANTRY_DATA_DIR", &self.settings.data_dir)
             .env("TENANTRY_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

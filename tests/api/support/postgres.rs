@@ -124,6 +124,23 @@ async fn template() -> String {
                 for old in stale {
                     exec(&mut conn, format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)")).await;
                 }
+                // Tenant databases whose test database is gone (a test
+                // process that was killed).
+                let prefix = tenantry::db::tenant_database_comment("");
+                let orphans: Vec<String> = sqlx::query_scalar(
+                    "SELECT d.datname::text FROM pg_database d
+                       JOIN pg_shdescription c ON c.objoid = d.oid AND c.classoid = 'pg_database'::regclass
+                      WHERE d.datname ~ '^t_[0-9a-f]{32}$' AND starts_with(c.description, $1)
+                        AND NOT EXISTS (SELECT 1 FROM pg_database p
+                                         WHERE p.datname = split_part(substr(c.description, length($1) + 1), ' ', 1))",
+                )
+                .bind(&prefix)
+                .fetch_all(&mut conn)
+                .await
+                .expect("catalog query");
+                for old in orphans {
+                    exec(&mut conn, format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)")).await;
+                }
             }
             exec(&mut conn, "SELECT pg_advisory_unlock(7411001)".into()).await;
             let _ = conn.close().await;
@@ -177,6 +194,25 @@ impl Drop for PgDatabase {
                 .ok()?;
             rt.block_on(async {
                 let mut conn = PgConnection::connect(&admin_url()).await.ok()?;
+                // The tenants' own databases first (their comments name
+                // this one).
+                let tenants: Vec<String> = sqlx::query_scalar(
+                    "SELECT d.datname::text FROM pg_database d
+                       JOIN pg_shdescription c ON c.objoid = d.oid AND c.classoid = 'pg_database'::regclass
+                      WHERE d.datname ~ '^t_[0-9a-f]{32}$'
+                        AND (c.description = $1 OR starts_with(c.description, $1 || ' ('))",
+                )
+                .bind(tenantry::db::tenant_database_comment(&name))
+                .fetch_all(&mut conn)
+                .await
+                .ok()?;
+                for tenant in tenants {
+                    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {tenant} WITH (FORCE)"
+                    ))))
+                    .await
+                    .ok()?;
+                }
                 conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                 ))))
