@@ -698,6 +698,70 @@ mod tests {
     }
 
     #[test]
+    fn database_servers_are_named_in_the_file_or_the_environment() {
+        let pg = "postgres://tenantry:pw@db:5432/tenantry";
+        let toml =
+            "[database]\nurl = \"postgres://x@a/b\"\n[databases.reserve]\nurl = \"postgres://o:secret@db2/postgres\"\n";
+        let s = with_file(toml, &[]).expect("valid");
+        assert_eq!(s.database.servers.keys().collect::<Vec<_>>(), ["reserve"]);
+        assert!(!s.to_toml().contains("secret"), "{}", s.to_toml());
+        let vars = [
+            ("DATABASE_URL".to_owned(), pg.to_owned()),
+            (
+                "TENANTRY_DATABASES__EU_WEST__URL".to_owned(),
+                "postgres://db3/postgres".to_owned(),
+            ),
+            (
+                "TENANTRY_DATABASES__EU_WEST__APP_URL".to_owned(),
+                "postgres://app@db3/postgres".to_owned(),
+            ),
+        ];
+        let s = Settings::from_vars(&vars).expect("valid");
+        let server = &s.database.servers["eu_west"];
+        assert!(server.app_url.is_some());
+        // A typo in a server's key, a bad name, a server beside SQLite.
+        let e = with_file(
+            "[databases.reserve]\nurll = \"postgres://x\"\n",
+            &[("DATABASE_URL", pg)],
+        )
+        .expect_err("unknown key");
+        assert_eq!(e.var, "databases.reserve.urll");
+        let e = with_file(
+            "[databases.Bad-Name]\nurl = \"postgres://x\"\n",
+            &[("DATABASE_URL", pg)],
+        )
+        .expect_err("bad name");
+        assert!(e.var.starts_with("databases.Bad-Name"), "{}", e.var);
+        let e = Settings::from_vars(&[("TENANTRY_DATABASES__X__URL".to_owned(), "postgres://db/p".to_owned())])
+            .expect_err("SQLite has no named servers");
+        assert_eq!(e.var, "TENANTRY_DATABASES__X__URL");
+        assert!(
+            super::sources::refuse_unknown_vars([("TENANTRY_DATABASES__X__URL".to_owned(), "v".to_owned())]).is_ok()
+        );
+        assert!(
+            super::sources::refuse_unknown_vars([("TENANTRY_DATABASES__X__PORT".to_owned(), "v".to_owned())]).is_err()
+        );
+    }
+
+    #[test]
+    fn the_default_placement_is_checked_against_the_backend() {
+        use entity::tenant::Placement;
+        assert_eq!(
+            settings(&[]).expect("valid").database.default_placement,
+            Placement::Shared
+        );
+        let s = settings(&[("TENANTRY_DEFAULT_PLACEMENT", "database")]).expect("valid");
+        assert_eq!(s.database.default_placement, Placement::Database);
+        let e = settings(&[("TENANTRY_DEFAULT_PLACEMENT", "schema")]).expect_err("no schemas on SQLite");
+        assert_eq!(e.var, "TENANTRY_DEFAULT_PLACEMENT");
+        let pg = ("DATABASE_URL", "postgres://127.0.0.1/x");
+        let s = settings(&[pg, ("TENANTRY_DEFAULT_PLACEMENT", "schema")]).expect("valid");
+        assert_eq!(s.database.default_placement, Placement::Schema);
+        let e = settings(&[("TENANTRY_DEFAULT_PLACEMENT", "elsewhere")]).expect_err("unknown");
+        assert_eq!(e.var, "TENANTRY_DEFAULT_PLACEMENT");
+    }
+
+    #[test]
     fn key_lookups_outlive_a_second_only_with_redis() {
         let ms = |s: Settings| s.auth.key_cache_ttl.as_millis();
         assert_eq!(ms(settings(&[]).expect("valid")), 1000);

@@ -73,6 +73,13 @@ pub struct Db {
     backend: DatabaseBackend,
     /// Where each tenant's data lives, as this instance has read it.
     placements: std::sync::Arc<placement::Placements>,
+    /// The migrating role's small pool, kept by a serving instance on
+    /// PostgreSQL whose signups make storage of their own
+    /// (`database.default_placement` other than `shared`).
+    owner: Option<DatabaseConnection>,
+    /// Whether `conn` is the migrating role's own (`connect_owner`).
+    is_owner: bool,
+    default_placement: entity::tenant::Placement,
 }
 
 /// Where the migrations stand ([`Db::migration_status`]).
@@ -129,7 +136,9 @@ pub fn sql_err(err: &DbErr) -> Option<SqlErr> {
 impl Db {
     /// Connects as the owner (`DATABASE_URL` as given): migrations and the CLI.
     pub async fn connect_owner(settings: &Settings) -> Result<Self, DbError> {
-        Self::connect(settings, settings.database.url(), None).await
+        let mut db = Self::connect(settings, settings.database.url(), None).await?;
+        db.is_owner = true;
+        Ok(db)
     }
 
     /// Connects as the serving role. On PostgreSQL that is either the login in
@@ -152,6 +161,11 @@ impl Db {
             }
         };
         db.verify_app_role().await?;
+        let mut db = db;
+        if settings.database.default_placement != entity::tenant::Placement::Shared {
+            let owner = Database::connect(connect_options(settings.database.url(), 2)).await?;
+            db.owner = Some(owner);
+        }
         Ok(db)
     }
 
@@ -194,6 +208,9 @@ impl Db {
             pg,
             backend,
             placements: std::sync::Arc::new(placement::Placements::new(registry)),
+            owner: None,
+            is_owner: false,
+            default_placement: settings.database.default_placement,
         })
     }
 
@@ -220,7 +237,7 @@ impl Db {
     }
 
     pub fn platform(&self) -> PlatformDb {
-        PlatformDb::new(self.conn.clone(), self.seam(), self.placements.clone())
+        PlatformDb::new(self)
     }
 
     /// Forgets what this instance read of a deleted tenant's placement (and
@@ -253,6 +270,9 @@ impl Db {
     pub async fn close(self) {
         if let Some(pool) = &self.pg {
             pool.close();
+        }
+        if let Some(owner) = self.owner.clone() {
+            let _ = owner.close().await;
         }
         if let Err(e) = self.conn.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::tenant::Placement;
 use entity::{api_key, membership, refresh_token, session, tenant, user};
-use migration::TableSet;
+use migration::{MigratorTrait, TableSet};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
@@ -67,6 +67,12 @@ const KEY_USES_PER_TRANSACTION: usize = 500;
 #[derive(Debug, Clone)]
 pub struct PlatformDb {
     conn: DatabaseConnection,
+    /// The migrating role's pool, on a server that provisions storage.
+    owner: Option<DatabaseConnection>,
+    /// Whether `conn` is itself the migrating role's (the CLI).
+    is_owner: bool,
+    /// Where signups put new tenants.
+    default_placement: Placement,
     /// What the seams run on (the request path's pool on PostgreSQL):
     /// signups write through it.
     seam: super::Conn,
@@ -75,12 +81,15 @@ pub struct PlatformDb {
 
 #[expect(clippy::disallowed_methods, reason = "platform lookups live inside the seam")]
 impl PlatformDb {
-    pub(super) fn new(
-        conn: DatabaseConnection,
-        seam: super::Conn,
-        placements: std::sync::Arc<super::placement::Placements>,
-    ) -> Self {
-        Self { conn, seam, placements }
+    pub(super) fn new(db: &super::Db) -> Self {
+        Self {
+            conn: db.conn.clone(),
+            owner: db.owner.clone(),
+            is_owner: db.is_owner,
+            default_placement: db.default_placement,
+            seam: db.seam(),
+            placements: db.placements.clone(),
+        }
     }
 
     /// Asks a question across tenants in its backend's form, and decodes
@@ -409,8 +418,96 @@ impl PlatformDb {
     }
 
     /// Writes a signup: the person, their tenant, the owner membership and
-    /// the first session, all or nothing.
-    pub async fn create_account(&self, account: NewAccount) -> Result<(), DbErr> {
+    /// the first session, all or nothing, the tenant in the deployment's
+    /// default placement (`database.default_placement`). Storage of the
+    /// tenant's own is made first, as the migrating role (schema) or in the
+    /// tenant's database; if the signup then fails (an email or slug taken
+    /// meanwhile) it is removed again.
+    pub async fn create_account(&self, mut account: NewAccount) -> Result<(), DbErr> {
+        let prepared = self.prepare_storage(account.tenant.id, self.default_placement).await?;
+        if let Some((location, version)) = &prepared {
+            account.tenant.placement = self.default_placement.as_str().to_owned();
+            account.tenant.location = Some(location.clone());
+            account.tenant.storage_version = version.clone();
+        }
+        let tenant = account.tenant.id;
+        let written = self.write_account(account).await;
+        if written.is_err()
+            && let Some((location, _)) = prepared
+            && let Err(e) = self.discard_storage(tenant, &location).await
+        {
+            tracing::warn!(location = %location, error = %e, "could not remove a failed signup's storage; the next migration run will");
+        }
+        written
+    }
+
+    /// Makes and migrates storage of its own for a tenant that is about to
+    /// be written in `placement`: its location and the tenant-set version
+    /// it has; `None` for the shared tables.
+    #[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
+    async fn prepare_storage(
+        &self,
+        tenant: Uuid,
+        placement: Placement,
+    ) -> Result<Option<(String, Option<String>)>, DbErr> {
+        let version = super::fleet::latest::<migration::TenantMigrator>();
+        let servers = &self.placements.registry.servers;
+        match placement {
+            Placement::Shared => Ok(None),
+            Placement::Schema => {
+                let owner = self.owner()?;
+                let txn = owner.begin().await?;
+                txn.execute_unprepared(&format!("CREATE SCHEMA {}", super::placement::schema_name(tenant)))
+                    .await?;
+                super::placement::enter_schema(&txn, tenant).await?;
+                migration::TenantMigrator::up(&txn, None).await?;
+                super::placement::grant_as_shared(&txn, tenant).await?;
+                txn.commit().await?;
+                Ok(Some((super::placement::schema_name(tenant), version)))
+            }
+            Placement::Database => {
+                let location = servers.location(tenant, None)?;
+                let platform = super::fleet::platform_name(self.owner()?).await?;
+                if let Err(e) = servers
+                    .migrate::<migration::TenantMigrator>(tenant, &location, &platform)
+                    .await
+                {
+                    let _ = servers.drop_database(&location).await;
+                    return Err(e);
+                }
+                Ok(Some((location, version)))
+            }
+        }
+    }
+
+    /// Removes storage made for a tenant that was never written.
+    #[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
+    async fn discard_storage(&self, tenant: Uuid, location: &str) -> Result<(), DbErr> {
+        if *location == super::placement::schema_name(tenant) {
+            // From the tenant's id alone: a plain identifier.
+            self.owner()?
+                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {location} CASCADE"))
+                .await?;
+            return Ok(());
+        }
+        self.placements.registry.servers.drop_database(location).await
+    }
+
+    /// The migrating role's connection: the CLI's own, or the small pool a
+    /// server keeps when it provisions tenants' storage (PostgreSQL with a
+    /// default placement other than `shared`).
+    fn owner(&self) -> Result<&DatabaseConnection, DbErr> {
+        match (&self.owner, self.conn.get_database_backend()) {
+            (Some(owner), _) => Ok(owner),
+            (None, DatabaseBackend::Postgres) if self.is_owner => Ok(&self.conn),
+            (None, DatabaseBackend::Postgres) => Err(DbErr::Custom(
+                "this connection cannot make a tenant's storage (it is not the migrating role's)".to_owned(),
+            )),
+            (None, _) => Ok(&self.conn),
+        }
+    }
+
+    async fn write_account(&self, account: NewAccount) -> Result<(), DbErr> {
         let tx = super::tx::Tx::begin(
             &self.seam,
             &[

@@ -508,3 +508,76 @@ async fn fifty_database_tenants_hold_to_a_cap_of_ten_connections(app: TestApp) {
         tokio::task::yield_now().await;
     }
 }
+
+/// Signup in a deployment whose default placement is not `shared`: the new
+/// tenant's storage is made before its account is written, and a refused
+/// signup leaves no storage behind.
+mod signup_puts_new_tenants_in_the_default_placement {
+    use tenantry::domain::tenants::Placement;
+
+    fn default(placement: &str) -> [(&'static str, String); 1] {
+        [("TENANTRY_DEFAULT_PLACEMENT", placement.to_owned())]
+    }
+
+    #[tokio::test]
+    async fn sqlite_database() {
+        let app = crate::support::TestApp::spawn_sqlite_with(&default("database")).await;
+        super::signup_in(app, Placement::Database).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_database() {
+        let Some(app) = crate::support::TestApp::spawn_postgres_with(&default("database")).await else {
+            return;
+        };
+        super::signup_in(app, Placement::Database).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_schema() {
+        let Some(app) = crate::support::TestApp::spawn_postgres_with(&default("schema")).await else {
+            return;
+        };
+        super::signup_in(app, Placement::Schema).await;
+    }
+}
+
+async fn signup_in(app: TestApp, placement: Placement) {
+    let ada = app.signup("ada").await;
+    let tenant = tenants::by_slug(&app.owner.platform(), &ada.tenant_slug)
+        .await
+        .expect("the tenant");
+    assert_eq!(tenant.placement, placement.as_str());
+    let project = app.project(&ada.access, "Ada's").await;
+    let id = project["id"].as_str().unwrap_or_default().to_owned();
+    app.get(&format!("/v1/projects/{id}"), &ada.access).await.ok(200);
+    if placement == Placement::Database {
+        assert_eq!(counts(&app, tenant.id, "projects").await, (1, 0));
+    } else {
+        assert_eq!(platform_count(&app, tenant.id).await, 0, "not in the shared tables");
+    }
+    let status = app.owner.migration_status().await.expect("status");
+    assert_eq!(status.tenants.current, status.tenants.total, "{status:?}");
+
+    // The same email again: refused, and no second storage is left over.
+    let again = app
+        .call(
+            "POST",
+            "/v1/auth/signup",
+            None,
+            Some(&json!({
+                "email": ada.email,
+                "password": ada.password,
+                "name": "Ada again",
+                "tenant_name": "Another team",
+            })),
+        )
+        .await;
+    again.problem(409, "conflict");
+    let report = app
+        .owner
+        .migrate_fleet(FleetOptions::default(), &|_| {})
+        .await
+        .expect("fleet");
+    assert!(report.dropped.is_empty(), "nothing was left to drop: {report:?}");
+}

@@ -16,11 +16,45 @@ use crate::support::TestApp;
 
 backends!(tenant_b_never_reaches_tenant_a);
 
-/// The walker again with A, B or both in a schema of their own.
+/// The walker again with A and B in every other pair of placements: a
+/// schema of their own (PostgreSQL) or a database of their own (both).
 mod tenant_b_never_reaches_tenant_a_across_placements {
-    use tenantry::domain::tenants::Placement::{Schema, Shared};
+    use tenantry::domain::tenants::Placement::{Database, Schema, Shared};
 
-    crate::postgres_only!(schema_and_shared, shared_and_schema, schema_and_schema);
+    crate::postgres_only!(
+        schema_and_shared,
+        shared_and_schema,
+        schema_and_schema,
+        schema_and_database,
+        database_and_schema,
+    );
+
+    /// The pairs that exist on both backends.
+    macro_rules! on_both {
+        ($($name:ident: $a:expr, $b:expr;)*) => {$(
+            mod $name {
+                use super::*;
+
+                #[tokio::test]
+                async fn sqlite() {
+                    let app = crate::support::TestApp::spawn_sqlite().await;
+                    super::super::walk(app, $a, $b).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    let Some(app) = crate::support::TestApp::spawn_postgres().await else { return };
+                    super::super::walk(app, $a, $b).await;
+                }
+            }
+        )*};
+    }
+
+    on_both! {
+        database_and_shared: Database, Shared;
+        shared_and_database: Shared, Database;
+        database_and_database: Database, Database;
+    }
 
     async fn schema_and_shared(app: crate::support::TestApp) {
         super::walk(app, Schema, Shared).await;
@@ -32,6 +66,14 @@ mod tenant_b_never_reaches_tenant_a_across_placements {
 
     async fn schema_and_schema(app: crate::support::TestApp) {
         super::walk(app, Schema, Schema).await;
+    }
+
+    async fn schema_and_database(app: crate::support::TestApp) {
+        super::walk(app, Schema, Database).await;
+    }
+
+    async fn database_and_schema(app: crate::support::TestApp) {
+        super::walk(app, Database, Schema).await;
     }
 }
 
@@ -252,12 +294,14 @@ async fn concurrent_requests_of_many_tenants_stay_apart(app: TestApp) {
     const TENANTS: usize = 4;
     let mut tenants = Vec::new();
     for t in 0..TENANTS {
-        // On PostgreSQL every other tenant has a schema of its own, so the
-        // transactions queued on one connection switch search paths too.
-        let placement = if t % 2 == 1 && app.settings.database.url().starts_with("postgres") {
-            Placement::Schema
-        } else {
-            Placement::Shared
+        // On PostgreSQL one tenant has a schema of its own, so the
+        // transactions queued on one connection switch search paths too;
+        // on both one has a database of its own.
+        let postgres = app.settings.database.url().starts_with("postgres");
+        let placement = match t {
+            1 if postgres => Placement::Schema,
+            3 => Placement::Database,
+            _ => Placement::Shared,
         };
         let tenant = app.tenant_in(&format!("crowd{t}"), placement).await;
         let mut projects = Vec::new();
