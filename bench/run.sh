@@ -8,7 +8,7 @@
 #   BENCH_PG        admin URL without a database   [postgres://postgres@127.0.0.1:5432]
 #   BENCH_DURATION  seconds per closed-loop run     [10]
 #   BENCH_REPEAT    runs of each load, interleaved; the table shows medians [3]
-#   BENCH_SETS      data sets to run                ["1k 100k sqlite schema"]
+#   BENCH_SETS      data sets to run                ["1k 100k sqlite schema database"]
 #   BENCH_RESEED=1  drop and seed the data sets again
 #   BENCH_REDIS     Redis for the revocation broadcast [redis://127.0.0.1:6379]; "none" runs without
 set -euo pipefail
@@ -19,7 +19,7 @@ mkdir -p "$out"
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 duration=${BENCH_DURATION:-10}
 repeat=${BENCH_REPEAT:-3}
-sets=${BENCH_SETS:-"1k 100k sqlite schema"}
+sets=${BENCH_SETS:-"1k 100k sqlite schema database"}
 port=18480
 conns=64
 threads=2
@@ -55,6 +55,12 @@ seed() { # name tenants projects [placement]
     return
   fi
   echo "== seeding $db: $2 tenants x $3 projects" >&2
+  # A database tenant's own databases go with the data set (their comment
+  # names it).
+  for own in $(psql_admin -c "SELECT d.datname FROM pg_database d JOIN pg_shdescription c ON c.objoid = d.oid
+      WHERE c.description = 'tenantry tenant database of $db'"); do
+    psql_admin -c "DROP DATABASE IF EXISTS $own WITH (FORCE)"
+  done
   psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
   DATABASE_URL=$pg/$db "$bin" bench-seed --prefix b --tenants "$2" --projects "$3" --placement "${4:-shared}" --out "$keys"
   psql "$pg/$db" -qAtX -c "GRANT SELECT ON bench_keys TO $role" -c "VACUUM ANALYZE"
@@ -206,6 +212,9 @@ seed 1k 1000 100
 [[ " $sets " == *" sqlite "* ]] && seed_sqlite
 # The 1k data set again with every tenant in a schema of its own.
 [[ " $sets " == *" schema "* ]] && seed schema 1000 100 schema
+# 20 tenants, each in a database of its own (a pool of 2 connections each,
+# under the server's cap).
+[[ " $sets " == *" database "* ]] && seed database 20 100 database
 capture_statements tenantry_bench_1k
 
 median_rps() { # set mode: half the median closed-loop req/s (the open-loop rate)
@@ -236,11 +245,11 @@ for set in $sets; do
     stop_server
     continue
   fi
-  case $set in 1k | schema) tenants=1000 ;; 100k) tenants=100000 ;; esac
+  case $set in 1k | schema) tenants=1000 ;; 100k) tenants=100000 ;; database) tenants=20 ;; esac
   echo "== $set: pgbench limits ($repeat rounds)" >&2
-  # The limit scripts read the shared tables; the schema set is compared
+  # The limit scripts read the shared tables; the schema and database sets are compared
   # with the 1k set's own figures instead.
-  [ "$set" = schema ] || for _ in $(seq "$repeat"); do
+  [ "$set" = schema ] || [ "$set" = database ] || for _ in $(seq "$repeat"); do
     # The sequences as the server sent them before its statements were
     # prepared: the tenant setting and the statement in one simple-protocol
     # message, the values written into the SQL text.
@@ -275,6 +284,7 @@ for set in $sets; do
   modes="hello get_nokey list get list_bearer get_bearer create mixed"
   [ "$set" = 100k ] && modes="list get"
   [ "$set" = schema ] && modes="hello list get create"
+  [ "$set" = database ] && modes="hello list get create"
   for round in $(seq "$repeat"); do
     for mode in $modes; do
       echo "   wrk $mode ($round/$repeat)" >&2
@@ -308,6 +318,23 @@ for set in $sets; do
   done
   stop_server
 done
+
+if [[ " $sets " == *" schema "* ]]; then
+  # Fleet migrations over the schema set's 1,000 tenants: `tenantry
+  # migrate` with nothing to do (the whole command, platform set and all),
+  # then the fleet alone with nothing to do and adding one column to every
+  # tenant's projects (taken away again afterwards).
+  echo "== schema: fleet migrations" >&2
+  begin=$(date +%s%N)
+  DATABASE_URL=$pg/tenantry_bench_schema "$bin" migrate > /dev/null
+  noop_ms=$((($(date +%s%N) - begin) / 1000000))
+  fleet=$(DATABASE_URL=$pg/tenantry_bench_schema "$bin" bench-fleet --parallel 4)
+  python3 -c 'import json, sys
+f = json.loads(sys.argv[2])
+print(json.dumps({"set": "schema", "migrate_noop_ms": int(sys.argv[1]), "fleet_noop_ms": f["noop_ms"],
+                  "fleet_column_ms": f["column_ms"], "fleet_tenants": f["tenants"], "fleet_failed": f["failed"]}))' \
+    "$noop_ms" "$fleet" >> "$out/raw.jsonl"
+fi
 
 if [ "${BENCH_PROFILE:-1}" = 1 ]; then
   # Instructions per request (callgrind): they do not move with the load.

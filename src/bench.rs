@@ -83,6 +83,20 @@ pub async fn seed(
             }
         }
     }
+    if placement == crate::domain::tenants::Placement::Database {
+        let started = std::time::Instant::now();
+        for (n, (_, tenant, _)) in rows.iter().enumerate() {
+            db.bench_move_to_database(*tenant).await?;
+            if (n + 1) % 10 == 0 || n + 1 == rows.len() {
+                eprintln!(
+                    "   {}/{} tenants in databases of their own ({:.0} ms each)",
+                    n + 1,
+                    rows.len(),
+                    started.elapsed().as_secs_f64() * 1000.0 / (n + 1) as f64
+                );
+            }
+        }
+    }
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
     for (key, tenant, project) in rows {
         writeln!(file, "{key}\t{tenant}\t{project}")?;

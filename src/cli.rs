@@ -103,6 +103,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = PlacementArg::Shared)]
         placement: PlacementArg,
     },
+    /// Benchmark only: the fleet's migrations timed over the tenants with
+    /// storage of their own: a run with nothing to do, then one that adds
+    /// a column to every one of them (then taken away again). Prints JSON.
+    #[cfg(feature = "bench")]
+    #[command(hide = true)]
+    BenchFleet {
+        /// Tenants migrated at once.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+    },
     /// Benchmark only: an owner's access token for every tenant of a keys
     /// file written by `bench-seed`.
     #[cfg(feature = "bench")]
@@ -395,6 +405,15 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             let result = crate::bench::seed(&db, &keys, &prefix, tenants, projects, placement.into(), &out).await;
             db.close().await;
             result.map_err(|e| CliError::Usage(format!("seeding failed: {e}")))
+        }
+        #[cfg(feature = "bench")]
+        Command::BenchFleet { parallel } => {
+            let db = owner_db(settings).await?;
+            let result = db.bench_fleet(parallel.clamp(1, 64)).await;
+            db.close().await;
+            let figures = result.map_err(|e| CliError::Usage(format!("the fleet benchmark failed: {e}")))?;
+            print_json(&serde_json::to_value(&figures).unwrap_or_default());
+            Ok(())
         }
         #[cfg(feature = "bench")]
         Command::BenchTokens { keys, out } => crate::bench::tokens(settings, &keys, &out)

@@ -143,6 +143,57 @@ impl Db {
         txn.commit().await
     }
 
+    /// Moves a seeded tenant's rows into a database of its own, made as
+    /// `tenant create --placement database` makes one (the database, its
+    /// stub, the tenant set, grants), then the rows copied over and the
+    /// tenant's row pointed at it.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "bulk seeding for the benchmark, inside the seam"
+    )]
+    pub async fn bench_move_to_database(&self, tenant: Uuid) -> Result<(), DbErr> {
+        use entity::{project, task};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let servers = &self.placements.registry.servers;
+        let location = servers.location(tenant, None)?;
+        let platform = super::fleet::platform_name(&self.conn).await?;
+        servers
+            .migrate::<migration::TenantMigrator>(tenant, &location, &platform)
+            .await?;
+        let own = servers.owner_connection(&location).await?;
+        let projects = project::Entity::find()
+            .filter(project::Column::TenantId.eq(tenant))
+            .all(&self.conn)
+            .await?;
+        let tasks = task::Entity::find()
+            .filter(task::Column::TenantId.eq(tenant))
+            .all(&self.conn)
+            .await?;
+        for chunk in projects.chunks(500) {
+            project::Entity::insert_many(chunk.iter().cloned().map(sea_orm::IntoActiveModel::into_active_model))
+                .exec(&own)
+                .await?;
+        }
+        for chunk in tasks.chunks(500) {
+            task::Entity::insert_many(chunk.iter().cloned().map(sea_orm::IntoActiveModel::into_active_model))
+                .exec(&own)
+                .await?;
+        }
+        own.execute_unprepared("ANALYZE projects; ANALYZE tasks").await?;
+        let _ = own.close().await;
+        let latest = super::fleet::latest::<migration::TenantMigrator>().unwrap_or_default();
+        // Generated ids and constant names only: nothing to escape.
+        self.conn
+            .execute_unprepared(&format!(
+                "DELETE FROM public.tasks WHERE tenant_id = '{tenant}';
+                 DELETE FROM public.projects WHERE tenant_id = '{tenant}';
+                 UPDATE tenants SET placement = 'database', location = '{location}', storage_version = '{latest}'
+                  WHERE id = '{tenant}';"
+            ))
+            .await?;
+        Ok(())
+    }
+
     /// The same data set on SQLite (no `bench_keys`: pgbench does not reach
     /// it), written through the entities in batches, in one transaction.
     #[expect(
@@ -214,5 +265,121 @@ impl Db {
         }
         txn.commit().await?;
         Ok(out)
+    }
+}
+
+/// The tenant set with one more migration, as a release that adds a
+/// column has it (`Db::bench_fleet`).
+struct NextRelease;
+
+const BENCH_COLUMN: &str = "t29991231_000001_bench_note";
+
+#[migration::async_trait::async_trait]
+impl migration::MigratorTrait for NextRelease {
+    fn migrations() -> Vec<Box<dyn migration::MigrationTrait>> {
+        let mut all = migration::TenantMigrator::migrations();
+        all.push(Box::new(AddNote));
+        all
+    }
+
+    fn migration_table_name() -> migration::DynIden {
+        migration::TenantMigrator::migration_table_name()
+    }
+}
+
+struct AddNote;
+
+impl migration::MigrationName for AddNote {
+    fn name(&self) -> &str {
+        BENCH_COLUMN
+    }
+}
+
+#[migration::async_trait::async_trait]
+impl migration::MigrationTrait for AddNote {
+    async fn up(&self, manager: &migration::SchemaManager) -> Result<(), DbErr> {
+        use migration::{Alias, ColumnDef, Table};
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("projects"))
+                    .add_column(ColumnDef::new(Alias::new("bench_note")).text().null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, _manager: &migration::SchemaManager) -> Result<(), DbErr> {
+        Ok(())
+    }
+}
+
+/// What `tenantry bench-fleet` measured.
+#[derive(Debug, serde::Serialize)]
+pub struct FleetFigures {
+    /// Tenants with storage of their own.
+    pub tenants: usize,
+    /// A fleet run with nothing to do.
+    pub noop_ms: f64,
+    /// A fleet run adding one column to every such tenant.
+    pub column_ms: f64,
+    pub migrated: usize,
+    pub failed: usize,
+    /// Taking the column away again (not part of the figure).
+    pub undo_ms: f64,
+}
+
+impl Db {
+    /// Times a no-op fleet run, then one that adds a column to every
+    /// schema tenant's projects, then takes the column (and its ledger
+    /// entries and mirrors) away again so the data set stays as seeded.
+    #[expect(clippy::disallowed_methods, reason = "the benchmark's own undo, inside the seam")]
+    pub async fn bench_fleet(&self, parallel: usize) -> Result<FleetFigures, DbErr> {
+        let options = super::FleetOptions {
+            parallel,
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let noop = self
+            .migrate_fleet(options, &|_| {})
+            .await
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        let noop_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if noop.behind > 0 {
+            return Err(DbErr::Custom(format!(
+                "{} tenants were behind before the run",
+                noop.behind
+            )));
+        }
+        let started = std::time::Instant::now();
+        let report = self
+            .migrate_fleet_to::<NextRelease>(options, &|_| {})
+            .await
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        let column_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let started = std::time::Instant::now();
+        let latest = super::fleet::latest::<migration::TenantMigrator>().unwrap_or_default();
+        // Schema names from the registry's own locations, a constant
+        // column and migration name: nothing to escape.
+        self.conn
+            .execute_unprepared(&format!(
+                "DO $$ DECLARE t record; BEGIN
+                   FOR t IN SELECT location FROM tenants WHERE placement = 'schema' LOOP
+                     EXECUTE format('ALTER TABLE %I.projects DROP COLUMN IF EXISTS bench_note', t.location);
+                     EXECUTE format('DELETE FROM %I.{ledger} WHERE version = %L', t.location, '{BENCH_COLUMN}');
+                   END LOOP;
+                 END $$;
+                 UPDATE tenants SET storage_version = '{latest}' WHERE placement = 'schema';",
+                ledger = migration::TENANT_LEDGER,
+            ))
+            .await?;
+        Ok(FleetFigures {
+            tenants: report.behind,
+            noop_ms,
+            column_ms,
+            migrated: report.migrated,
+            failed: report.failed.len(),
+            undo_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
     }
 }

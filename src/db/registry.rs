@@ -240,6 +240,13 @@ impl Servers {
         Database::connect(super::connect_options(&url, 1)).await
     }
 
+    /// One connection as the migrating login to the tenant database at
+    /// `location` (benchmark seeding).
+    #[cfg(feature = "bench")]
+    pub(super) async fn owner_connection(&self, location: &str) -> Result<DatabaseConnection, DbErr> {
+        self.owner(location, false).await
+    }
+
     /// One connection as the migrating login to the server of `location`
     /// (its own database), for creating and dropping databases there.
     async fn server_owner(&self, server: &Server) -> Result<DatabaseConnection, DbErr> {

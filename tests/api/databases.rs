@@ -581,3 +581,67 @@ async fn signup_in(app: TestApp, placement: Placement) {
         .expect("fleet");
     assert!(report.dropped.is_empty(), "nothing was left to drop: {report:?}");
 }
+
+mod a_transaction_never_spans_both_table_sets {
+    use tenantry::domain::tenants::Placement;
+
+    #[tokio::test]
+    async fn sqlite() {
+        let app = crate::support::TestApp::spawn_sqlite().await;
+        for placement in [Placement::Shared, Placement::Database] {
+            super::never_spans(&app, placement).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some(app) = crate::support::TestApp::spawn_postgres().await else {
+            return;
+        };
+        for placement in [Placement::Shared, Placement::Schema, Placement::Database] {
+            super::never_spans(&app, placement).await;
+        }
+    }
+}
+
+/// In every placement alike: a transaction that has reached the tenant set
+/// refuses the platform set and the other way round, and what it wrote
+/// before is rolled back with it.
+async fn never_spans(app: &TestApp, placement: Placement) {
+    use entity::{api_key, project};
+    let tenant = app.tenant_in("sets", placement).await;
+    let operator = tenantry::access::Principal::operator(tenant.id);
+    let db = app.state.db.scoped(&operator.authenticated());
+
+    let tx = db.write().await.expect("a transaction");
+    let now = app.clock.now();
+    tx.insert::<project::Entity, _>(project::ActiveModel {
+        id: sea_orm::Set(Uuid::now_v7()),
+        name: sea_orm::Set("rolled back".to_owned()),
+        description: sea_orm::Set(None),
+        created_at: sea_orm::Set(now),
+        updated_at: sea_orm::Set(now),
+        ..Default::default()
+    })
+    .await
+    .expect("the tenant set");
+    let refused = tx.find::<api_key::Entity>().all().await;
+    let message = refused.expect_err("the platform set after the tenant set").to_string();
+    assert!(message.contains("never spans both"), "{placement}: {message}");
+    drop(tx);
+    assert!(
+        app.read_all("/v1/projects", &tenant.key, 10).await.is_empty(),
+        "{placement}: nothing of it was written"
+    );
+
+    let tx = db.read().await.expect("a transaction");
+    assert!(
+        !tx.find::<api_key::Entity>()
+            .all()
+            .await
+            .expect("the platform set")
+            .is_empty()
+    );
+    let refused = tx.find::<project::Entity>().all().await;
+    assert!(refused.is_err(), "{placement}: the tenant set after the platform set");
+}
