@@ -282,6 +282,9 @@ pub(super) async fn migrate_one<M: MigratorTrait>(
     let placement = Placement::parse(&placement);
     match (placement, location) {
         (Some(Placement::Schema), _) => {
+            // Made here too when it is missing: a provisioning that stopped
+            // half way (or a tenant moved into a schema) is finished.
+            super::placement::create_schema(&txn, tenant).await?;
             super::placement::enter_schema(&txn, tenant).await?;
             M::up(&txn, None).await?;
             super::placement::grant_as_shared(&txn, tenant).await?;

@@ -95,6 +95,10 @@ pub struct MigrationStatus {
     pub failing: Vec<FleetFailure>,
 }
 
+/// How often each instance asks which tenants moved (so every instance
+/// agrees on a tenant's placement within about this long).
+pub const PLACEMENT_POLL: Duration = Duration::from_millis(500);
+
 /// How many failing tenants a status lists.
 pub const FAILING_LISTED: u64 = 100;
 
@@ -244,6 +248,13 @@ impl Db {
     /// closes its own database's pool).
     pub fn forget_tenant(&self, tenant: uuid::Uuid) {
         self.placements.forget(tenant);
+    }
+
+    /// Reads again the placements of the tenants whose placement changed
+    /// since the last poll (another instance's move, an operator's): how
+    /// many this instance forgot. Every instance polls every 500 ms.
+    pub async fn poll_placements(&self) -> Result<usize, DbErr> {
+        self.placements.poll(&self.platform()).await
     }
 
     /// The pools of tenant databases open now.
@@ -469,7 +480,8 @@ impl Db {
                  GRANT SELECT, INSERT, UPDATE, DELETE ON {user_tables} TO \"{role}\";
                  GRANT EXECUTE ON FUNCTION tenantry_api_key_by_hash(text), tenantry_user_by_email(text),
                    tenantry_refresh_token_by_hash(text), tenantry_session_changes_since(timestamptz),
-                   tenantry_free_slug(text), tenantry_sweep_sessions(timestamptz, timestamptz) TO \"{role}\";",
+                   tenantry_free_slug(text), tenantry_sweep_sessions(timestamptz, timestamptz),
+                   tenantry_placements_changed_since(bigint) TO \"{role}\";",
                 tables = migration::TENANT_TABLES.join(", "),
                 user_tables = migration::USER_TABLES.join(", "),
             ))

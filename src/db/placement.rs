@@ -92,7 +92,13 @@ impl Placed {
 pub(super) struct Placements {
     known: RwLock<HashMap<Uuid, Placed>>,
     pub(super) registry: Registry,
+    /// The database's time of the last poll for moved tenants.
+    polled: std::sync::Mutex<Option<i64>>,
 }
+
+/// How far back each poll looks again: a move whose transaction commits up
+/// to this long after it stamped `placed_at` is still seen.
+const POLL_OVERLAP_MS: i64 = 5_000;
 
 #[derive(Debug, FromQueryResult)]
 pub(crate) struct PlacementRow {
@@ -116,7 +122,29 @@ impl Placements {
         Self {
             known: RwLock::default(),
             registry,
+            polled: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Forgets the placements of the tenants that moved since the last poll
+    /// (`tenants.placed_at`, stamped by a trigger whoever moves them), so
+    /// their next request reads where they are now; how many it forgot.
+    /// The first poll looks back to the beginning. A pool of a tenant
+    /// database no longer used is closed by the idle job.
+    pub(super) async fn poll(&self, platform: &super::PlatformDb) -> Result<usize, DbErr> {
+        let since = self
+            .polled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map_or(0, |at| at - POLL_OVERLAP_MS);
+        let (moved, now) = platform.placements_changed_since(since).await?;
+        let forgotten = {
+            let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
+            moved.iter().filter(|tenant| known.remove(tenant).is_some()).count()
+        };
+        let mut polled = self.polled.lock().unwrap_or_else(PoisonError::into_inner);
+        *polled = Some(polled.map_or(now, |at| at.max(now)));
+        Ok(forgotten)
     }
 
     /// The placement of `tenant`: from memory, or read through the tenant's
@@ -204,6 +232,15 @@ pub(super) async fn provision_schema(txn: &DatabaseTransaction, tenant: Uuid) ->
     migration::TenantMigrator::up(txn, None).await?;
     grant_as_shared(txn, tenant).await?;
     super::fleet::mark_current::<migration::TenantMigrator>(txn, tenant).await
+}
+
+/// Makes the tenant's schema inside `txn` if it does not exist.
+#[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
+pub(super) async fn create_schema(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
+    // From the tenant's id alone: a plain identifier (see `schema_name`).
+    txn.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {}", schema_name(tenant)))
+        .await?;
+    Ok(())
 }
 
 /// Takes, first in a provisioning transaction, the lock that the tenant

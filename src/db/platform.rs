@@ -353,6 +353,34 @@ impl PlatformDb {
         .await
     }
 
+    /// The tenants whose placement or location changed after `since`
+    /// (milliseconds since the epoch, the database's clock), and the
+    /// database's time now in the same unit.
+    pub async fn placements_changed_since(&self, since: i64) -> Result<(Vec<Uuid>, i64), DbErr> {
+        #[derive(FromQueryResult)]
+        struct Row {
+            id: Option<Uuid>,
+            now_ms: i64,
+        }
+        let rows: Vec<Row> = self
+            .ask(Across {
+                postgres: "SELECT c.id, (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms
+                             FROM (SELECT 1) one LEFT JOIN tenantry_placements_changed_since($1) c ON true",
+                values: vec![since.into()],
+                sqlite: || {
+                    vec![Statement::from_sql_and_values(
+                        DatabaseBackend::Sqlite,
+                        "SELECT t.id, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now_ms
+                           FROM (SELECT 1) one LEFT JOIN tenants t ON t.placed_at > ?1",
+                        [since.into()],
+                    )]
+                },
+            })
+            .await?;
+        let now = rows.first().map_or(since, |r| r.now_ms);
+        Ok((rows.into_iter().filter_map(|r| r.id).collect(), now))
+    }
+
     /// `base`, or `base-2`, `base-3`, … : the first slug no tenant has.
     pub async fn free_slug(&self, base: &str) -> Result<String, DbErr> {
         #[derive(FromQueryResult)]

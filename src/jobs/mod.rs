@@ -40,8 +40,9 @@ impl<S> Job<S> {
 }
 
 /// The jobs of a serving instance: key use written in batches, sessions
-/// other instances ended, signing keys reloaded, idle pools of tenant
-/// databases closed, ended sessions swept.
+/// other instances ended, moved tenants' placements read again, signing
+/// keys reloaded, idle pools of tenant databases closed, ended sessions
+/// swept.
 pub fn registry() -> Vec<Job<AppState>> {
     vec![
         Job::new(
@@ -64,6 +65,17 @@ pub fn registry() -> Vec<Job<AppState>> {
             |state: AppState| async move {
                 if let Err(e) = state.auth.keyring.reload(state.clock.now()) {
                     tracing::warn!(error = %e, "reloading the signing keys failed; keeping the current set");
+                }
+            },
+        ),
+        Job::new(
+            "placement-poll",
+            crate::db::PLACEMENT_POLL,
+            |state: AppState| async move {
+                match state.db.poll_placements().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(tenants = n, "read the placements of moved tenants again"),
+                    Err(e) => tracing::warn!(error = %e, "polling for moved tenants failed"),
                 }
             },
         ),

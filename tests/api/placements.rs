@@ -215,3 +215,128 @@ async fn row_level_security_alone_keeps_a_schema_tenant_apart(app: TestApp) {
     assert!(refused.is_err(), "a row of A written under B's setting");
     sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("rollback");
 }
+
+mod every_instance_follows_a_moved_tenant_within_a_second {
+    #[tokio::test]
+    async fn sqlite() {
+        let app = crate::support::TestApp::spawn_sqlite().await;
+        super::every_instance_follows_a_moved_tenant_within_a_second(app).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some(app) = crate::support::TestApp::spawn_postgres().await else {
+            return;
+        };
+        super::every_instance_follows_a_moved_tenant_within_a_second(app).await;
+    }
+}
+
+/// A tenant moved out of the shared tables by hand (on PostgreSQL into a
+/// schema, on SQLite into a database file), while two instances have been
+/// serving it from the shared tables: within a second of the move both
+/// serve it from its new place (each polls for moved tenants every 500 ms).
+async fn every_instance_follows_a_moved_tenant_within_a_second(app: TestApp) {
+    use crate::support::with_credential;
+    use tenantry::db::FleetOptions;
+    let tenant = app.tenant_in("mover", Placement::Shared).await;
+    let project = app.project(&tenant.key, "moves with it").await;
+    let id = project["id"].as_str().unwrap_or_default().to_owned();
+    let other = app.sibling().await;
+    let get = |base: String| {
+        let app = &app;
+        let (key, id) = (tenant.key.clone(), id.clone());
+        async move {
+            app.send(with_credential(app.http.get(format!("{base}/v1/projects/{id}")), &key))
+                .await
+        }
+    };
+    for base in [app.base.clone(), other.base.clone()] {
+        get(base).await.ok(200);
+    }
+
+    // The move: the registry row first (its storage behind), the storage
+    // made by a fleet run, the rows copied, then taken from the shared
+    // tables.
+    let postgres = !app.settings.is_sqlite();
+    let (placement, location) = if postgres {
+        ("schema", tenantry::db::schema_name(tenant.id))
+    } else {
+        ("database", format!("tenants/{}.db", tenant.id.simple()))
+    };
+    if postgres {
+        let mut conn = PgConnection::connect(app.settings.database.url())
+            .await
+            .expect("connect");
+        sqlx::query("UPDATE tenants SET placement = $1, location = $2, storage_version = NULL WHERE id = $3")
+            .bind(placement)
+            .bind(&location)
+            .bind(tenant.id)
+            .execute(&mut conn)
+            .await
+            .expect("moved in the registry");
+        app.owner
+            .migrate_fleet(FleetOptions::default(), &|_| {})
+            .await
+            .expect("the storage made");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {location}.projects SELECT * FROM public.projects WHERE tenant_id = '{t}';
+             DELETE FROM public.projects WHERE tenant_id = '{t}';",
+            t = tenant.id
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("rows moved");
+    } else {
+        use sea_orm::sqlx::SqliteConnection;
+        let mut conn = SqliteConnection::connect(app.settings.database.url())
+            .await
+            .expect("connect");
+        sqlx::query("UPDATE tenants SET placement = ?1, location = ?2, storage_version = NULL WHERE id = ?3")
+            .bind(placement)
+            .bind(&location)
+            .bind(tenant.id)
+            .execute(&mut conn)
+            .await
+            .expect("moved in the registry");
+        app.owner
+            .migrate_fleet(FleetOptions::default(), &|_| {})
+            .await
+            .expect("the storage made");
+        let file = app.settings.data_dir.join(&location);
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ATTACH DATABASE '{}' AS own",
+            file.display()
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("attach");
+        for sql in [
+            "INSERT INTO own.projects SELECT * FROM main.projects WHERE tenant_id = ?1",
+            "DELETE FROM main.projects WHERE tenant_id = ?1",
+        ] {
+            sqlx::query(sql)
+                .bind(tenant.id)
+                .execute(&mut conn)
+                .await
+                .expect("rows moved");
+        }
+    }
+    let moved = std::time::Instant::now();
+    for base in [app.base.clone(), other.base.clone()] {
+        loop {
+            let r = get(base.clone()).await;
+            if r.status == 200 {
+                break;
+            }
+            assert!(
+                moved.elapsed() < std::time::Duration::from_secs(1),
+                "{base} still serves the tenant from its old place ({}) after a second",
+                r.status
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    let listed = app.get("/v1/projects", &tenant.key).await;
+    assert_eq!(listed.ok(200)["items"].as_array().map(Vec::len), Some(1));
+}

@@ -1,0 +1,112 @@
+//! When a tenant's placement or location last changed (`placed_at`,
+//! milliseconds since the epoch by the database's own clock), written by a
+//! trigger whoever changes them, so every instance can ask which tenants
+//! moved since it last looked (one indexed question) and read their
+//! placement again. Empty until a tenant's placement first changes: a new
+//! tenant is read on its first request anyway.
+//!
+//! On PostgreSQL the serving role asks through
+//! `tenantry_placements_changed_since(bigint)` (`SECURITY DEFINER`): its own
+//! view of `tenants` is its tenant's row alone.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Tenants {
+    Table,
+    PlacedAt,
+}
+
+const INDEX: &str = "tenants_placed_at_idx";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Tenants::Table)
+                    .add_column(ColumnDef::new(Tenants::PlacedAt).big_integer().null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name(INDEX)
+                    .table(Tenants::Table)
+                    .col(Tenants::PlacedAt)
+                    .to_owned(),
+            )
+            .await?;
+        let db = manager.get_connection();
+        match manager.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                db.execute_unprepared(
+                    "CREATE FUNCTION tenantry_placed_at() RETURNS trigger LANGUAGE plpgsql AS $$
+                     BEGIN
+                       NEW.placed_at := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+                       RETURN NEW;
+                     END $$;
+                     CREATE TRIGGER tenants_placed_at BEFORE UPDATE OF placement, location ON tenants
+                       FOR EACH ROW
+                       WHEN (OLD.placement IS DISTINCT FROM NEW.placement OR OLD.location IS DISTINCT FROM NEW.location)
+                       EXECUTE FUNCTION tenantry_placed_at();
+                     CREATE FUNCTION tenantry_placements_changed_since(p_since bigint)
+                       RETURNS TABLE (id uuid, placed_at bigint)
+                       LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
+                     AS $$ SELECT t.id, t.placed_at FROM tenants t WHERE t.placed_at > p_since $$;
+                     REVOKE ALL ON FUNCTION tenantry_placements_changed_since(bigint) FROM PUBLIC;",
+                )
+                .await?;
+            }
+            _ => {
+                db.execute_unprepared(
+                    "CREATE TRIGGER tenants_placed_at AFTER UPDATE OF placement, location ON tenants
+                       FOR EACH ROW
+                       WHEN OLD.placement IS NOT NEW.placement OR OLD.location IS NOT NEW.location
+                     BEGIN
+                       UPDATE tenants
+                          SET placed_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+                        WHERE id = NEW.id;
+                     END;",
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        match manager.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                db.execute_unprepared(
+                    "DROP FUNCTION IF EXISTS tenantry_placements_changed_since(bigint);
+                     DROP TRIGGER IF EXISTS tenants_placed_at ON tenants;
+                     DROP FUNCTION IF EXISTS tenantry_placed_at();",
+                )
+                .await?;
+            }
+            _ => {
+                db.execute_unprepared("DROP TRIGGER IF EXISTS tenants_placed_at")
+                    .await?;
+            }
+        }
+        manager
+            .drop_index(Index::drop().name(INDEX).table(Tenants::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Tenants::Table)
+                    .drop_column(Tenants::PlacedAt)
+                    .to_owned(),
+            )
+            .await
+    }
+}
