@@ -43,10 +43,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let db = manager.get_connection();
         match manager.get_database_backend() {
             DatabaseBackend::Postgres => {
-                db.execute_unprepared(
+                crate::rls::exec(
+                    manager,
                     "CREATE FUNCTION tenantry_placed_at() RETURNS trigger LANGUAGE plpgsql AS $$
                      BEGIN
                        NEW.placed_at := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
@@ -65,7 +65,8 @@ impl MigrationTrait for Migration {
                 .await?;
             }
             _ => {
-                db.execute_unprepared(
+                crate::rls::exec(
+                    manager,
                     "CREATE TRIGGER tenants_placed_at AFTER UPDATE OF placement, location ON tenants
                        FOR EACH ROW
                        WHEN OLD.placement IS NOT NEW.placement OR OLD.location IS NOT NEW.location
@@ -82,10 +83,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
         match manager.get_database_backend() {
             DatabaseBackend::Postgres => {
-                db.execute_unprepared(
+                crate::rls::exec(
+                    manager,
                     "DROP FUNCTION IF EXISTS tenantry_placements_changed_since(bigint);
                      DROP TRIGGER IF EXISTS tenants_placed_at ON tenants;
                      DROP FUNCTION IF EXISTS tenantry_placed_at();",
@@ -93,8 +94,7 @@ impl MigrationTrait for Migration {
                 .await?;
             }
             _ => {
-                db.execute_unprepared("DROP TRIGGER IF EXISTS tenants_placed_at")
-                    .await?;
+                crate::rls::exec(manager, "DROP TRIGGER IF EXISTS tenants_placed_at").await?;
             }
         }
         manager

@@ -45,7 +45,8 @@ pub(crate) async fn enable(manager: &SchemaManager<'_>, table: &str, column: &st
     .await
 }
 
-/// Runs PostgreSQL-specific DDL that the schema builder cannot express.
+/// Runs DDL that the schema builder cannot express (triggers, functions,
+/// policies).
 pub(crate) async fn exec(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
     #[expect(clippy::disallowed_methods, reason = "migrations run DDL")]
     manager.get_connection().execute_unprepared(sql).await?;
