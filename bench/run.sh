@@ -58,7 +58,7 @@ seed() { # name tenants projects [placement]
   # A database tenant's own databases go with the data set (their comment
   # names it).
   for own in $(psql_admin -c "SELECT d.datname FROM pg_database d JOIN pg_shdescription c ON c.objoid = d.oid
-      WHERE c.description = 'tenantry tenant database of $db'"); do
+      WHERE starts_with(c.description, 'tenantry tenant database of $db (')"); do
     psql_admin -c "DROP DATABASE IF EXISTS $own WITH (FORCE)"
   done
   psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"

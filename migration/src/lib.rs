@@ -9,7 +9,8 @@
 //! each API key and the person it is rooted in; `m20261202_000005_tenant_placement`
 //! where each tenant's data lives (its placement and location);
 //! `m20261202_000006_tenant_storage_state` where its own storage stands;
-//! `m20261202_000007_tenant_placed_at` when its placement last changed.
+//! `m20261202_000007_tenant_placed_at` when its placement last changed;
+//! `m20261202_000008_deployment` the deployment's own id.
 //!
 //! Every table is in one of two sets, the tenant set or the platform set
 //! ([`TENANT_SET`], [`PLATFORM_SET`]). [`Migrator`] holds the platform
@@ -27,6 +28,7 @@ mod m20261201_000004_api_key_provenance;
 mod m20261202_000005_tenant_placement;
 mod m20261202_000006_tenant_storage_state;
 mod m20261202_000007_tenant_placed_at;
+mod m20261202_000008_deployment;
 mod rls;
 mod sets;
 mod stub;
@@ -51,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_tenant_placement::Migration),
             Box::new(m20261202_000006_tenant_storage_state::Migration),
             Box::new(m20261202_000007_tenant_placed_at::Migration),
+            Box::new(m20261202_000008_deployment::Migration),
         ]
     }
 }

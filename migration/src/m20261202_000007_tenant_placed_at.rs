@@ -5,6 +5,12 @@
 //! placement again. Empty until a tenant's placement first changes: a new
 //! tenant is read on its first request anyway.
 //!
+//! On PostgreSQL the stamp is written when the changing transaction
+//! commits (a deferred constraint trigger), so however long that
+//! transaction ran, its stamp is within moments of its commit and a poll
+//! that looks a few seconds back sees it. On SQLite writers are serialized
+//! and the stamp is written at the change.
+//!
 //! On PostgreSQL the serving role asks through
 //! `tenantry_placements_changed_since(bigint)` (`SECURITY DEFINER`): its own
 //! view of `tenants` is its tenant's row alone.
@@ -49,10 +55,15 @@ impl MigrationTrait for Migration {
                     manager,
                     "CREATE FUNCTION tenantry_placed_at() RETURNS trigger LANGUAGE plpgsql AS $$
                      BEGIN
-                       NEW.placed_at := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
-                       RETURN NEW;
+                       UPDATE tenants SET placed_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                        WHERE id = NEW.id;
+                       IF NOT FOUND THEN
+                         RAISE EXCEPTION 'tenant %: its placement changed where its row cannot be stamped (set app.tenant_id)', NEW.id;
+                       END IF;
+                       RETURN NULL;
                      END $$;
-                     CREATE TRIGGER tenants_placed_at BEFORE UPDATE OF placement, location ON tenants
+                     CREATE CONSTRAINT TRIGGER tenants_placed_at AFTER UPDATE OF placement, location ON tenants
+                       DEFERRABLE INITIALLY DEFERRED
                        FOR EACH ROW
                        WHEN (OLD.placement IS DISTINCT FROM NEW.placement OR OLD.location IS DISTINCT FROM NEW.location)
                        EXECUTE FUNCTION tenantry_placed_at();

@@ -9,8 +9,9 @@
 //!   a database of its own), so a tenant's rows can be moved whole.
 //! * The **platform set** holds everything that must be found before the
 //!   tenant is known, or across tenants: the tenant registry, people and
-//!   their memberships, sessions, refresh tokens, API keys, and the
-//!   migration ledger. It is shared by every tenant of a deployment.
+//!   their memberships, sessions, refresh tokens, API keys, the
+//!   deployment's own id, and the migration ledger. It is shared by every
+//!   tenant of a deployment.
 //!
 //! Each table a later migration adds is listed here with it.
 
@@ -29,6 +30,7 @@ pub const PLATFORM_SET: &[&str] = &[
     "memberships",
     "sessions",
     "refresh_tokens",
+    "deployment",
 ];
 
 /// The set `table` belongs to, if it is in exactly one.

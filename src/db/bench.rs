@@ -156,7 +156,7 @@ impl Db {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         let servers = &self.placements.registry.servers;
         let location = servers.location(tenant, None)?;
-        let platform = super::fleet::platform_name(&self.conn).await?;
+        let platform = super::fleet::platform_identity(&self.conn).await?;
         servers
             .migrate::<migration::TenantMigrator>(tenant, &location, &platform)
             .await?;

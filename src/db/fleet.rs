@@ -30,7 +30,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::registry::Servers;
+use super::registry::{Platform, Servers};
 
 /// How a fleet run goes.
 #[derive(Debug, Clone, Copy)]
@@ -292,7 +292,7 @@ pub(super) async fn migrate_one<M: MigratorTrait>(
             txn.commit().await
         }
         (Some(Placement::Database), Some(location)) if postgres => {
-            let platform = platform_name(&txn).await?;
+            let platform = platform_identity(&txn).await?;
             servers.migrate::<M>(tenant, &location, &platform).await?;
             mark_current::<M>(&txn, tenant).await?;
             txn.commit().await
@@ -301,7 +301,9 @@ pub(super) async fn migrate_one<M: MigratorTrait>(
             // SQLite: no read transaction is held across the other file's
             // work, and the mirror is written under the write lock.
             txn.commit().await?;
-            servers.migrate::<M>(tenant, &location, "").await?;
+            servers
+                .migrate::<M>(tenant, &location, &platform_identity(conn).await?)
+                .await?;
             let txn = conn
                 .begin_with_options(sea_orm::TransactionOptions {
                     sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
@@ -335,44 +337,77 @@ async fn storage_of(
         .await
 }
 
-/// The platform database's name (what its tenant databases' comments say).
+/// The platform's name and deployment id (what its tenant databases'
+/// comments say).
 #[expect(clippy::disallowed_methods, reason = "a catalog question, inside the seam")]
-pub(super) async fn platform_name(conn: &impl ConnectionTrait) -> Result<String, DbErr> {
+pub(super) async fn platform_identity(conn: &impl ConnectionTrait) -> Result<Platform, DbErr> {
     if conn.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok(String::new());
+        return Ok(Platform {
+            name: String::new(),
+            deployment: String::new(),
+        });
     }
-    conn.query_one_raw(sea_orm::Statement::from_string(
-        DatabaseBackend::Postgres,
-        "SELECT current_database()::text AS name",
-    ))
-    .await?
-    .ok_or_else(|| DbErr::Custom("no current database".to_owned()))?
-    .try_get("", "name")
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT current_database()::text AS name, (SELECT id::text FROM deployment LIMIT 1) AS deployment",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no current database".to_owned()))?;
+    let deployment: Option<String> = row.try_get("", "deployment")?;
+    Ok(Platform {
+        name: row.try_get("", "name")?,
+        deployment: deployment
+            .ok_or_else(|| DbErr::Custom("the deployment has no id yet (migrate first)".to_owned()))?,
+    })
+}
+
+/// The tenant a storage's name was made for: `t_<32 hex>`
+/// (a schema or PostgreSQL database), or `tenants/<32 hex>.db` (a SQLite file).
+fn tenant_of(name: &str) -> Option<Uuid> {
+    let last = name.rsplit('/').next()?;
+    let hex = match last.strip_suffix(".db") {
+        Some(hex) => hex,
+        None => last.strip_prefix("t_")?,
+    };
+    (hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| Uuid::try_parse(hex).ok())
+        .flatten()
+}
+
+/// Whether `tenant` has no row, asked in `txn` under its own setting (so the
+/// registry's row-level security shows its row whatever the migrating
+/// role), after taking its storage lock without waiting (PostgreSQL): a
+/// storage whose tenant is being provisioned (a signup holds the lock from
+/// before its storage is made until its row is committed) or migrated is
+/// never taken for an orphan.
+async fn is_orphan(txn: &DatabaseTransaction, tenant: Uuid) -> Result<bool, DbErr> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres && !try_lock_tenant(txn, tenant).await? {
+        return Ok(false);
+    }
+    super::tx::apply_settings(txn, &[(migration::APP_TENANT_SETTING, tenant)]).await?;
+    Ok(storage_of(txn, tenant).await?.is_none())
 }
 
 /// Drops the databases (or SQLite files) this deployment made for tenants
 /// that no longer exist (deleted through the API: the serving role may not
-/// drop a database). A tenant's row is written before its database is made,
-/// so a database being made is never taken for an orphan.
-#[expect(clippy::disallowed_methods, reason = "the operator's view of the fleet")]
+/// drop a database). Only those whose comment names this deployment, and
+/// only while their tenant is locked and has no row; a SQLite file a signup
+/// is making is left for a later run.
 async fn drop_orphan_databases(conn: &DatabaseConnection, servers: &Servers) -> Result<Vec<String>, DbErr> {
-    let platform = platform_name(conn).await?;
+    let platform = platform_identity(conn).await?;
     let made = servers.made(&platform).await?;
-    if made.is_empty() {
-        return Ok(Vec::new());
-    }
-    let known: std::collections::HashSet<String> = tenant::Entity::find()
-        .select_only()
-        .column(tenant::Column::Location)
-        .filter(tenant::Column::Placement.eq(Placement::Database.as_str()))
-        .into_tuple::<Option<String>>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
     let mut dropped = Vec::new();
-    for location in made.into_iter().filter(|l| !known.contains(l)) {
+    for location in made {
+        let Some(tenant) = tenant_of(&location) else { continue };
+        if servers.is_being_made(&location) {
+            continue;
+        }
+        let txn = conn.begin().await?;
+        if !is_orphan(&txn, tenant).await? {
+            txn.commit().await?;
+            continue;
+        }
         match servers.drop_database(&location).await {
             Ok(()) => {
                 tracing::info!(database = %location, "dropped the database of a deleted tenant");
@@ -382,22 +417,39 @@ async fn drop_orphan_databases(conn: &DatabaseConnection, servers: &Servers) -> 
                 tracing::warn!(database = %location, error = %e, "could not drop the database of a deleted tenant")
             }
         }
+        txn.commit().await?;
     }
     Ok(dropped)
 }
 
 /// A lock on the tenant's storage for the rest of `txn`.
 #[expect(clippy::disallowed_methods, reason = "the operator's lock, inside the seam")]
-async fn lock_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
-    let (high, low) = tenant.as_u64_pair();
-    let key = i64::from_ne_bytes((high ^ low).to_ne_bytes()) ^ STORAGE_LOCK;
+pub(super) async fn lock_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(), DbErr> {
     txn.execute_raw(sea_orm::Statement::from_sql_and_values(
         sea_orm::DatabaseBackend::Postgres,
         "SELECT pg_advisory_xact_lock($1)",
-        [sea_orm::Value::BigInt(Some(key))],
+        [sea_orm::Value::BigInt(Some(lock_key(tenant)))],
     ))
     .await?;
     Ok(())
+}
+
+/// [`lock_tenant`] if no other transaction holds it; whether it was taken.
+#[expect(clippy::disallowed_methods, reason = "the operator's lock, inside the seam")]
+async fn try_lock_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<bool, DbErr> {
+    let row = txn
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS taken",
+            [sea_orm::Value::BigInt(Some(lock_key(tenant)))],
+        ))
+        .await?;
+    row.map_or(Ok(false), |row| row.try_get("", "taken"))
+}
+
+fn lock_key(tenant: Uuid) -> i64 {
+    let (high, low) = tenant.as_u64_pair();
+    i64::from_ne_bytes((high ^ low).to_ne_bytes()) ^ STORAGE_LOCK
 }
 
 /// Keeps the storage locks apart from any other advisory lock's keys.
@@ -448,9 +500,9 @@ async fn record_failure<M: MigratorTrait>(conn: &DatabaseConnection, tenant: Uui
 /// Drops the schemas of tenants that no longer exist: a tenant deleted
 /// through the API takes its rows with it (the foreign keys cascade), but
 /// the serving role may not drop its schema; the migrating role does it
-/// here. Only names of the form `t_<32 hex>` that no tenant's row names
-/// are touched (a schema being made is not visible before its tenant's row
-/// is committed with it).
+/// here. Only names of the form `t_<32 hex>` whose tenant (the id the name
+/// is made of) has no row, asked under that tenant's lock and setting
+/// ([`is_orphan`]).
 #[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
 async fn drop_orphans(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     if conn.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
@@ -461,18 +513,24 @@ async fn drop_orphans(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
             sea_orm::DatabaseBackend::Postgres,
             "SELECT n.nspname::text AS name FROM pg_namespace n
               WHERE n.nspname ~ '^t_[0-9a-f]{32}$'
-                AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.location = n.nspname::text)
               ORDER BY 1",
         ))
         .await?;
-    let mut dropped = Vec::with_capacity(rows.len());
+    let mut dropped = Vec::new();
     for row in rows {
         let name: String = row.try_get("", "name")?;
+        let Some(tenant) = tenant_of(&name) else { continue };
+        let txn = conn.begin().await?;
+        if !is_orphan(&txn, tenant).await? {
+            txn.commit().await?;
+            continue;
+        }
         // Checked by the pattern above: a plain identifier. A schema that
         // cannot be dropped now (a lock) is left for the next run; the
         // tenants' migrations go on.
-        match conn.execute_unprepared(&format!("DROP SCHEMA {name} CASCADE")).await {
+        match txn.execute_unprepared(&format!("DROP SCHEMA {name} CASCADE")).await {
             Ok(_) => {
+                txn.commit().await?;
                 tracing::info!(schema = %name, "dropped the schema of a deleted tenant");
                 dropped.push(name);
             }
@@ -480,4 +538,20 @@ async fn drop_orphans(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
         }
     }
     Ok(dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tenant_of;
+
+    #[test]
+    fn a_storage_s_name_says_its_tenant() {
+        let tenant = uuid::Uuid::now_v7();
+        let hex = tenant.simple().to_string();
+        assert_eq!(tenant_of(&format!("t_{hex}")), Some(tenant));
+        assert_eq!(tenant_of(&format!("reserve/t_{hex}")), Some(tenant));
+        assert_eq!(tenant_of(&format!("tenants/{hex}.db")), Some(tenant));
+        assert_eq!(tenant_of("t_short"), None);
+        assert_eq!(tenant_of("public"), None);
+    }
 }

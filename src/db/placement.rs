@@ -210,9 +210,22 @@ async fn read(conn: &Conn, tenant: Uuid) -> Result<Option<Placed>, DbErr> {
         )));
     }
     let database = match placement {
-        Placement::Database => Some(Arc::from(row.location.ok_or_else(|| {
-            DbErr::Custom(format!("tenant {tenant} is placed in a database but has no location"))
-        })?)),
+        Placement::Database => {
+            let location = row
+                .location
+                .ok_or_else(|| DbErr::Custom(format!("tenant {tenant} is placed in a database but has no location")))?;
+            // A location names the tenant's own database, made from its id:
+            // never another's (a row edited by hand is refused).
+            let own = location.rsplit('/').next().is_some_and(|name| {
+                name == super::registry::database_name(tenant) || name == format!("{}.db", tenant.simple())
+            });
+            if !own {
+                return Err(DbErr::Custom(format!(
+                    "tenant {tenant}: its location `{location}` is not its own database"
+                )));
+            }
+            Some(Arc::from(location))
+        }
         Placement::Shared | Placement::Schema => None,
     };
     Ok(Some(Placed { placement, database }))

@@ -452,36 +452,54 @@ impl PlatformDb {
     /// tenant's database; if the signup then fails (an email or slug taken
     /// meanwhile) it is removed again.
     pub async fn create_account(&self, mut account: NewAccount) -> Result<(), DbErr> {
-        let prepared = self.prepare_storage(account.tenant.id, self.default_placement).await?;
-        if let Some((location, version)) = &prepared {
-            account.tenant.placement = self.default_placement.as_str().to_owned();
-            account.tenant.location = Some(location.clone());
-            account.tenant.storage_version = version.clone();
+        if self.default_placement == Placement::Shared {
+            return self.write_account(account).await;
         }
         let tenant = account.tenant.id;
+        // The tenant's storage lock, held from before its storage is made
+        // until its row is committed: a fleet run meanwhile never takes the
+        // new storage for an orphan.
+        let guard = match self.conn.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                let txn = self.owner()?.begin().await?;
+                super::fleet::lock_tenant(&txn, tenant).await?;
+                Some(txn)
+            }
+            _ => None,
+        };
+        let servers = &self.placements.registry.servers;
+        let _making = match self.default_placement {
+            Placement::Database => servers.making(&servers.location(tenant, None)?)?,
+            _ => None,
+        };
+        let (location, version) = self.prepare_storage(tenant, self.default_placement).await?;
+        account.tenant.placement = self.default_placement.as_str().to_owned();
+        account.tenant.location = Some(location.clone());
+        account.tenant.storage_version = version;
         let written = self.write_account(account).await;
-        if written.is_err()
-            && let Some((location, _)) = prepared
-            && let Err(e) = self.discard_storage(tenant, &location).await
-        {
-            tracing::warn!(location = %location, error = %e, "could not remove a failed signup's storage; the next migration run will");
+        if let Err(e) = &written {
+            // A commit whose answer was lost may have written the row:
+            // the storage then stays, and a fleet run judges it.
+            let uncertain = matches!(e, DbErr::Conn(_) | DbErr::ConnectionAcquire(_));
+            if !uncertain && let Err(e) = self.discard_storage(tenant, &location).await {
+                tracing::warn!(location = %location, error = %e, "could not remove a failed signup's storage; the next migration run will");
+            }
+        }
+        if let Some(guard) = guard {
+            guard.commit().await?;
         }
         written
     }
 
     /// Makes and migrates storage of its own for a tenant that is about to
-    /// be written in `placement`: its location and the tenant-set version
-    /// it has; `None` for the shared tables.
+    /// be written in `placement` (not `shared`): its location and the
+    /// tenant-set version it has.
     #[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
-    async fn prepare_storage(
-        &self,
-        tenant: Uuid,
-        placement: Placement,
-    ) -> Result<Option<(String, Option<String>)>, DbErr> {
+    async fn prepare_storage(&self, tenant: Uuid, placement: Placement) -> Result<(String, Option<String>), DbErr> {
         let version = super::fleet::latest::<migration::TenantMigrator>();
         let servers = &self.placements.registry.servers;
         match placement {
-            Placement::Shared => Ok(None),
+            Placement::Shared => Err(DbErr::Custom("the shared tables need no storage made".to_owned())),
             Placement::Schema => {
                 let owner = self.owner()?;
                 let txn = owner.begin().await?;
@@ -491,11 +509,11 @@ impl PlatformDb {
                 migration::TenantMigrator::up(&txn, None).await?;
                 super::placement::grant_as_shared(&txn, tenant).await?;
                 txn.commit().await?;
-                Ok(Some((super::placement::schema_name(tenant), version)))
+                Ok((super::placement::schema_name(tenant), version))
             }
             Placement::Database => {
                 let location = servers.location(tenant, None)?;
-                let platform = super::fleet::platform_name(self.owner()?).await?;
+                let platform = super::fleet::platform_identity(self.owner()?).await?;
                 if let Err(e) = servers
                     .migrate::<migration::TenantMigrator>(tenant, &location, &platform)
                     .await
@@ -503,7 +521,7 @@ impl PlatformDb {
                     let _ = servers.drop_database(&location).await;
                     return Err(e);
                 }
-                Ok(Some((location, version)))
+                Ok((location, version))
             }
         }
     }

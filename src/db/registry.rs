@@ -13,13 +13,20 @@
 //!   row-level security of its tables are those of the shared tables.
 //! * The **registry** keeps one small pool per tenant database in use, and
 //!   at most `database.tenant_connections` connections across all of them,
-//!   however many such tenants there are: opening a pool past the cap first
-//!   closes the least recently used pool that no transaction holds, and
-//!   waits (up to the pool wait, then a 503) when every pool is in use.
-//!   Pools unused for `database.tenant_idle_secs` are closed by a job.
+//!   however many such tenants there are: a pool's connections are counted
+//!   from the moment it is reserved until the last of the registry and its
+//!   leases lets go of it; reserving one past the cap first closes the
+//!   least recently used pool that no transaction holds, and waits (up to
+//!   the pool wait, then a 503) when every pool is in use. A pool connects
+//!   outside the registry's locks, so other tenants' pools are found and
+//!   opened meanwhile. Pools unused for `database.tenant_idle_secs` are
+//!   closed by a job.
+//! * Each database's comment names its deployment, so fleet runs drop only
+//!   their own orphans (`fleet.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -56,19 +63,30 @@ pub fn database_name(tenant: Uuid) -> String {
     format!("{DATABASE_PREFIX}{}", tenant.simple())
 }
 
-/// The comment each tenant database carries, naming the platform database
-/// whose tenant it is: a fleet run drops only its own deployment's orphans.
+/// How each tenant database's comment begins, naming the platform
+/// database whose tenant it is (for people, and the tests' cleanup).
 pub fn comment_for(platform: &str) -> String {
     format!("tenantry tenant database of {platform}")
 }
 
-/// [`comment_for`], and the named server it was made through (two names
-/// may reach one server).
-fn comment_on(platform: &str, server: Option<&str>) -> String {
-    match server {
-        None => comment_for(platform),
-        Some(name) => format!("{} (server {name})", comment_for(platform)),
-    }
+/// The platform a tenant database belongs to: its database's name and the
+/// deployment's own id (`deployment`), which two deployments never share.
+#[derive(Debug, Clone)]
+pub(super) struct Platform {
+    pub(super) name: String,
+    pub(super) deployment: String,
+}
+
+/// The whole comment: [`comment_for`], the deployment, and the server name
+/// it was made through (two names may reach one server). A fleet run drops
+/// only databases whose comment is exactly its own.
+fn comment_on(platform: &Platform, server: Option<&str>) -> String {
+    format!(
+        "{} (deployment {}, server {})",
+        comment_for(&platform.name),
+        platform.deployment,
+        server.unwrap_or("default")
+    )
 }
 
 fn is_database_name(name: &str) -> bool {
@@ -204,7 +222,9 @@ impl Servers {
                     return Err(DbErr::Custom(format!("tenant database `{location}` does not exist")));
                 }
                 let url = format!("sqlite://{}?mode=rw", path.display());
-                Ok(Conn::Orm(Database::connect(super::connect_options(&url, size)).await?))
+                let mut options = super::connect_options(&url, size);
+                options.map_sqlx_sqlite_opts(|o| o.create_if_missing(false));
+                Ok(Conn::Orm(Database::connect(options).await?))
             }
             Target::Pg { server, database, .. } => {
                 let (url, role) = match &server.app_url {
@@ -233,7 +253,10 @@ impl Servers {
                         .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
                 }
                 let mode = if create { "rwc" } else { "rw" };
-                format!("sqlite://{}?mode={mode}", path.display())
+                let url = format!("sqlite://{}?mode={mode}", path.display());
+                let mut options = super::connect_options(&url, 1);
+                options.map_sqlx_sqlite_opts(move |o| o.create_if_missing(create));
+                return Database::connect(options).await;
             }
             Target::Pg { server, database, .. } => with_database(server.url.expose_secret(), &database),
         };
@@ -253,10 +276,11 @@ impl Servers {
         Database::connect(super::connect_options(server.url.expose_secret(), 1)).await
     }
 
-    /// Makes the database at `location` if it does not exist; whether it
-    /// was made now. `platform` is the platform database's name.
+    /// Makes the database at `location` if it does not exist (whether it
+    /// was made now), and writes its comment and its grants: the serving
+    /// role may connect, nobody else but its owner.
     #[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
-    async fn create(&self, location: &str, platform: &str) -> Result<bool, DbErr> {
+    async fn create(&self, location: &str, platform: &Platform) -> Result<bool, DbErr> {
         let (server, name, database) = match self.target(location)? {
             Target::Sqlite { path } => return Ok(!path.exists()),
             Target::Pg { server, name, database } => (server, name, database),
@@ -271,25 +295,31 @@ impl Servers {
                 ))
                 .await?
                 .is_some();
-            if exists {
-                return Ok(false);
+            let mut made = false;
+            if !exists {
+                // The name is checked to be `t_` and 32 hex digits (`target`).
+                match conn.execute_unprepared(&format!("CREATE DATABASE {database}")).await {
+                    Ok(_) => made = true,
+                    // Made meanwhile by another run: the same database.
+                    Err(e) if e.to_string().contains("already exists") => {}
+                    Err(e) => return Err(e),
+                }
             }
-            // The name is checked to be `t_` and 32 hex digits (`target`).
-            match conn.execute_unprepared(&format!("CREATE DATABASE {database}")).await {
-                Ok(_) => {}
-                // Made meanwhile by another run: the same database.
-                Err(e) if e.to_string().contains("already exists") => return Ok(false),
-                Err(e) => return Err(e),
-            }
-            conn.execute_raw(Statement::from_string(
-                DatabaseBackend::Postgres,
-                format!(
-                    "COMMENT ON DATABASE {database} IS {}",
-                    quote_literal(&comment_on(platform, name.as_deref()))
-                ),
+            // Written every time, so a run stopped between the two steps
+            // leaves no database without its owner's name.
+            let role = &self.app_role;
+            conn.execute_unprepared(&format!(
+                "COMMENT ON DATABASE {database} IS {comment};
+                 REVOKE ALL ON DATABASE {database} FROM PUBLIC;
+                 DO $$ BEGIN
+                   CREATE ROLE \"{role}\" NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                 END $$;
+                 GRANT CONNECT ON DATABASE {database} TO \"{role}\";",
+                comment = quote_literal(&comment_on(platform, name.as_deref())),
             ))
             .await?;
-            Ok(true)
+            Ok(made)
         }
         .await;
         let _ = conn.close().await;
@@ -324,10 +354,40 @@ impl Servers {
         }
     }
 
+    /// On SQLite, marks the file at `location` as being made by a signup
+    /// until the returned marker is dropped: another process's fleet run
+    /// leaves it alone meanwhile (on PostgreSQL the tenant's lock does).
+    pub(super) fn making(&self, location: &str) -> Result<Option<Making>, DbErr> {
+        let Ok(Target::Sqlite { path }) = self.target(location) else {
+            return Ok(None);
+        };
+        if let Some(dir) = path.parent() {
+            crate::secret::create_private_dir(dir)
+                .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let marker = PathBuf::from(format!("{}.making", path.display()));
+        std::fs::write(&marker, b"").map_err(|e| DbErr::Custom(format!("cannot write {}: {e}", marker.display())))?;
+        Ok(Some(Making(marker)))
+    }
+
+    /// Whether the SQLite file at `location` is being made by a signup (its
+    /// marker is there, and younger than an hour: an older one is a
+    /// crash's).
+    pub(super) fn is_being_made(&self, location: &str) -> bool {
+        let Ok(Target::Sqlite { path }) = self.target(location) else {
+            return false;
+        };
+        std::fs::metadata(format!("{}.making", path.display()))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age < Duration::from_secs(3600))
+    }
+
     /// The tenant databases this deployment has made, on every server (by
     /// their comment) or in the data directory: their locations.
     #[expect(clippy::disallowed_methods, reason = "the operator's view of the fleet")]
-    pub(super) async fn made(&self, platform: &str) -> Result<Vec<String>, DbErr> {
+    pub(super) async fn made(&self, platform: &Platform) -> Result<Vec<String>, DbErr> {
         if self.backend != DatabaseBackend::Postgres {
             let dir = self.data_dir.join(SQLITE_DIR);
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -347,7 +407,16 @@ impl Servers {
         let mut found = Vec::new();
         let servers = std::iter::once((None, &self.default)).chain(self.named.iter().map(|(n, s)| (Some(n), s)));
         for (name, server) in servers {
-            let conn = self.server_owner(server).await?;
+            // A server that cannot be reached now keeps its orphans until a
+            // later run; the fleet's migrations go on.
+            let conn = match self.server_owner(server).await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(server = name.map_or("default", String::as_str), error = %e,
+                        "cannot reach a database server to look for orphaned tenant databases");
+                    continue;
+                }
+            };
             let rows = conn
                 .query_all_raw(Statement::from_sql_and_values(
                     DatabaseBackend::Postgres,
@@ -359,7 +428,14 @@ impl Servers {
                 ))
                 .await;
             let _ = conn.close().await;
-            for row in rows? {
+            let rows = match rows {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing a server's tenant databases failed");
+                    continue;
+                }
+            };
+            for row in rows {
                 let database: String = row.try_get("", "name")?;
                 found.push(match name {
                     Some(name) => format!("{name}/{database}"),
@@ -379,12 +455,19 @@ impl Servers {
         &self,
         tenant: Uuid,
         location: &str,
-        platform: &str,
+        platform: &Platform,
     ) -> Result<(), DbErr> {
         let made = self.create(location, platform).await?;
         let conn = self.owner(location, made).await?;
         let result = async {
-            let txn = conn.begin().await?;
+            // On SQLite the write lock first: two runs at once (the server
+            // and the CLI) then wait for each other rather than fail.
+            let txn = conn
+                .begin_with_options(sea_orm::TransactionOptions {
+                    sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?;
             migration::create_tenant_stub(&txn, tenant).await?;
             M::up(&txn, None).await?;
             if self.backend == DatabaseBackend::Postgres {
@@ -448,25 +531,76 @@ fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// One open pool of a tenant database.
+/// A SQLite tenant file's "being made" marker, removed when dropped.
+#[derive(Debug)]
+pub(super) struct Making(PathBuf);
+
+impl Drop for Making {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// One pool of a tenant database: counted against the cap from the moment
+/// it is reserved, connected by its first user outside the registry's
+/// locks, closed (and its connections uncounted) when the last of the
+/// registry and its leases lets go of it.
 #[derive(Debug)]
 struct Entry {
-    conn: Conn,
+    conn: tokio::sync::OnceCell<Conn>,
     used: std::sync::Mutex<Instant>,
+    size: usize,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        match self.conn.take() {
+            Some(Conn::Pg(pool)) => pool.close(),
+            Some(Conn::Orm(conn)) => {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        if let Err(e) = conn.close().await {
+                            tracing::warn!(error = %e, "closing a tenant database's pool failed");
+                        }
+                    });
+                }
+            }
+            None => {}
+        }
+        self.shared.reserved.fetch_sub(self.size, Ordering::SeqCst);
+        self.shared.wake();
+    }
+}
+
+/// What the registry and its leases share: the connections reserved, and
+/// the transactions waiting for room.
+#[derive(Debug, Default)]
+struct Shared {
+    reserved: AtomicUsize,
+    waiting: AtomicUsize,
+    freed: Notify,
+}
+
+impl Shared {
+    fn wake(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.freed.notify_waiters();
+        }
+    }
 }
 
 /// A tenant database's pool, held by a transaction: while any lease of a
 /// pool exists, the registry never closes it.
 pub(super) struct Lease {
     entry: Option<Arc<Entry>>,
-    freed: Arc<Notify>,
 }
 
 impl Lease {
     pub(super) fn conn(&self) -> Result<&Conn, DbErr> {
         self.entry
             .as_ref()
-            .map(|e| &e.conn)
+            .and_then(|e| e.conn.get())
             .ok_or_else(|| DbErr::Custom("the lease has ended".to_owned()))
     }
 }
@@ -475,8 +609,9 @@ impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(entry) = self.entry.take() {
             *entry.used.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+            let shared = entry.shared.clone();
             drop(entry);
-            self.freed.notify_waiters();
+            shared.wake();
         }
     }
 }
@@ -486,6 +621,8 @@ impl Drop for Lease {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PoolStats {
     pub pools: usize,
+    /// Connections reserved by open pools (each pool's most), closing ones
+    /// included.
     pub connections: usize,
     pub cap: usize,
 }
@@ -498,10 +635,16 @@ pub(super) struct Registry {
     per_pool: u32,
     idle: Duration,
     open: RwLock<HashMap<Arc<str>, Arc<Entry>>>,
-    /// Held while a pool is opened or closed for room: one at a time, so
-    /// the cap is never passed by two opening together.
-    opening: tokio::sync::Mutex<()>,
-    freed: Arc<Notify>,
+    shared: Arc<Shared>,
+}
+
+/// Counts a transaction waiting for room for as long as it waits.
+struct Waiting<'a>(&'a Shared);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Registry {
@@ -513,78 +656,104 @@ impl Registry {
             per_pool: PER_POOL.min(cap),
             idle,
             open: RwLock::default(),
-            opening: tokio::sync::Mutex::new(()),
-            freed: Arc::new(Notify::new()),
+            shared: Arc::default(),
         }
     }
 
-    fn lease(&self, entry: &Arc<Entry>) -> Lease {
+    fn lease(entry: &Arc<Entry>) -> Lease {
         Lease {
             entry: Some(entry.clone()),
-            freed: self.freed.clone(),
         }
     }
 
+    /// The lease of a pool already open (no allocation, no lock but a read).
     fn find(&self, location: &str) -> Option<Lease> {
         let open = self.open.read().unwrap_or_else(PoisonError::into_inner);
-        open.get(location).map(|e| self.lease(e))
+        open.get(location).filter(|e| e.conn.initialized()).map(Self::lease)
     }
 
     /// A lease of the pool of the tenant database at `location`, opened if
-    /// need be (after closing idle pools for room, or waiting for one).
+    /// need be (after closing idle pools for room, or waiting for one), in
+    /// at most the pool wait, then a 503.
     pub(super) async fn acquire(&self, location: &Arc<str>) -> Result<Lease, DbErr> {
         if let Some(lease) = self.find(location) {
             return Ok(lease);
         }
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let opened = tokio::time::timeout(WAIT, Box::pin(self.open_or_wait(location))).await;
+        opened.unwrap_or_else(|_| {
+            tracing::warn!(
+                cap = self.cap,
+                "every tenant database pool the connection cap allows is in use"
+            );
+            Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))
+        })
+    }
+
+    async fn open_or_wait(&self, location: &Arc<str>) -> Result<Lease, DbErr> {
         loop {
-            let freed = self.freed.notified();
+            self.shared.waiting.fetch_add(1, Ordering::SeqCst);
+            let waiting = Waiting(&self.shared);
+            let freed = self.shared.freed.notified();
             let mut freed = std::pin::pin!(freed);
             freed.as_mut().enable();
+            let entry = {
+                let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
+                let found = open.get(location).cloned();
+                match found {
+                    Some(entry) => Some(entry),
+                    None if self.make_room(&mut open) => {
+                        let entry = Arc::new(Entry {
+                            conn: tokio::sync::OnceCell::new(),
+                            used: std::sync::Mutex::new(Instant::now()),
+                            size: self.per_pool as usize,
+                            shared: self.shared.clone(),
+                        });
+                        self.shared.reserved.fetch_add(entry.size, Ordering::SeqCst);
+                        open.insert(location.clone(), entry.clone());
+                        Some(entry)
+                    }
+                    None => None,
+                }
+            };
+            let Some(entry) = entry else {
+                freed.await;
+                drop(waiting);
+                continue;
+            };
+            drop(waiting);
+            let lease = Self::lease(&entry);
+            // Connected outside the registry's locks: other tenants' pools
+            // open (and are found) meanwhile.
+            match entry
+                .conn
+                .get_or_try_init(|| self.servers.serving(location, self.per_pool))
+                .await
             {
-                let _opening = self.opening.lock().await;
-                if let Some(lease) = self.find(location) {
-                    return Ok(lease);
+                Ok(_) => return Ok(lease),
+                Err(e) => {
+                    let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
+                    if open.get(location).is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+                        open.remove(location);
+                    }
+                    return Err(e);
                 }
-                if self.make_room() {
-                    let conn = self.servers.serving(location, self.per_pool).await?;
-                    let entry = Arc::new(Entry {
-                        conn,
-                        used: std::sync::Mutex::new(Instant::now()),
-                    });
-                    let lease = self.lease(&entry);
-                    self.open
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(location.clone(), entry);
-                    return Ok(lease);
-                }
-            }
-            if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                tracing::warn!(
-                    cap = self.cap,
-                    "every tenant database pool the connection cap allows is in use"
-                );
-                return Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
             }
         }
     }
 
     /// Closes the least recently used pools no transaction holds until one
     /// more pool fits under the cap; whether it does.
-    fn make_room(&self) -> bool {
+    fn make_room(&self, open: &mut HashMap<Arc<str>, Arc<Entry>>) -> bool {
         let per_pool = self.per_pool as usize;
-        let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
-        while (open.len() + 1) * per_pool > self.cap {
+        while self.shared.reserved.load(Ordering::SeqCst) + per_pool > self.cap {
             let idlest = open
                 .iter()
                 .filter(|(_, e)| Arc::strong_count(e) == 1)
                 .min_by_key(|(_, e)| *e.used.lock().unwrap_or_else(PoisonError::into_inner))
                 .map(|(location, _)| location.clone());
             let Some(location) = idlest else { return false };
-            if let Some(entry) = open.remove(&location) {
-                close(entry);
-            }
+            // Its last holder: dropped here, closed and uncounted.
+            open.remove(&location);
         }
         true
     }
@@ -594,61 +763,32 @@ impl Registry {
     pub(super) fn close_idle(&self, at_least: Option<Duration>) -> usize {
         let idle = at_least.unwrap_or(self.idle);
         let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
-        let stale: Vec<Arc<str>> = open
-            .iter()
-            .filter(|(_, e)| {
-                Arc::strong_count(e) == 1 && e.used.lock().unwrap_or_else(PoisonError::into_inner).elapsed() >= idle
-            })
-            .map(|(location, _)| location.clone())
-            .collect();
-        for location in &stale {
-            if let Some(entry) = open.remove(location) {
-                close(entry);
-            }
-        }
-        stale.len()
+        let before = open.len();
+        open.retain(|_, e| {
+            Arc::strong_count(e) > 1 || e.used.lock().unwrap_or_else(PoisonError::into_inner).elapsed() < idle
+        });
+        before - open.len()
     }
 
     /// Forgets the pool of the database at `location` (its tenant deleted):
-    /// closed now if no transaction holds it, else when the last one ends.
+    /// closed now if no transaction holds it, else when the last one ends
+    /// (its connections count against the cap until then).
     pub(super) fn forget(&self, location: &str) {
         let entry = self
             .open
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(location);
-        if let Some(entry) = entry {
-            close(entry);
-        }
+        drop(entry);
     }
 
     pub(super) fn stats(&self) -> PoolStats {
         let pools = self.open.read().unwrap_or_else(PoisonError::into_inner).len();
         PoolStats {
             pools,
-            connections: pools * self.per_pool as usize,
+            connections: self.shared.reserved.load(Ordering::SeqCst),
             cap: self.cap,
         }
-    }
-}
-
-/// Closes a pool the registry no longer keeps: at once when nothing holds
-/// it, otherwise its connections close as its last transaction ends.
-fn close(entry: Arc<Entry>) {
-    match Arc::try_unwrap(entry) {
-        Ok(Entry {
-            conn: Conn::Pg(pool), ..
-        }) => pool.close(),
-        Ok(Entry {
-            conn: Conn::Orm(conn), ..
-        }) => {
-            tokio::spawn(async move {
-                if let Err(e) = conn.close().await {
-                    tracing::warn!(error = %e, "closing a tenant database's pool failed");
-                }
-            });
-        }
-        Err(_held) => {}
     }
 }
 

@@ -156,7 +156,7 @@ impl Tx {
 
     async fn open(&self, set: TableSet) -> Result<Opened, DbErr> {
         let lease = match (&self.own, set) {
-            (Some(own), TableSet::Tenant) => Some(Box::pin(own.placements.registry.acquire(&own.location)).await?),
+            (Some(own), TableSet::Tenant) => Some(own.placements.registry.acquire(&own.location).await?),
             _ => None,
         };
         let conn = match &lease {

@@ -343,3 +343,84 @@ async fn two_runs_at_once_migrate_each_tenant_once(app: TestApp) {
     let status = app.owner.migration_status().await.expect("status");
     assert!(status.failing.is_empty());
 }
+
+mod database_tenants_migrate_with_the_fleet {
+    #[tokio::test]
+    async fn sqlite() {
+        let app = crate::support::TestApp::spawn_sqlite().await;
+        super::database_tenants_migrate_with_the_fleet(app).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some(app) = crate::support::TestApp::spawn_postgres().await else {
+            return;
+        };
+        super::database_tenants_migrate_with_the_fleet(app).await;
+    }
+}
+
+/// Runs `sql` as the owner in `tenant`'s own database (or SQLite file).
+async fn in_tenant_database(app: &TestApp, tenant: uuid::Uuid, sql: &str) -> Result<u64, sqlx::Error> {
+    if app.settings.is_sqlite() {
+        let file = app
+            .settings
+            .data_dir
+            .join("tenants")
+            .join(format!("{}.db", tenant.simple()));
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display())).await?;
+        return Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await?
+            .rows_affected());
+    }
+    let url = app.settings.database.url();
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    let mut conn = PgConnection::connect(&format!("{base}/{}", tenantry::db::database_name(tenant))).await?;
+    Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await?
+        .rows_affected())
+}
+
+/// Tenants in databases of their own go through the same fleet run: each
+/// migrated in its own database, one that fails recorded without stopping
+/// the others, a rerun after the fix finishing it, and the server never
+/// running new statements on the old one.
+async fn database_tenants_migrate_with_the_fleet(app: TestApp) {
+    let mut fleet = Vec::new();
+    for i in 0..3 {
+        fleet.push(app.tenant_in(&format!("own-{i}"), Placement::Database).await);
+    }
+    let broken = &fleet[1];
+    in_tenant_database(&app, broken.id, "ALTER TABLE projects ADD COLUMN fleet_note text")
+        .await
+        .expect("the column the next release adds is already there");
+
+    let first = run(&app, FleetOptions::default()).await;
+    assert_eq!(
+        (first.behind, first.migrated, first.failed.len()),
+        (3, 2, 1),
+        "{first:?}"
+    );
+    assert_eq!(first.failed[0].slug, broken.slug);
+    for tenant in [&fleet[0], &fleet[2]] {
+        let has = in_tenant_database(&app, tenant.id, "SELECT fleet_note FROM projects").await;
+        assert!(has.is_ok(), "{}: migrated in its own database", tenant.slug);
+    }
+    // The failed one is behind the next release: this server (the current
+    // release) still serves it, since its storage is not older than its code.
+    app.project(&broken.key, "still served").await;
+
+    in_tenant_database(&app, broken.id, "ALTER TABLE projects DROP COLUMN fleet_note")
+        .await
+        .expect("the fix");
+    let second = run(&app, FleetOptions::default()).await;
+    assert_eq!(
+        (second.behind, second.migrated, second.failed.len()),
+        (1, 1, 0),
+        "{second:?}"
+    );
+    let third = run(&app, FleetOptions::default()).await;
+    assert_eq!((third.behind, third.migrated), (0, 0));
+}

@@ -44,6 +44,10 @@ const EXEMPT_TABLES: &[(&str, &str)] = &[
         "refresh_tokens",
         "a session's token family; owned by the user, guarded by user_isolation",
     ),
+    (
+        "deployment",
+        "the deployment's own id, one row; the application role has no grant on it",
+    ),
 ];
 
 /// Indexes on tenant tables that do not lead with `tenant_id`, and why.
