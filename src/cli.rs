@@ -179,6 +179,13 @@ pub enum TenantCommand {
         /// The tenant's slug.
         slug: String,
     },
+    /// Delete a tenant with everything it owns (its data, keys,
+    /// memberships, sessions), and drop its schema or database at once;
+    /// print what was deleted as JSON.
+    Delete {
+        /// The tenant's slug.
+        slug: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -246,6 +253,40 @@ pub enum MemberCommand {
         #[arg(long, default_value = "member")]
         role: String,
     },
+}
+
+/// Deletes the tenant `slug` as the operator, tells the serving instances
+/// (over Redis, when configured; otherwise their key caches forget it
+/// within a second), then drops its own storage.
+async fn delete_tenant(settings: &Settings, db: &Db, slug: &str) -> Result<serde_json::Value, CliError> {
+    let tenant = tenants::by_slug(&db.platform(), slug).await?;
+    let operator = crate::access::Principal::operator(tenant.id);
+    // Its effects are the serving instances' to apply; they hear of it here.
+    let _ = tenants::delete(&db.scoped(&operator.authenticated()), SystemClock.now()).await?;
+    if let Some(url) = &settings.redis.url {
+        use secrecy::ExposeSecret;
+        match crate::cache::broadcast::Broadcast::new(
+            url.expose_secret(),
+            &settings.redis.prefix,
+            std::time::Duration::from_secs(1),
+        ) {
+            Ok(broadcast) => {
+                std::sync::Arc::new(broadcast)
+                    .publish(crate::cache::broadcast::Notice::TenantDeleted(tenant.id))
+                    .await;
+            }
+            Err(e) => eprintln!("warning: could not tell the serving instances over Redis: {e}"),
+        }
+    }
+    let dropped = db.platform().drop_storage(tenant.id).await.map_err(|e| {
+        CliError::Failed(format!(
+            "the tenant was deleted, but dropping its storage failed ({e}); `tenantry migrate` drops it"
+        ))
+    })?;
+    Ok(serde_json::json!({
+        "deleted": {"id": tenant.id, "slug": tenant.slug, "placement": tenant.placement},
+        "dropped": dropped,
+    }))
 }
 
 /// A command's failure, printed to stderr.
@@ -448,6 +489,15 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             let tenant = tenants::by_slug(&db.platform(), &slug).await;
             db.close().await;
             print_json(&tenant_json(&tenant?));
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::Delete { slug },
+        } => {
+            let db = owner_db(settings).await?;
+            let result = delete_tenant(settings, &db, &slug).await;
+            db.close().await;
+            print_json(&result?);
             Ok(())
         }
         Command::User {

@@ -389,6 +389,48 @@ async fn is_orphan(txn: &DatabaseTransaction, tenant: Uuid) -> Result<bool, DbEr
     Ok(storage_of(txn, tenant).await?.is_none())
 }
 
+/// Drops the schema or database (or SQLite file) of `tenant`, which must no
+/// longer exist: what it dropped.
+#[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
+pub(super) async fn drop_storage_of(
+    conn: &DatabaseConnection,
+    servers: &Servers,
+    tenant: Uuid,
+) -> Result<Option<String>, DbErr> {
+    let txn = conn.begin().await?;
+    if !is_orphan(&txn, tenant).await? {
+        return Err(DbErr::Custom(format!(
+            "tenant {tenant} still exists (or its storage is being migrated)"
+        )));
+    }
+    let postgres = conn.get_database_backend() == DatabaseBackend::Postgres;
+    let schema = super::placement::schema_name(tenant);
+    if postgres {
+        let found = txn
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT 1 AS one FROM pg_namespace WHERE nspname = $1",
+                [schema.clone().into()],
+            ))
+            .await?;
+        if found.is_some() {
+            // From the tenant's id alone: a plain identifier.
+            txn.execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE")).await?;
+            txn.commit().await?;
+            return Ok(Some(schema));
+        }
+    }
+    let platform = platform_identity(&txn).await?;
+    let made = servers.made(&platform).await?;
+    let mut dropped = None;
+    for location in made.into_iter().filter(|l| tenant_of(l) == Some(tenant)) {
+        servers.drop_database(&location).await?;
+        dropped = Some(location);
+    }
+    txn.commit().await?;
+    Ok(dropped)
+}
+
 /// Drops the databases (or SQLite files) this deployment made for tenants
 /// that no longer exist (deleted through the API: the serving role may not
 /// drop a database). Only those whose comment names this deployment, and

@@ -228,6 +228,14 @@ impl PlatformDb {
         Ok(created)
     }
 
+    /// Drops the schema or database of a tenant that no longer exists, at
+    /// once (the migrating role's; `tenantry tenant delete`): its location,
+    /// or `None` when it had none (a shared tenant) or it was gone already.
+    /// Refused for a tenant that still exists.
+    pub async fn drop_storage(&self, tenant: Uuid) -> Result<Option<String>, DbErr> {
+        super::fleet::drop_storage_of(self.owner()?, &self.placements.registry.servers, tenant).await
+    }
+
     /// Removes a tenant's row whose storage could not be made.
     async fn remove_tenant_row(&self, tenant: Uuid) -> Result<(), DbErr> {
         let txn = self.conn.begin().await?;

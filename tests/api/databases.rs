@@ -645,3 +645,54 @@ async fn never_spans(app: &TestApp, placement: Placement) {
     let refused = tx.find::<project::Entity>().all().await;
     assert!(refused.is_err(), "{placement}: the tenant set after the platform set");
 }
+
+mod the_operator_deletes_a_tenant_and_its_storage_at_once {
+    use tenantry::domain::tenants::Placement;
+
+    #[tokio::test]
+    async fn sqlite() {
+        let app = crate::support::TestApp::spawn_sqlite().await;
+        for placement in [Placement::Shared, Placement::Database] {
+            super::operator_deletes(&app, placement).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some(app) = crate::support::TestApp::spawn_postgres().await else { return };
+        for placement in [Placement::Shared, Placement::Schema, Placement::Database] {
+            super::operator_deletes(&app, placement).await;
+        }
+    }
+}
+
+/// `tenantry tenant delete`: the tenant, its keys and its data gone, its
+/// schema or database dropped before the command returns, nothing left for
+/// a fleet run.
+async fn operator_deletes(app: &TestApp, placement: Placement) {
+    let tenant = app.tenant_in("doomed", placement).await;
+    app.project(&tenant.key, "goes too").await;
+    let out = app.cli(&["tenant", "delete", &tenant.slug], "");
+    assert!(out.status.success(), "{placement}: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["deleted"]["slug"], tenant.slug.as_str());
+    let expected = match placement {
+        Placement::Shared => serde_json::Value::Null,
+        Placement::Schema => json!(tenantry::db::schema_name(tenant.id)),
+        Placement::Database if app.settings.is_sqlite() => json!(format!("tenants/{}.db", tenant.id.simple())),
+        Placement::Database => json!(tenantry::db::database_name(tenant.id)),
+    };
+    assert_eq!(report["dropped"], expected, "{placement}: {report}");
+    let shown = app.cli(&["tenant", "show", &tenant.slug], "");
+    assert!(!shown.status.success(), "{placement}: the tenant is gone");
+    let fleet = app
+        .owner
+        .migrate_fleet(FleetOptions::default(), &|_| {})
+        .await
+        .expect("fleet");
+    assert!(fleet.dropped.is_empty(), "{placement}: nothing was left: {fleet:?}");
+    // A tenant that still exists is never dropped this way.
+    let alive = app.tenant_in("alive", placement).await;
+    assert!(app.owner.platform().drop_storage(alive.id).await.is_err());
+    app.project(&alive.key, "still here").await;
+}
