@@ -436,12 +436,33 @@ pub(super) async fn drop_storage_of(
 /// drop a database). Only those whose comment names this deployment, and
 /// only while their tenant is locked and has no row; a SQLite file a signup
 /// is making is left for a later run.
+#[expect(clippy::disallowed_methods, reason = "the operator's view of the fleet")]
 async fn drop_orphan_databases(conn: &DatabaseConnection, servers: &Servers) -> Result<Vec<String>, DbErr> {
     let platform = platform_identity(conn).await?;
-    let made = servers.made(&platform).await?;
+    let made: Vec<(String, Uuid)> = servers
+        .made(&platform)
+        .await?
+        .into_iter()
+        .filter_map(|location| tenant_of(&location).map(|tenant| (location, tenant)))
+        .collect();
+    if made.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The candidates in one question; each is then confirmed under its
+    // tenant's lock and setting.
+    let mut known = std::collections::HashSet::new();
+    for chunk in made.chunks(1000) {
+        let ids: Vec<Uuid> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Id)
+            .filter(tenant::Column::Id.is_in(chunk.iter().map(|(_, tenant)| *tenant)))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        known.extend(ids);
+    }
     let mut dropped = Vec::new();
-    for location in made {
-        let Some(tenant) = tenant_of(&location) else { continue };
+    for (location, tenant) in made.into_iter().filter(|(_, tenant)| !known.contains(tenant)) {
         if servers.is_being_made(&location) {
             continue;
         }
@@ -553,8 +574,12 @@ async fn drop_orphans(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     let rows = conn
         .query_all_raw(sea_orm::Statement::from_string(
             sea_orm::DatabaseBackend::Postgres,
+            // The candidates in one question (the migrating role reads the
+            // whole registry); each is then confirmed under its tenant's
+            // lock and setting.
             "SELECT n.nspname::text AS name FROM pg_namespace n
               WHERE n.nspname ~ '^t_[0-9a-f]{32}$'
+                AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = substr(n.nspname, 3)::uuid)
               ORDER BY 1",
         ))
         .await?;

@@ -659,7 +659,9 @@ mod the_operator_deletes_a_tenant_and_its_storage_at_once {
 
     #[tokio::test]
     async fn postgres() {
-        let Some(app) = crate::support::TestApp::spawn_postgres().await else { return };
+        let Some(app) = crate::support::TestApp::spawn_postgres().await else {
+            return;
+        };
         for placement in [Placement::Shared, Placement::Schema, Placement::Database] {
             super::operator_deletes(&app, placement).await;
         }
@@ -673,7 +675,11 @@ async fn operator_deletes(app: &TestApp, placement: Placement) {
     let tenant = app.tenant_in("doomed", placement).await;
     app.project(&tenant.key, "goes too").await;
     let out = app.cli(&["tenant", "delete", &tenant.slug], "");
-    assert!(out.status.success(), "{placement}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{placement}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["deleted"]["slug"], tenant.slug.as_str());
     let expected = match placement {
