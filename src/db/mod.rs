@@ -464,16 +464,7 @@ impl Db {
         #[expect(clippy::disallowed_methods, reason = "platform DDL inside the seam")]
         self.conn
             .execute_unprepared(&format!(
-                "DO $$ BEGIN
-                   CREATE ROLE \"{role}\" NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-                 END $$;
-                 DO $$ BEGIN
-                   IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-                      AND NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN
-                     EXECUTE format('GRANT %I TO %I', '{role}', current_user);
-                   END IF;
-                 END $$;
+                "{make_role}
                  GRANT USAGE ON SCHEMA public TO \"{role}\";
                  GRANT SELECT, INSERT, UPDATE, DELETE ON tenants TO \"{role}\";
                  GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO \"{role}\";
@@ -482,6 +473,7 @@ impl Db {
                    tenantry_refresh_token_by_hash(text), tenantry_session_changes_since(timestamptz),
                    tenantry_free_slug(text), tenantry_sweep_sessions(timestamptz, timestamptz),
                    tenantry_placements_changed_since(bigint) TO \"{role}\";",
+                make_role = make_role(role),
                 tables = migration::TENANT_TABLES.join(", "),
                 user_tables = migration::USER_TABLES.join(", "),
             ))
@@ -546,6 +538,25 @@ fn connect_options(url: &str, size: u32) -> ConnectOptions {
                 .create_if_missing(true)
         });
     opts
+}
+
+/// The serving role `role` made on this server if it is not there yet
+/// (`NOLOGIN NOSUPERUSER NOBYPASSRLS`), and granted to the migrating login
+/// when that login must `SET ROLE` to it. `role` was checked to be a plain
+/// lowercase identifier (config).
+fn make_role(role: &str) -> String {
+    format!(
+        "DO $$ BEGIN
+           CREATE ROLE \"{role}\" NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+         END $$;
+         DO $$ BEGIN
+           IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+              AND NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN
+             EXECUTE format('GRANT %I TO %I', '{role}', current_user);
+           END IF;
+         END $$;"
+    )
 }
 
 /// Who the serving connections are, from the catalog.

@@ -313,15 +313,20 @@ pub(super) async fn grant_as_shared(txn: &DatabaseTransaction, tenant: Uuid) -> 
              EXECUTE format('GRANT %s ON %I.%I TO %I', g.privileges, '{schema}', g.table_name, g.grantee);
            END LOOP;
          END $$; SET LOCAL search_path TO DEFAULT",
-        tables = migration::TENANT_SET
-            .iter()
-            .filter(|t| **t != migration::TENANT_LEDGER)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(","),
+        tables = tenant_data_tables().join(","),
     ))
     .await?;
     Ok(())
+}
+
+/// The tenant set's tables that hold a tenant's data (all but its ledger):
+/// what the serving role is granted in every tenant storage.
+pub(super) fn tenant_data_tables() -> Vec<&'static str> {
+    migration::TENANT_SET
+        .iter()
+        .filter(|t| **t != migration::TENANT_LEDGER)
+        .copied()
+        .collect()
 }
 
 /// Whether a storage that has `version` lacks some of this code's tenant-set

@@ -311,12 +311,10 @@ impl Servers {
             conn.execute_unprepared(&format!(
                 "COMMENT ON DATABASE {database} IS {comment};
                  REVOKE ALL ON DATABASE {database} FROM PUBLIC;
-                 DO $$ BEGIN
-                   CREATE ROLE \"{role}\" NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-                 END $$;
+                 {make_role}
                  GRANT CONNECT ON DATABASE {database} TO \"{role}\";",
                 comment = quote_literal(&comment_on(platform, name.as_deref())),
+                make_role = super::make_role(role),
             ))
             .await?;
             Ok(made)
@@ -481,31 +479,16 @@ impl Servers {
     }
 }
 
-/// The serving role in a tenant database: made on that server if it is not
-/// there yet (a named server), granted to the migrating login when that
-/// login must `SET ROLE` to it, and given exactly the tenant set's tables.
+/// The serving role's grants in a tenant database (the role made on that
+/// server first if it is not there yet): exactly the tenant set's tables.
 #[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
 async fn grant_serving(txn: &sea_orm::DatabaseTransaction, role: &str) -> Result<(), DbErr> {
-    // `role` was checked to be a plain lowercase identifier (config).
-    let tables = migration::TENANT_SET
-        .iter()
-        .filter(|t| **t != migration::TENANT_LEDGER)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
     txn.execute_unprepared(&format!(
-        "DO $$ BEGIN
-           CREATE ROLE \"{role}\" NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-         END $$;
-         DO $$ BEGIN
-           IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-              AND NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN
-             EXECUTE format('GRANT %I TO %I', '{role}', current_user);
-           END IF;
-         END $$;
+        "{make_role}
          GRANT USAGE ON SCHEMA public TO \"{role}\";
-         GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO \"{role}\";"
+         GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO \"{role}\";",
+        make_role = super::make_role(role),
+        tables = super::placement::tenant_data_tables().join(", "),
     ))
     .await?;
     Ok(())

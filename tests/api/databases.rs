@@ -16,40 +16,13 @@ use tenantry::db::FleetOptions;
 use tenantry::domain::tenants::{self, Placement};
 use uuid::Uuid;
 
-use crate::postgres_only;
 use crate::support::{TestApp, postgres};
+use crate::{both_backends, postgres_only};
 
-mod a_database_tenant_keeps_its_rows_in_its_own_database {
-    #[tokio::test]
-    async fn sqlite() {
-        let app = crate::support::TestApp::spawn_sqlite().await;
-        super::a_database_tenant_keeps_its_rows_in_its_own_database(app).await;
-    }
-
-    #[tokio::test]
-    async fn postgres() {
-        let Some(app) = crate::support::TestApp::spawn_postgres().await else {
-            return;
-        };
-        super::a_database_tenant_keeps_its_rows_in_its_own_database(app).await;
-    }
-}
-
-mod a_deleted_tenant_s_database_is_dropped_by_the_next_run {
-    #[tokio::test]
-    async fn sqlite() {
-        let app = crate::support::TestApp::spawn_sqlite().await;
-        super::a_deleted_tenant_s_database_is_dropped_by_the_next_run(app).await;
-    }
-
-    #[tokio::test]
-    async fn postgres() {
-        let Some(app) = crate::support::TestApp::spawn_postgres().await else {
-            return;
-        };
-        super::a_deleted_tenant_s_database_is_dropped_by_the_next_run(app).await;
-    }
-}
+both_backends!(
+    a_database_tenant_keeps_its_rows_in_its_own_database,
+    a_deleted_tenant_s_database_is_dropped_by_the_next_run,
+);
 
 postgres_only!(
     a_tenant_database_keeps_the_tenant_rules,

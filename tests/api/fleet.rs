@@ -11,8 +11,10 @@ use tenantry::clock::Clock;
 use tenantry::db::{FleetOptions, FleetProgress, FleetReport};
 use tenantry::domain::tenants::{self, Placement};
 
-use crate::postgres_only;
 use crate::support::TestApp;
+use crate::{both_backends, postgres_only};
+
+both_backends!(database_tenants_migrate_with_the_fleet,);
 
 postgres_only!(
     a_failed_tenant_stops_nobody_and_a_rerun_finishes_it,
@@ -342,22 +344,6 @@ async fn two_runs_at_once_migrate_each_tenant_once(app: TestApp) {
     }
     let status = app.owner.migration_status().await.expect("status");
     assert!(status.failing.is_empty());
-}
-
-mod database_tenants_migrate_with_the_fleet {
-    #[tokio::test]
-    async fn sqlite() {
-        let app = crate::support::TestApp::spawn_sqlite().await;
-        super::database_tenants_migrate_with_the_fleet(app).await;
-    }
-
-    #[tokio::test]
-    async fn postgres() {
-        let Some(app) = crate::support::TestApp::spawn_postgres().await else {
-            return;
-        };
-        super::database_tenants_migrate_with_the_fleet(app).await;
-    }
 }
 
 /// Runs `sql` as the owner in `tenant`'s own database (or SQLite file).

@@ -6,8 +6,10 @@ use sea_orm::sqlx::{self, Connection, PgConnection, Row};
 use serde_json::json;
 use tenantry::domain::tenants::Placement;
 
-use crate::postgres_only;
 use crate::support::TestApp;
+use crate::{both_backends, postgres_only};
+
+both_backends!(every_instance_follows_a_moved_tenant_within_a_second,);
 
 postgres_only!(
     a_schema_tenant_keeps_its_rows_in_its_own_schema,
@@ -214,22 +216,6 @@ async fn row_level_security_alone_keeps_a_schema_tenant_apart(app: TestApp) {
     .await;
     assert!(refused.is_err(), "a row of A written under B's setting");
     sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("rollback");
-}
-
-mod every_instance_follows_a_moved_tenant_within_a_second {
-    #[tokio::test]
-    async fn sqlite() {
-        let app = crate::support::TestApp::spawn_sqlite().await;
-        super::every_instance_follows_a_moved_tenant_within_a_second(app).await;
-    }
-
-    #[tokio::test]
-    async fn postgres() {
-        let Some(app) = crate::support::TestApp::spawn_postgres().await else {
-            return;
-        };
-        super::every_instance_follows_a_moved_tenant_within_a_second(app).await;
-    }
 }
 
 /// A tenant moved out of the shared tables by hand (on PostgreSQL into a

@@ -60,6 +60,27 @@ pub fn placement_for(test: &str) -> tenants::Placement {
     OTHERS[usize::try_from(hash % OTHERS.len() as u64).unwrap_or(0)]
 }
 
+/// A test on both backends, its tenants where it puts them (no placed
+/// run): `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::spawn_sqlite().await;
+                super::$name(app).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = $crate::support::TestApp::spawn_postgres().await else { return };
+                super::$name(app).await;
+            }
+        }
+    )*};
+}
+
 /// A PostgreSQL-only test (row-level security, the catalog).
 #[macro_export]
 macro_rules! postgres_only {
