@@ -8,7 +8,7 @@
 #   BENCH_PG        admin URL without a database   [postgres://postgres@127.0.0.1:5432]
 #   BENCH_DURATION  seconds per closed-loop run     [10]
 #   BENCH_REPEAT    runs of each load, interleaved; the table shows medians [3]
-#   BENCH_SETS      data sets to run                ["1k 100k sqlite schema database"]
+#   BENCH_SETS      data sets to run                ["1k 100k sqlite schema schema2k database"]
 #   BENCH_RESEED=1  drop and seed the data sets again
 #   BENCH_REDIS     Redis for the revocation broadcast [redis://127.0.0.1:6379]; "none" runs without
 set -euo pipefail
@@ -19,7 +19,7 @@ mkdir -p "$out"
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 duration=${BENCH_DURATION:-10}
 repeat=${BENCH_REPEAT:-3}
-sets=${BENCH_SETS:-"1k 100k sqlite schema database"}
+sets=${BENCH_SETS:-"1k 100k sqlite schema schema2k database"}
 port=18480
 conns=64
 threads=2
@@ -212,6 +212,8 @@ seed 1k 1000 100
 [[ " $sets " == *" sqlite "* ]] && seed_sqlite
 # The 1k data set again with every tenant in a schema of its own.
 [[ " $sets " == *" schema "* ]] && seed schema 1000 100 schema
+# Twice as many schema tenants on the same server.
+[[ " $sets " == *" schema2k "* ]] && seed schema2k 2000 100 schema
 # 20 tenants, each in a database of its own (a pool of 2 connections each,
 # under the server's cap).
 [[ " $sets " == *" database "* ]] && seed database 20 100 database
@@ -245,11 +247,11 @@ for set in $sets; do
     stop_server
     continue
   fi
-  case $set in 1k | schema) tenants=1000 ;; 100k) tenants=100000 ;; database) tenants=20 ;; esac
+  case $set in 1k | schema) tenants=1000 ;; schema2k) tenants=2000 ;; 100k) tenants=100000 ;; database) tenants=20 ;; esac
   echo "== $set: pgbench limits ($repeat rounds)" >&2
   # The limit scripts read the shared tables; the schema and database sets are compared
   # with the 1k set's own figures instead.
-  [ "$set" = schema ] || [ "$set" = database ] || for _ in $(seq "$repeat"); do
+  [[ $set == schema* ]] || [ "$set" = database ] || for _ in $(seq "$repeat"); do
     # The sequences as the server sent them before its statements were
     # prepared: the tenant setting and the statement in one simple-protocol
     # message, the values written into the SQL text.
@@ -283,7 +285,7 @@ for set in $sets; do
     "http://127.0.0.1:$port" > /dev/null
   modes="hello get_nokey list get list_bearer get_bearer create mixed"
   [ "$set" = 100k ] && modes="list get"
-  [ "$set" = schema ] && modes="hello list get create"
+  [[ $set == schema* ]] && modes="hello list get create"
   [ "$set" = database ] && modes="hello list get create"
   for round in $(seq "$repeat"); do
     for mode in $modes; do
@@ -319,22 +321,23 @@ for set in $sets; do
   stop_server
 done
 
-if [[ " $sets " == *" schema "* ]]; then
-  # Fleet migrations over the schema set's 1,000 tenants: `tenantry
-  # migrate` with nothing to do (the whole command, platform set and all),
-  # then the fleet alone with nothing to do and adding one column to every
-  # tenant's projects (taken away again afterwards).
-  echo "== schema: fleet migrations" >&2
+for set in schema schema2k; do
+  [[ " $sets " == *" $set "* ]] || continue
+  # Fleet migrations over the set's schema tenants: `tenantry migrate` with
+  # nothing to do (the whole command, platform set and all), then the fleet
+  # alone with nothing to do and adding one column to every tenant's
+  # projects (taken away again afterwards).
+  echo "== $set: fleet migrations" >&2
   begin=$(date +%s%N)
-  DATABASE_URL=$pg/tenantry_bench_schema "$bin" migrate > /dev/null
+  DATABASE_URL=$pg/tenantry_bench_$set "$bin" migrate > /dev/null
   noop_ms=$((($(date +%s%N) - begin) / 1000000))
-  fleet=$(DATABASE_URL=$pg/tenantry_bench_schema "$bin" bench-fleet --parallel 4)
+  fleet=$(DATABASE_URL=$pg/tenantry_bench_$set "$bin" bench-fleet --parallel 4)
   python3 -c 'import json, sys
-f = json.loads(sys.argv[2])
-print(json.dumps({"set": "schema", "migrate_noop_ms": int(sys.argv[1]), "fleet_noop_ms": f["noop_ms"],
+f = json.loads(sys.argv[3])
+print(json.dumps({"set": sys.argv[1], "migrate_noop_ms": int(sys.argv[2]), "fleet_noop_ms": f["noop_ms"],
                   "fleet_column_ms": f["column_ms"], "fleet_tenants": f["tenants"], "fleet_failed": f["failed"]}))' \
-    "$noop_ms" "$fleet" >> "$out/raw.jsonl"
-fi
+    "$set" "$noop_ms" "$fleet" >> "$out/raw.jsonl"
+done
 
 if [ "${BENCH_PROFILE:-1}" = 1 ]; then
   # Instructions per request (callgrind): they do not move with the load.

@@ -62,6 +62,10 @@ pub struct DatabaseSettings {
     /// `database.tenant_idle_secs`: a tenant database's pool unused this
     /// long is closed.
     pub tenant_idle: std::time::Duration,
+    /// `database.schema_statements`: the most statements each connection
+    /// keeps prepared for tenants in schemas of their own (each schema
+    /// needs its own, about 25 KB of server memory each).
+    pub schema_statements: u32,
     /// `[databases.<name>]`: other database servers that tenants' own
     /// databases may live on (`tenant create --placement database
     /// --database NAME`).
@@ -353,6 +357,10 @@ impl Settings {
             "tenant_idle_secs".into(),
             int(i64::try_from(self.database.tenant_idle.as_secs()).unwrap_or(i64::MAX)),
         );
+        database.insert(
+            "schema_statements".into(),
+            int(i64::from(self.database.schema_statements)),
+        );
         let mut servers = Table::new();
         for (name, server) in &self.database.servers {
             let mut entry = Table::new();
@@ -499,6 +507,7 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
     };
     let tenant_connections = bounded("database.tenant_connections", 64, 1, 10_000)? as u32;
     let tenant_idle_secs = bounded("database.tenant_idle_secs", 60, 1, 86_400)?;
+    let schema_statements = bounded("database.schema_statements", 1_000, 1, 100_000)? as u32;
     let mut servers = std::collections::BTreeMap::new();
     for name in src.servers() {
         let path = |key: &str| format!("{}.{name}.{key}", sources::SERVERS);
@@ -617,6 +626,7 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
             default_placement,
             tenant_connections,
             tenant_idle: std::time::Duration::from_secs(tenant_idle_secs as u64),
+            schema_statements,
             servers,
         },
         redis: RedisSettings {

@@ -41,6 +41,7 @@ pub const KEYS: &[Key] = &[
     key("database.default_placement", "TENANTRY_DEFAULT_PLACEMENT"),
     key("database.tenant_connections", "TENANTRY_DB_TENANT_CONNECTIONS"),
     key("database.tenant_idle_secs", "TENANTRY_DB_TENANT_IDLE_SECS"),
+    key("database.schema_statements", "TENANTRY_DB_SCHEMA_STATEMENTS"),
     key("redis.url", "REDIS_URL"),
     key("redis.prefix", "TENANTRY_REDIS_PREFIX"),
     key("auth.jwt_key_dir", "TENANTRY_JWT_KEY_DIR"),

@@ -198,7 +198,15 @@ impl Db {
         let conn = Database::connect(opts).await?;
         let backend = conn.get_database_backend();
         let pg = match backend {
-            DatabaseBackend::Postgres => Some(pg::Pool::connect(url, set_role.as_deref(), size).await?),
+            DatabaseBackend::Postgres => Some(
+                pg::Pool::connect(
+                    url,
+                    set_role.as_deref(),
+                    size,
+                    settings.database.schema_statements as usize,
+                )
+                .await?,
+            ),
             _ => None,
         };
         let servers = registry::Servers::new(settings, backend);

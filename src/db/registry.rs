@@ -234,7 +234,8 @@ impl Servers {
                         Some(self.app_role.as_str()),
                     ),
                 };
-                let pool = pg::Pool::connect(&url, role, size).await?;
+                // A tenant's own database has no schemas of tenants in it.
+                let pool = pg::Pool::connect(&url, role, size, 1).await?;
                 super::verify_pg_role(&pool)
                     .await
                     .map_err(|e| DbErr::Custom(e.to_string()))?;

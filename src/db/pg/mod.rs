@@ -21,19 +21,35 @@
 //! cache) and rows come back in binary format, decoded by position into
 //! the models ([`decode`]). SeaORM builds the statements; the fixed shapes
 //! (get, insert, update and delete by id) only once (`super::shape`).
+//!
+//! A tenant in a schema of its own gets statements of its own: PostgreSQL
+//! keeps a prepared statement's plan only while `search_path` stays what it
+//! was, so one statement shared by every schema would be analysed and
+//! planned again on each use (about half the throughput, measured in
+//! `bench/README.md`). Each connection keeps them in a bounded cache
+//! keyed by schema and text (`database.schema_statements`, least recently
+//! used closed first, about 25 KB of server memory each), and a schema
+//! tenant's single-statement transactions always take the same shared
+//! connection, so each of its statements is prepared on one connection,
+//! not on all of them.
 
 mod decode;
 mod params;
 mod tls;
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime};
+use deadpool::Runtime;
+use deadpool::managed::{self, PoolError};
+use deadpool_postgres::{ClientWrapper, ManagerConfig, RecyclingMethod};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use futures_util::future::OptionFuture;
+use hashlink::LruCache;
+use hashlink::linked_hash_map::RawEntryMut;
 use sea_orm::sea_query::Value;
 use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
 use tokio_postgres::Row;
@@ -66,10 +82,128 @@ const CONNECT: Duration = Duration::from_secs(5);
 /// request: at most this many, and at most half the pool.
 const SHARED: usize = 4;
 
+/// A pooled connection.
+type Object = managed::Object<Manager>;
+
+/// Opens the pool's connections: deadpool's, then `SET ROLE` when the pool
+/// has a role, and a statement cache for schema tenants on each.
+struct Manager {
+    inner: deadpool_postgres::Manager,
+    set_role: Option<String>,
+    schema_statements: usize,
+}
+
+impl managed::Manager for Manager {
+    type Type = Connection;
+    type Error = tokio_postgres::Error;
+
+    async fn create(&self) -> Result<Connection, tokio_postgres::Error> {
+        let client = self.inner.create().await?;
+        if let Some(statement) = &self.set_role {
+            client.batch_execute(statement).await?;
+        }
+        let hash = RandomState::new();
+        Ok(Connection {
+            client,
+            by_schema: Mutex::new(LruCache::with_hasher(self.schema_statements.max(1), hash.clone())),
+            hash,
+        })
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut Connection,
+        metrics: &managed::Metrics,
+    ) -> managed::RecycleResult<tokio_postgres::Error> {
+        self.inner.recycle(&mut conn.client, metrics).await
+    }
+
+    fn detach(&self, conn: &mut Connection) {
+        self.inner.detach(&mut conn.client);
+    }
+}
+
+/// A connection and the statements prepared on it for schema tenants, by
+/// schema (the tenant's id) and text.
+pub(super) struct Connection {
+    client: ClientWrapper,
+    by_schema: Mutex<LruCache<(Uuid, Box<str>), tokio_postgres::Statement, RandomState>>,
+    /// The cache's hasher, for looking up by borrowed text.
+    hash: RandomState,
+}
+
+impl std::ops::Deref for Connection {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        &self.client
+    }
+}
+
+impl Connection {
+    /// `sql` prepared for the schema of tenant `schema`: from the cache, or
+    /// prepared now (closing the least recently used one when the cache is
+    /// full: its `Close` goes to the server when the last use ends). It is
+    /// parsed with the schema first on the search path, so its names and
+    /// its result's types are the schema's own: inside the transaction
+    /// when `in_scope` (one is open with the search path set), otherwise in
+    /// one of its own, written with the statement in one round trip.
+    async fn prepare_for(&self, schema: Uuid, sql: &str, in_scope: bool) -> Result<tokio_postgres::Statement, DbErr> {
+        if let Some(statement) = self.cached_for(schema, sql) {
+            return Ok(statement);
+        }
+        let statement = if in_scope {
+            self.client.prepare(sql).await.map_err(pg_err)?
+        } else {
+            let scope = format!(
+                "BEGIN; SET LOCAL search_path TO {}, public",
+                super::placement::schema_name(schema)
+            );
+            let (begun, prepared, ended) = futures_util::join!(
+                self.client.batch_execute(&scope),
+                self.client.prepare(sql),
+                self.client.batch_execute("COMMIT"),
+            );
+            begun.map_err(pg_err)?;
+            let prepared = prepared.map_err(pg_err)?;
+            ended.map_err(pg_err)?;
+            prepared
+        };
+        self.by_schema
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((schema, sql.into()), statement.clone());
+        Ok(statement)
+    }
+
+    fn cached_for(&self, schema: Uuid, sql: &str) -> Option<tokio_postgres::Statement> {
+        let mut cache = self.by_schema.lock().unwrap_or_else(PoisonError::into_inner);
+        // Looked up by the borrowed text: `(Uuid, &str)` hashes as the
+        // stored `(Uuid, Box<str>)` does.
+        let hash = self.hash.hash_one((schema, sql));
+        match cache
+            .raw_entry_mut()
+            .from_hash(hash, |(s, q)| *s == schema && &**q == sql)
+        {
+            RawEntryMut::Occupied(mut entry) => {
+                entry.to_back();
+                Some(entry.get().clone())
+            }
+            RawEntryMut::Vacant(_) => None,
+        }
+    }
+
+    /// How many statements this connection holds for schema tenants.
+    #[cfg(test)]
+    fn schema_statements(&self) -> usize {
+        self.by_schema.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
 /// A pool of connections, all signed in (and `SET ROLE`) alike.
 #[derive(Clone)]
 pub struct Pool {
-    pool: deadpool_postgres::Pool,
+    pool: managed::Pool<Manager>,
     /// Connections on which many single-statement transactions are in
     /// flight at once (see [`Shared`]); empty for a pool of one.
     shared: Arc<[Shared]>,
@@ -89,7 +223,7 @@ struct Shared {
 
 impl Shared {
     /// The connection, opened again (from the pool) if it was lost.
-    async fn conn(&self, pool: &deadpool_postgres::Pool) -> Result<Arc<Object>, DbErr> {
+    async fn conn(&self, pool: &managed::Pool<Manager>) -> Result<Arc<Object>, DbErr> {
         let current = || {
             self.conn
                 .read()
@@ -123,13 +257,15 @@ impl std::fmt::Debug for Pool {
 impl Pool {
     /// A pool for `url` of at most `size` connections; each connection runs
     /// `SET ROLE role` first when `role` is given (a plain identifier,
-    /// checked by the configuration). Opens one connection to prove the URL.
-    pub async fn connect(url: &str, role: Option<&str>, size: u32) -> Result<Self, DbErr> {
+    /// checked by the configuration), and keeps at most `schema_statements`
+    /// statements prepared for schema tenants. Opens one connection to prove
+    /// the URL.
+    pub async fn connect(url: &str, role: Option<&str>, size: u32, schema_statements: usize) -> Result<Self, DbErr> {
         let (config, tls) = tls::configure(url).map_err(|e| DbErr::Custom(e.to_string()))?;
         let mut config = config;
         config.connect_timeout(CONNECT);
         config.application_name("tenantry");
-        let manager = Manager::from_config(
+        let inner = deadpool_postgres::Manager::from_config(
             config,
             tls,
             ManagerConfig {
@@ -139,23 +275,19 @@ impl Pool {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let mut builder = deadpool_postgres::Pool::builder(manager)
+        let manager = Manager {
+            inner,
+            set_role: role.map(|role| format!("SET ROLE \"{role}\"")),
+            schema_statements,
+        };
+        let pool = managed::Pool::builder(manager)
             .max_size(size.max(1) as usize)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(WAIT))
             .create_timeout(Some(CONNECT))
-            .recycle_timeout(Some(CONNECT));
-        if let Some(role) = role {
-            let statement = format!("SET ROLE \"{role}\"");
-            builder = builder.post_create(Hook::async_fn(move |client, _| {
-                let statement = statement.clone();
-                Box::pin(async move {
-                    client.batch_execute(&statement).await.map_err(HookError::Backend)?;
-                    Ok(())
-                })
-            }));
-        }
-        let pool = builder.build().map_err(|e| DbErr::Custom(e.to_string()))?;
+            .recycle_timeout(Some(CONNECT))
+            .build()
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
         let shared = (0..SHARED.min(size as usize / 2)).map(|_| Shared::default()).collect();
         let pool = Self {
             pool,
@@ -183,7 +315,13 @@ impl Pool {
             let conn = self.get().await?;
             return Box::pin(single_on(&conn, None, settings, first, second)).await;
         }
-        let slot = &self.shared[self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len()];
+        // A schema tenant always on the same one, where its statements are
+        // prepared; the others in turn.
+        let index = match schema_of(settings) {
+            Some(tenant) => tenant.as_u64_pair().1 as usize,
+            None => self.next.fetch_add(1, Ordering::Relaxed),
+        };
+        let slot = &self.shared[index % self.shared.len()];
         let conn = slot.conn(&self.pool).await?;
         Box::pin(single_on(&conn, Some(&slot.submit), settings, first, second)).await
     }
@@ -258,6 +396,7 @@ impl Pool {
     pub async fn begin(&self, settings: &[Setting]) -> Result<PgTx, DbErr> {
         Ok(PgTx {
             conn: Some(self.get().await?),
+            schema: schema_of(settings),
             scope: Some((settings_sql(settings), setting_values(settings))),
         })
     }
@@ -277,6 +416,8 @@ impl Pool {
 /// An open transaction on a connection of its own.
 pub struct PgTx {
     conn: Option<Object>,
+    /// The schema tenant whose schema the statements run in, if any.
+    schema: Option<Uuid>,
     /// The settings still to be sent, with the first statement.
     scope: Option<(Arc<str>, Vec<params::SettingText>)>,
 }
@@ -292,10 +433,11 @@ impl PgTx {
     /// each, its rows and how many rows it changed.
     pub async fn run(&mut self, first: Bound<'_>, second: Option<Bound<'_>>) -> Result<Ran, DbErr> {
         let conn = self.conn()?;
-        let prepared = prepare(conn, first.0).await?;
+        let open = self.scope.is_none();
+        let prepared = prepare_in(conn, self.schema, first.0, open).await?;
         let values = params::values(first.1);
         let prepared_second = match second {
-            Some((sql, values)) => Some((prepare(conn, sql).await?, params::values(values))),
+            Some((sql, values)) => Some((prepare_in(conn, self.schema, sql, open).await?, params::values(values))),
             None => None,
         };
         let run_second = OptionFuture::from(prepared_second.as_ref().map(|(p, v)| run(conn, p, v)));
@@ -363,10 +505,11 @@ async fn single_on(
         None => None,
     };
     let scope = prepare(conn, &settings_sql(settings)).await?;
-    let prepared = prepare(conn, first.0).await?;
+    let schema = schema_of(settings);
+    let prepared = prepare_in(conn, schema, first.0, false).await?;
     let values = params::values(first.1);
     let prepared_second = match second {
-        Some((sql, values)) => Some((prepare(conn, sql).await?, params::values(values))),
+        Some((sql, values)) => Some((prepare_in(conn, schema, sql, false).await?, params::values(values))),
         None => None,
     };
     let scope_values = setting_values(settings);
@@ -452,6 +595,28 @@ async fn prepare(conn: &Object, sql: &str) -> Result<tokio_postgres::Statement, 
     conn.prepare_cached(sql).await.map_err(pg_err)
 }
 
+/// `sql` prepared on `conn` for the schema of tenant `schema`, when the
+/// statement runs in one (see the module's notes), or as every tenant's;
+/// `in_scope` when a transaction with the scope applied is open on `conn`.
+async fn prepare_in(
+    conn: &Object,
+    schema: Option<Uuid>,
+    sql: &str,
+    in_scope: bool,
+) -> Result<tokio_postgres::Statement, DbErr> {
+    match schema {
+        Some(tenant) => conn.prepare_for(tenant, sql, in_scope).await,
+        None => prepare(conn, sql).await,
+    }
+}
+
+/// The tenant whose schema `settings` put first on `search_path`, if any.
+fn schema_of(settings: &[Setting]) -> Option<Uuid> {
+    settings
+        .iter()
+        .find_map(|(name, tenant)| (*name == SEARCH_PATH).then_some(*tenant))
+}
+
 /// Runs a prepared statement: its rows, and how many rows it changed (the
 /// command tag, for a statement that returns none; the rows otherwise).
 /// The message is written on the first poll.
@@ -471,7 +636,7 @@ async fn run(
     }
 }
 
-fn pool_err(err: PoolError) -> DbErr {
+fn pool_err(err: PoolError<tokio_postgres::Error>) -> DbErr {
     match err {
         PoolError::Timeout(_) => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
         PoolError::Closed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
@@ -599,7 +764,7 @@ mod tls_tests {
     const SERVER: &str = "postgres@127.0.0.1:5432/postgres";
 
     async fn encrypted(url: &str) -> Result<bool, sea_orm::DbErr> {
-        let pool = Pool::connect(url, None, 1).await?;
+        let pool = Pool::connect(url, None, 1, 1).await?;
         let rows = pool
             .query_plain("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
             .await?;
@@ -612,7 +777,7 @@ mod tls_tests {
     /// The server's certificate file, or `None` (and a failure in CI) when
     /// the server has no TLS.
     async fn certificate() -> Option<String> {
-        let pool = match Pool::connect(&format!("postgres://{SERVER}?sslmode=disable"), None, 1).await {
+        let pool = match Pool::connect(&format!("postgres://{SERVER}?sslmode=disable"), None, 1, 1).await {
             Ok(pool) => pool,
             Err(e) => {
                 assert!(
@@ -677,5 +842,139 @@ mod tls_tests {
         assert!(unknown.is_err(), "verify-full refuses an unknown issuer");
         let unknown = encrypted(&on("localhost", "sslmode=verify-ca")).await;
         assert!(unknown.is_err(), "verify-ca refuses an unknown issuer");
+    }
+}
+
+/// Statements for schema tenants, against the real server: each answers
+/// from its own schema, a connection keeps at most its bound of them, and a
+/// schema tenant's single statements stay on one shared connection.
+#[cfg(test)]
+mod schema_statement_tests {
+    use super::{Pool, SEARCH_PATH};
+    use uuid::Uuid;
+
+    const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+    /// A database of the test's own, with one schema per tenant, each with
+    /// a one-row table naming its tenant; `None` (and a failure in CI) when
+    /// the server is unreachable.
+    async fn schemas(tenants: &[Uuid]) -> Option<(Pool, String)> {
+        let admin = match Pool::connect(ADMIN, None, 1, 1).await {
+            Ok(pool) => pool,
+            Err(e) => {
+                assert!(std::env::var_os("CI").is_none(), "PostgreSQL is unreachable: {e}");
+                eprintln!("skipped: PostgreSQL is unreachable: {e}");
+                return None;
+            }
+        };
+        let name = format!("tenantry_pg_statements_{}", Uuid::new_v4().simple());
+        admin
+            .query_plain(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create");
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let owner = Pool::connect(&url, None, 1, 1).await.expect("connect");
+        for tenant in tenants {
+            let schema = crate::db::placement::schema_name(*tenant);
+            let conn = owner.get().await.expect("conn");
+            conn.batch_execute(&format!(
+                "CREATE SCHEMA {schema}; CREATE TABLE {schema}.marks (tenant uuid); \
+                 INSERT INTO {schema}.marks VALUES ('{tenant}')"
+            ))
+            .await
+            .expect("schema");
+        }
+        owner.close();
+        Some((admin, name))
+    }
+
+    async fn drop_database(admin: &Pool, name: &str) {
+        admin
+            .query_plain(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await
+            .expect("drop");
+    }
+
+    async fn mark(pool: &Pool, tenant: Uuid) -> Uuid {
+        let ((rows, _), _) = pool
+            .single(&[(SEARCH_PATH, tenant)], ("SELECT tenant FROM marks", &[]), None)
+            .await
+            .expect("select");
+        rows.first().expect("a row").get(0)
+    }
+
+    #[tokio::test]
+    async fn each_schema_answers_from_its_own_and_a_connection_keeps_at_most_its_bound() {
+        let tenants: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+        let Some((admin, name)) = schemas(&tenants).await else {
+            return;
+        };
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        // One connection, exclusive (no shared ones), keeping 3.
+        let pool = Pool::connect(&url, None, 1, 3).await.expect("connect");
+        for round in 0..3 {
+            for (i, tenant) in tenants.iter().enumerate() {
+                // Every order: forwards, backwards, and a hot one between.
+                let tenant = if round == 1 {
+                    tenants[tenants.len() - 1 - i]
+                } else {
+                    *tenant
+                };
+                assert_eq!(mark(&pool, tenant).await, tenant, "round {round}");
+                assert_eq!(mark(&pool, tenants[0]).await, tenants[0], "round {round}");
+            }
+        }
+        let conn = pool.get().await.expect("conn");
+        assert_eq!(conn.schema_statements(), 3);
+        // A statement in the cache is found there, by its borrowed text:
+        // preparing it again (held, so a replaced one would stay open)
+        // prepares nothing on the server.
+        let sql = String::from("SELECT tenant FROM marks");
+        let first = conn.prepare_for(tenants[0], &sql, false).await.expect("prepare");
+        let again = conn
+            .prepare_for(tenants[0], &sql.clone(), false)
+            .await
+            .expect("prepare");
+        // The server holds them as the cache does: the evicted ones closed.
+        let rows = conn
+            .query(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT tenant FROM marks'",
+                &[],
+            )
+            .await
+            .expect("count");
+        let held: i64 = rows[0].get(0);
+        assert_eq!(held, 3, "statements the server still holds");
+        drop((first, again, conn));
+        pool.close();
+        drop_database(&admin, &name).await;
+    }
+
+    #[tokio::test]
+    async fn a_schema_tenant_keeps_to_one_shared_connection() {
+        let tenants: Vec<Uuid> = (0..8).map(|_| Uuid::new_v4()).collect();
+        let Some((admin, name)) = schemas(&tenants).await else {
+            return;
+        };
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let pool = Pool::connect(&url, None, 8, 100).await.expect("connect");
+        assert_eq!(pool.shared.len(), 4);
+        for _ in 0..6 {
+            for tenant in &tenants {
+                assert_eq!(mark(&pool, *tenant).await, *tenant);
+            }
+        }
+        let mut held = 0;
+        for slot in pool.shared.iter() {
+            let conn = slot.conn.read().expect("lock").clone();
+            held += conn.map_or(0, |c| c.schema_statements());
+        }
+        assert_eq!(
+            held,
+            tenants.len(),
+            "one statement per tenant across the shared connections"
+        );
+        pool.close();
+        drop_database(&admin, &name).await;
     }
 }
