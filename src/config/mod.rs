@@ -507,7 +507,7 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
     };
     let tenant_connections = bounded("database.tenant_connections", 64, 1, 10_000)? as u32;
     let tenant_idle_secs = bounded("database.tenant_idle_secs", 60, 1, 86_400)?;
-    let schema_statements = bounded("database.schema_statements", 1_000, 1, 100_000)? as u32;
+    let schema_statements = bounded("database.schema_statements", 2_000, 1, 100_000)? as u32;
     let mut servers = std::collections::BTreeMap::new();
     for name in src.servers() {
         let path = |key: &str| format!("{}.{name}.{key}", sources::SERVERS);

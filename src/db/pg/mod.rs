@@ -28,10 +28,12 @@
 //! planned again on each use (about half the throughput, measured in
 //! `bench/README.md`). Each connection keeps them in a bounded cache
 //! keyed by schema and text (`database.schema_statements`, least recently
-//! used closed first, about 25 KB of server memory each), and a schema
-//! tenant's single-statement transactions always take the same shared
-//! connection, so each of its statements is prepared on one connection,
-//! not on all of them.
+//! used closed first once it has been idle a while, about 25 KB of server
+//! memory each), and a schema tenant's single-statement transactions
+//! always take the same shared connection, so each of its statements is
+//! prepared on one connection, not on all of them. Past the bound, the
+//! tenants beyond it share one statement per text (planned again each
+//! time, as before) rather than churn the cache.
 
 mod decode;
 mod params;
@@ -40,7 +42,7 @@ mod tls;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool::Runtime;
 use deadpool::managed::{self, PoolError};
@@ -107,6 +109,8 @@ impl managed::Manager for Manager {
             client,
             by_schema: Mutex::new(LruCache::with_hasher(self.schema_statements.max(1), hash.clone())),
             hash,
+            overflow: Mutex::default(),
+            idle: SCHEMA_STATEMENT_IDLE,
         })
     }
 
@@ -123,13 +127,37 @@ impl managed::Manager for Manager {
     }
 }
 
+/// How long a schema tenant's statement must have gone unused before a
+/// full cache closes it to make room for another.
+const SCHEMA_STATEMENT_IDLE: Duration = Duration::from_secs(10);
+
 /// A connection and the statements prepared on it for schema tenants, by
 /// schema (the tenant's id) and text.
 pub(super) struct Connection {
     client: ClientWrapper,
-    by_schema: Mutex<LruCache<(Uuid, Box<str>), tokio_postgres::Statement, RandomState>>,
+    by_schema: Mutex<LruCache<(Uuid, Box<str>), Cached, RandomState>>,
     /// The cache's hasher, for looking up by borrowed text.
     hash: RandomState,
+    /// The statements, one per text, that schema tenants share while the
+    /// cache is full (as many as the texts: the seam's statement shapes).
+    overflow: Mutex<std::collections::HashMap<Box<str>, tokio_postgres::Statement>>,
+    /// [`SCHEMA_STATEMENT_IDLE`], or less in tests.
+    idle: Duration,
+}
+
+/// A statement in a connection's cache, and when it was last used.
+struct Cached {
+    statement: tokio_postgres::Statement,
+    used: Instant,
+}
+
+/// What a connection's cache holds for a schema and text.
+enum Lookup {
+    Hit(tokio_postgres::Statement),
+    /// Not there, and there is room for it.
+    Room,
+    /// Not there, and every statement there is in use.
+    Full,
 }
 
 impl std::ops::Deref for Connection {
@@ -142,16 +170,31 @@ impl std::ops::Deref for Connection {
 
 impl Connection {
     /// `sql` prepared for the schema of tenant `schema`: from the cache, or
-    /// prepared now (closing the least recently used one when the cache is
-    /// full: its `Close` goes to the server when the last use ends). It is
-    /// parsed with the schema first on the search path, so its names and
-    /// its result's types are the schema's own: inside the transaction
-    /// when `in_scope` (one is open with the search path set), otherwise in
-    /// one of its own, written with the statement in one round trip.
+    /// prepared now when the cache has room (or its least recently used
+    /// statement has been idle for [`SCHEMA_STATEMENT_IDLE`]: it is closed,
+    /// its `Close` sent when its last use ends). When the cache is full of
+    /// statements in use, the statement of that text shared by every schema
+    /// tenant on this connection is used instead: PostgreSQL plans it again
+    /// for each schema, at no extra round trip. So more schema tenants in
+    /// use than the bound slow down only the ones beyond it, and the
+    /// connection never prepares and closes a statement per request.
+    ///
+    /// A statement is parsed with the schema first on the search path, so
+    /// its names and its result's types are the schema's own: inside the
+    /// transaction when `in_scope` (one is open with the search path set),
+    /// otherwise in one of its own, written with it in one round trip.
     async fn prepare_for(&self, schema: Uuid, sql: &str, in_scope: bool) -> Result<tokio_postgres::Statement, DbErr> {
-        if let Some(statement) = self.cached_for(schema, sql) {
-            return Ok(statement);
-        }
+        let room = match self.cached_for(schema, sql) {
+            Lookup::Hit(statement) => return Ok(statement),
+            Lookup::Room => true,
+            Lookup::Full => {
+                let overflow = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(statement) = overflow.get(sql) {
+                    return Ok(statement.clone());
+                }
+                false
+            }
+        };
         let statement = if in_scope {
             self.client.prepare(sql).await.map_err(pg_err)?
         } else {
@@ -169,27 +212,51 @@ impl Connection {
             ended.map_err(pg_err)?;
             prepared
         };
-        self.by_schema
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert((schema, sql.into()), statement.clone());
+        if room {
+            let mut cache = self.by_schema.lock().unwrap_or_else(PoisonError::into_inner);
+            if cache.len() >= cache.capacity() {
+                cache.remove_lru();
+            }
+            let cached = Cached {
+                statement: statement.clone(),
+                used: Instant::now(),
+            };
+            cache.insert((schema, sql.into()), cached);
+        } else {
+            self.overflow
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(sql.into(), statement.clone());
+        }
         Ok(statement)
     }
 
-    fn cached_for(&self, schema: Uuid, sql: &str) -> Option<tokio_postgres::Statement> {
+    fn cached_for(&self, schema: Uuid, sql: &str) -> Lookup {
         let mut cache = self.by_schema.lock().unwrap_or_else(PoisonError::into_inner);
         // Looked up by the borrowed text: `(Uuid, &str)` hashes as the
         // stored `(Uuid, Box<str>)` does.
         let hash = self.hash.hash_one((schema, sql));
-        match cache
+        if let RawEntryMut::Occupied(mut entry) = cache
             .raw_entry_mut()
             .from_hash(hash, |(s, q)| *s == schema && &**q == sql)
         {
-            RawEntryMut::Occupied(mut entry) => {
-                entry.to_back();
-                Some(entry.get().clone())
-            }
-            RawEntryMut::Vacant(_) => None,
+            entry.to_back();
+            let cached = entry.get_mut();
+            cached.used = Instant::now();
+            return Lookup::Hit(cached.statement.clone());
+        }
+        if cache.len() < cache.capacity() {
+            return Lookup::Room;
+        }
+        let idle = cache
+            .iter()
+            .next()
+            .is_some_and(|(_, lru)| lru.used.elapsed() >= self.idle);
+        if idle {
+            cache.remove_lru();
+            Lookup::Room
+        } else {
+            Lookup::Full
         }
     }
 
@@ -906,46 +973,45 @@ mod schema_statement_tests {
     #[tokio::test]
     async fn each_schema_answers_from_its_own_and_a_connection_keeps_at_most_its_bound() {
         let tenants: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
-        let Some((admin, name)) = schemas(&tenants).await else {
-            return;
-        };
+        let Some((admin, name)) = schemas(&tenants).await else { return };
         let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
         // One connection, exclusive (no shared ones), keeping 3.
         let pool = Pool::connect(&url, None, 1, 3).await.expect("connect");
         for round in 0..3 {
             for (i, tenant) in tenants.iter().enumerate() {
                 // Every order: forwards, backwards, and a hot one between.
-                let tenant = if round == 1 {
-                    tenants[tenants.len() - 1 - i]
-                } else {
-                    *tenant
-                };
+                let tenant = if round == 1 { tenants[tenants.len() - 1 - i] } else { *tenant };
                 assert_eq!(mark(&pool, tenant).await, tenant, "round {round}");
                 assert_eq!(mark(&pool, tenants[0]).await, tenants[0], "round {round}");
             }
         }
-        let conn = pool.get().await.expect("conn");
+        let mut conn = pool.get().await.expect("conn");
+        // The first three have their own; the two beyond the bound share
+        // one statement (the cache's are all in use).
         assert_eq!(conn.schema_statements(), 3);
-        // A statement in the cache is found there, by its borrowed text:
-        // preparing it again (held, so a replaced one would stay open)
-        // prepares nothing on the server.
         let sql = String::from("SELECT tenant FROM marks");
+        let server_count = |rows: Vec<tokio_postgres::Row>| rows[0].get::<_, i64>(0);
+        let count = "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT tenant FROM marks'";
+        assert_eq!(server_count(conn.query(count, &[]).await.expect("count")), 4);
+        // A statement in the cache is found there, by its borrowed text:
+        // asked for again (and held, so a replaced one would stay open), it
+        // prepares nothing on the server.
         let first = conn.prepare_for(tenants[0], &sql, false).await.expect("prepare");
-        let again = conn
-            .prepare_for(tenants[0], &sql.clone(), false)
-            .await
-            .expect("prepare");
-        // The server holds them as the cache does: the evicted ones closed.
-        let rows = conn
-            .query(
-                "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT tenant FROM marks'",
-                &[],
-            )
-            .await
-            .expect("count");
-        let held: i64 = rows[0].get(0);
-        assert_eq!(held, 3, "statements the server still holds");
-        drop((first, again, conn));
+        let again = conn.prepare_for(tenants[0], &sql.clone(), false).await.expect("prepare");
+        assert_eq!(server_count(conn.query(count, &[]).await.expect("count")), 4);
+        drop((first, again));
+        // Once the least recently used has been idle long enough, the next
+        // schema takes its place, and the server closes it.
+        conn.idle = std::time::Duration::ZERO;
+        let beyond = tenants[4];
+        drop(conn.prepare_for(beyond, &sql, false).await.expect("prepare"));
+        assert_eq!(conn.schema_statements(), 3);
+        assert!(matches!(conn.cached_for(beyond, &sql), super::Lookup::Hit(_)));
+        assert_eq!(server_count(conn.query(count, &[]).await.expect("count")), 4);
+        drop(conn);
+        for tenant in &tenants {
+            assert_eq!(mark(&pool, *tenant).await, *tenant);
+        }
         pool.close();
         drop_database(&admin, &name).await;
     }
