@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Instructions per request, counted by callgrind (stable on a noisy machine):
-# starts the release server (built by bench/run.sh) under valgrind on the
-# seeded 1k data set, warms it up, then counts N requests of one kind and
-# prints instructions per request and the costliest functions (inclusive).
+# starts the release server (built by bench/run.sh) under valgrind on a
+# seeded data set (BENCH_SET, default 1k; e.g. schema or database for the
+# first tenant of that set), warms it up, then counts N requests of one kind
+# and prints instructions per request and the costliest functions
+# (inclusive).
 #
 #   bench/profile.sh [get|list|create|hello] [N=2000]
 #
-# Needs bench/run.sh to have seeded tenantry_bench_1k (keys in
-# bench/results/keys-1k.tsv) and valgrind (Debian package). BENCH_BIN runs
-# another build (e.g. a copy of an earlier commit's) for a comparison.
+# Needs bench/run.sh to have seeded tenantry_bench_<set> (keys in
+# bench/results/keys-<set>.tsv) and valgrind (Debian package). BENCH_BIN
+# runs another build (e.g. a copy of an earlier commit's) for a comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-get}
@@ -16,15 +18,16 @@ n=${2:-2000}
 out=bench/results
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 port=18481
+set=${BENCH_SET:-1k}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
-[ -s "$out/keys-1k.tsv" ] || { echo "run bench/run.sh first (it seeds the data set)" >&2; exit 1; }
+[ -s "$out/keys-$set.tsv" ] || { echo "run bench/run.sh first (it seeds the data set)" >&2; exit 1; }
 export TENANTRY_SECRET=${TENANTRY_SECRET:-bench-secret-0123456789abcdef0123456789abcdef}
 export TENANTRY_DATA_DIR=$out/data TENANTRY_LOG=warn
 redis=${BENCH_REDIS:-redis://127.0.0.1:6379}
 if [ "$redis" != none ] && redis-cli -u "$redis" ping 2>/dev/null | grep -q PONG; then
   export REDIS_URL=$redis TENANTRY_REDIS_PREFIX=profile-$$:
 fi
-IFS=$'\t' read -r key _ project < "$out/keys-1k.tsv"
+IFS=$'\t' read -r key _ project < "$out/keys-$set.tsv"
 case $kind in
   get) args=(-H "X-API-Key: $key" "http://127.0.0.1:$port/v1/projects/$project") ;;
   list) args=(-H "X-API-Key: $key" "http://127.0.0.1:$port/v1/projects?limit=20") ;;
@@ -34,7 +37,7 @@ case $kind in
 esac
 file=$out/callgrind-$kind.out
 rm -f "$file" "$file".*
-DATABASE_URL=$pg/tenantry_bench_1k valgrind --tool=callgrind --callgrind-out-file="$file" \
+DATABASE_URL=$pg/tenantry_bench_$set valgrind --tool=callgrind --callgrind-out-file="$file" \
   "${BENCH_BIN:-target/release/tenantry}" serve --listen 127.0.0.1:$port >"$out/profile-server.log" 2>&1 &
 vg=$!
 trap 'kill $vg 2>/dev/null || true' EXIT

@@ -973,14 +973,20 @@ mod schema_statement_tests {
     #[tokio::test]
     async fn each_schema_answers_from_its_own_and_a_connection_keeps_at_most_its_bound() {
         let tenants: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
-        let Some((admin, name)) = schemas(&tenants).await else { return };
+        let Some((admin, name)) = schemas(&tenants).await else {
+            return;
+        };
         let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
         // One connection, exclusive (no shared ones), keeping 3.
         let pool = Pool::connect(&url, None, 1, 3).await.expect("connect");
         for round in 0..3 {
             for (i, tenant) in tenants.iter().enumerate() {
                 // Every order: forwards, backwards, and a hot one between.
-                let tenant = if round == 1 { tenants[tenants.len() - 1 - i] } else { *tenant };
+                let tenant = if round == 1 {
+                    tenants[tenants.len() - 1 - i]
+                } else {
+                    *tenant
+                };
                 assert_eq!(mark(&pool, tenant).await, tenant, "round {round}");
                 assert_eq!(mark(&pool, tenants[0]).await, tenants[0], "round {round}");
             }
@@ -997,7 +1003,10 @@ mod schema_statement_tests {
         // asked for again (and held, so a replaced one would stay open), it
         // prepares nothing on the server.
         let first = conn.prepare_for(tenants[0], &sql, false).await.expect("prepare");
-        let again = conn.prepare_for(tenants[0], &sql.clone(), false).await.expect("prepare");
+        let again = conn
+            .prepare_for(tenants[0], &sql.clone(), false)
+            .await
+            .expect("prepare");
         assert_eq!(server_count(conn.query(count, &[]).await.expect("count")), 4);
         drop((first, again));
         // Once the least recently used has been idle long enough, the next
