@@ -25,17 +25,7 @@ use uuid::Uuid;
 macro_rules! backends {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let app = $crate::support::TestApp::spawn_sqlite().await;
-                super::$name(app).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let Some(app) = $crate::support::TestApp::spawn_postgres().await else { return };
-                super::$name(app).await;
-            }
+            $crate::backend_pair!($name);
 
             /// Once more with the test's tenants in another placement,
             /// chosen from the test's name (see `support::placement_for`).
@@ -47,6 +37,28 @@ macro_rules! backends {
             }
         }
     )*};
+}
+
+/// The two tests of `backends!` and `both_backends!`, inside the test's
+/// module: `sqlite` and `postgres`, each running `super::$name`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! backend_pair {
+    ($name:ident) => {
+        #[tokio::test]
+        async fn sqlite() {
+            let app = $crate::support::TestApp::spawn_sqlite().await;
+            super::$name(app).await;
+        }
+
+        #[tokio::test]
+        async fn postgres() {
+            let Some(app) = $crate::support::TestApp::spawn_postgres().await else {
+                return;
+            };
+            super::$name(app).await;
+        }
+    };
 }
 
 /// The placement besides `shared` that a test's second PostgreSQL run puts
@@ -66,17 +78,7 @@ pub fn placement_for(test: &str) -> tenants::Placement {
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let app = $crate::support::TestApp::spawn_sqlite().await;
-                super::$name(app).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let Some(app) = $crate::support::TestApp::spawn_postgres().await else { return };
-                super::$name(app).await;
-            }
+            $crate::backend_pair!($name);
         }
     )*};
 }
