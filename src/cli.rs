@@ -1,4 +1,5 @@
-//! `tenantry serve | migrate [status] | config | spec | tenant create | tenant show | api-key create | user create | member add |
+//! `tenantry serve | migrate [status] | config | spec | tenant create | tenant show | tenant move | tenant delete |
+//! api-key create | user create | member add |
 //! jwt-keys rotate`.
 //! Every command reads the same configuration; stdout carries only a
 //! command's JSON, logs go to stderr.
@@ -179,6 +180,38 @@ pub enum TenantCommand {
         /// The tenant's slug.
         slug: String,
     },
+    /// Move a tenant's data to another placement while it is served: copy,
+    /// catch up, verify, switch (writes paused about a second), then remove
+    /// the old copy. Run again to resume after a failure or a kill; prints
+    /// a summary as JSON.
+    Move {
+        /// The tenant's slug.
+        slug: String,
+        /// Where its data goes: `shared`, `schema` (PostgreSQL) or
+        /// `database`; may be left out to resume the move under way.
+        #[arg(long, value_enum, conflicts_with = "abort")]
+        to: Option<PlacementArg>,
+        /// With `--to database`: the database server, a name from
+        /// `[databases.<name>]` [default: the platform's own server].
+        #[arg(long, value_name = "NAME", requires = "to")]
+        database: Option<String>,
+        /// Stop once the tenant is served from its new place, leaving the
+        /// old copy (refusing writes) for inspection; `tenant move SLUG`
+        /// then removes it, `--abort` moves the tenant back.
+        #[arg(long, conflicts_with = "abort")]
+        keep_source: bool,
+        /// Abort the move: before the switch the tenant simply stays where
+        /// it was; after it (before the old copy is removed) it moves back.
+        #[arg(long)]
+        abort: bool,
+        /// Seconds between the switch and the old copy's removal (every
+        /// instance routes to the new place within 1 s).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        drain_secs: u64,
+        /// Rows copied per batch.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        batch: u64,
+    },
     /// Delete a tenant with everything it owns (its data, keys,
     /// memberships, sessions), and drop its schema or database at once;
     /// print what was deleted as JSON.
@@ -260,23 +293,18 @@ pub enum MemberCommand {
 /// within a second), then drops its own storage.
 async fn delete_tenant(settings: &Settings, db: &Db, slug: &str) -> Result<serde_json::Value, CliError> {
     let tenant = tenants::by_slug(&db.platform(), slug).await?;
+    if db.move_status(tenant.id).await?.is_some() {
+        return Err(CliError::Usage(format!(
+            "tenant `{slug}` is being moved: finish the move (`tenantry tenant move {slug}`) or abort it (`--abort`) first"
+        )));
+    }
     let operator = crate::access::Principal::operator(tenant.id);
     // Its effects are the serving instances' to apply; they hear of it here.
     let _ = tenants::delete(&db.scoped(&operator.authenticated()), SystemClock.now()).await?;
-    if let Some(url) = &settings.redis.url {
-        use secrecy::ExposeSecret;
-        match crate::cache::broadcast::Broadcast::new(
-            url.expose_secret(),
-            &settings.redis.prefix,
-            std::time::Duration::from_secs(1),
-        ) {
-            Ok(broadcast) => {
-                std::sync::Arc::new(broadcast)
-                    .publish(crate::cache::broadcast::Notice::TenantDeleted(tenant.id))
-                    .await;
-            }
-            Err(e) => eprintln!("warning: could not tell the serving instances over Redis: {e}"),
-        }
+    if let Some(broadcast) = broadcast(settings) {
+        broadcast
+            .publish(crate::cache::broadcast::Notice::TenantDeleted(tenant.id))
+            .await;
     }
     let dropped = db.platform().drop_storage(tenant.id).await.map_err(|e| {
         CliError::Failed(format!(
@@ -287,6 +315,117 @@ async fn delete_tenant(settings: &Settings, db: &Db, slug: &str) -> Result<serde
         "deleted": {"id": tenant.id, "slug": tenant.slug, "placement": tenant.placement},
         "dropped": dropped,
     }))
+}
+
+/// The serving instances' broadcast, when Redis is configured (they also
+/// poll for moved and deleted tenants without it).
+fn broadcast(settings: &Settings) -> Option<std::sync::Arc<crate::cache::broadcast::Broadcast>> {
+    use secrecy::ExposeSecret;
+    let url = settings.redis.url.as_ref()?;
+    match crate::cache::broadcast::Broadcast::new(
+        url.expose_secret(),
+        &settings.redis.prefix,
+        std::time::Duration::from_secs(1),
+    ) {
+        Ok(broadcast) => Some(std::sync::Arc::new(broadcast)),
+        Err(e) => {
+            eprintln!("warning: could not tell the serving instances over Redis: {e}");
+            None
+        }
+    }
+}
+
+/// Moves (or resumes, or aborts the move of) the tenant `slug`, with
+/// progress on stderr: one line rewritten in place on a terminal, a line a
+/// second otherwise, and every step's line.
+async fn move_tenant(
+    settings: &Settings,
+    db: &Db,
+    slug: &str,
+    request: crate::db::MoveRequest,
+    abort: bool,
+) -> Result<crate::db::MoveReport, CliError> {
+    use std::io::{IsTerminal, Write};
+    let tenant = tenants::by_slug(&db.platform(), slug).await?;
+    let broadcast = broadcast(settings);
+    let on_switch = move |id: uuid::Uuid| -> futures_util::future::BoxFuture<'static, ()> {
+        let broadcast = broadcast.clone();
+        Box::pin(async move {
+            if let Some(broadcast) = broadcast {
+                broadcast
+                    .publish(crate::cache::broadcast::Notice::TenantMoved(id))
+                    .await;
+            }
+        })
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    let progress = |event: crate::db::MoveEvent<'_>| {
+        use crate::db::MoveEvent;
+        let (line, step) = match event {
+            MoveEvent::Started { from, to, state } => (
+                format!(
+                    "moving {slug}: {} -> {} ({})",
+                    describe_place(from),
+                    describe_place(to),
+                    serde_json::to_value(state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+                true,
+            ),
+            MoveEvent::Copied { table, rows } => (format!("copying {table}: {rows} rows"), false),
+            MoveEvent::CaughtUp { copied, lag } => {
+                (format!("catching up: {copied} changes copied, {lag} behind"), false)
+            }
+            MoveEvent::Paused => ("switching: writes paused".to_owned(), true),
+            MoveEvent::Switched { pause } => (format!("switched: writes paused for {} ms", pause.as_millis()), true),
+            MoveEvent::Draining { wait } => (format!("removing the old copy in {} ms", wait.as_millis()), true),
+            MoveEvent::Removed => ("removed the old copy".to_owned(), true),
+        };
+        let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !step && !terminal && last.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let mut err = std::io::stderr().lock();
+        let _ = if terminal && !step {
+            write!(err, "\r\x1b[2K{line}")
+        } else if terminal {
+            writeln!(err, "\r\x1b[2K{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+    };
+    let report = if abort {
+        db.abort_move(tenant.id, request, &progress, &on_switch).await
+    } else {
+        db.move_tenant(tenant.id, request, &progress, &on_switch).await
+    };
+    let report = report.map_err(|e| {
+        CliError::Failed(format!(
+            "{e} (the move stopped; `tenantry tenant move {slug}` resumes it, `--abort` undoes it)"
+        ))
+    })?;
+    let summary = format!(
+        "{}: {} rows copied, {} changes caught up, writes paused {} ms, {} ms in all; old copy {}",
+        if report.reversed { "moved back" } else { "moved" },
+        report.rows_copied,
+        report.changes_caught_up,
+        report.write_pause_ms.map_or("no".to_owned(), |ms| ms.to_string()),
+        report.total_ms,
+        report.source
+    );
+    eprintln!("{summary}");
+    Ok(report)
+}
+
+fn describe_place(place: &crate::db::Place) -> String {
+    match &place.location {
+        Some(location) => format!("{} ({location})", place.placement),
+        None => place.placement.to_string(),
+    }
 }
 
 /// A command's failure, printed to stderr.
@@ -486,9 +625,44 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             command: TenantCommand::Show { slug },
         } => {
             let db = owner_db(settings).await?;
-            let tenant = tenants::by_slug(&db.platform(), &slug).await;
+            let result = async {
+                let tenant = tenants::by_slug(&db.platform(), &slug).await?;
+                let moving = db.move_status(tenant.id).await?;
+                Ok::<_, CliError>((tenant, moving))
+            }
+            .await;
             db.close().await;
-            print_json(&tenant_json(&tenant?));
+            let (tenant, moving) = result?;
+            let mut shown = tenant_json(&tenant);
+            if let Some(moving) = moving {
+                shown["move"] = serde_json::to_value(moving).unwrap_or_default();
+            }
+            print_json(&shown);
+            Ok(())
+        }
+        Command::Tenant {
+            command:
+                TenantCommand::Move {
+                    slug,
+                    to,
+                    database,
+                    keep_source,
+                    abort,
+                    drain_secs,
+                    batch,
+                },
+        } => {
+            let request = crate::db::MoveRequest {
+                to: to.map(|to| (to.into(), database)),
+                keep_source,
+                drain: std::time::Duration::from_secs(drain_secs),
+                batch,
+                halt: None,
+            };
+            let db = owner_db(settings).await?;
+            let result = move_tenant(settings, &db, &slug, request, abort).await;
+            db.close().await;
+            print_json(&serde_json::to_value(result?).unwrap_or_default());
             Ok(())
         }
         Command::Tenant {

@@ -303,10 +303,23 @@ impl From<sea_orm::DbErr> for ApiError {
                 )
                 .with_retry_after(STORAGE_RETRY_SECONDS)
             }
+            // This tenant only, for the moment its data moves (about a
+            // second): its writes are refused where it was, never lost.
+            err if crate::db::is_moving(&err) => {
+                tracing::info!("a write refused while its tenant moves");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "this tenant's data is being moved; retry in a moment",
+                )
+                .with_retry_after(MOVE_RETRY_SECONDS)
+            }
             err => ApiError::internal(&err),
         }
     }
 }
+
+/// How long a write refused during a tenant's move is told to wait.
+const MOVE_RETRY_SECONDS: u64 = 1;
 
 /// Every error status an operation can document, with its description.
 const DOCUMENTED: [(u16, &str); 11] = [

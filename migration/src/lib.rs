@@ -10,7 +10,8 @@
 //! where each tenant's data lives (its placement and location);
 //! `m20261202_000006_tenant_storage_state` where its own storage stands;
 //! `m20261202_000007_tenant_placed_at` when its placement last changed;
-//! `m20261202_000008_deployment` the deployment's own id.
+//! `m20261202_000008_deployment` the deployment's own id;
+//! `m20261203_000009_tenant_moves` the tenant moves under way.
 //!
 //! Every table is in one of two sets, the tenant set or the platform set
 //! ([`TENANT_SET`], [`PLATFORM_SET`]). [`Migrator`] holds the platform
@@ -29,6 +30,7 @@ mod m20261202_000005_tenant_placement;
 mod m20261202_000006_tenant_storage_state;
 mod m20261202_000007_tenant_placed_at;
 mod m20261202_000008_deployment;
+mod m20261203_000009_tenant_moves;
 mod rls;
 mod sets;
 mod stub;
@@ -38,7 +40,7 @@ pub use m20261202_000005_tenant_placement::PLACEMENTS;
 pub use rls::{APP_TENANT_SETTING, APP_USER_SETTING, TENANT_TABLES, USER_TABLES};
 pub use sets::{PLATFORM_SET, TENANT_SET, TableSet, set_of};
 pub use stub::{TENANT_STUB, create_tenant_stub};
-pub use tenant_set::{TENANT_LEDGER, TenantMigrator};
+pub use tenant_set::{TENANT_CHANGES, TENANT_LEDGER, TenantMigrator};
 
 pub struct Migrator;
 
@@ -54,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_tenant_storage_state::Migration),
             Box::new(m20261202_000007_tenant_placed_at::Migration),
             Box::new(m20261202_000008_deployment::Migration),
+            Box::new(m20261203_000009_tenant_moves::Migration),
         ]
     }
 }

@@ -19,7 +19,9 @@
 /// `tenant_migrations` is the tenant set's ledger: it lives in every
 /// tenant storage beside the tables it describes, with no `tenant_id` (it
 /// describes the storage, not a tenant) and no grant to the application.
-pub const TENANT_SET: &[&str] = &["tenant_migrations", "projects", "tasks"];
+/// `tenant_changes` is the log a tenant move reads: it is in every storage
+/// too, and is never itself moved.
+pub const TENANT_SET: &[&str] = &["tenant_migrations", "projects", "tasks", "tenant_changes"];
 
 /// The platform set, in creation order. `seaql_migrations` is its ledger.
 pub const PLATFORM_SET: &[&str] = &[
@@ -31,6 +33,7 @@ pub const PLATFORM_SET: &[&str] = &[
     "sessions",
     "refresh_tokens",
     "deployment",
+    "tenant_moves",
 ];
 
 /// The set `table` belongs to, if it is in exactly one.

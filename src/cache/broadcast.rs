@@ -4,9 +4,11 @@
 //! `REDIS_URL` is set), so each instance's API-key cache can keep entries
 //! longer than the 1 s bound that holds without it (see [`super::keys`]).
 //!
-//! One channel, `<TENANTRY_REDIS_PREFIX>revocations`, carries three kinds of
+//! One channel, `<TENANTRY_REDIS_PREFIX>revocations`, carries four kinds of
 //! message: `key:<id>` (a key was revoked), `tenant:<id>` (a tenant was
-//! deleted, and with it its keys) and `hb:<instance>` (a heartbeat). Every
+//! deleted, and with it its keys), `moved:<id>` (a tenant's data moved: its
+//! placement is read again, sooner than the placement poll) and
+//! `hb:<instance>` (a heartbeat). Every
 //! instance publishes its heartbeat every [`HEARTBEAT`] and counts the
 //! broadcast as heard only while its own heartbeat comes back through its
 //! subscription: that proves the whole path, publish to delivery, works.
@@ -35,6 +37,8 @@ pub const HEARTBEAT: Duration = Duration::from_millis(250);
 pub enum Notice {
     KeyRevoked(Uuid),
     TenantDeleted(Uuid),
+    /// A tenant's data moved: its placement is read again.
+    TenantMoved(Uuid),
     Heartbeat(u64),
 }
 
@@ -43,6 +47,7 @@ impl Notice {
         match self {
             Notice::KeyRevoked(id) => format!("key:{id}"),
             Notice::TenantDeleted(id) => format!("tenant:{id}"),
+            Notice::TenantMoved(id) => format!("moved:{id}"),
             Notice::Heartbeat(instance) => format!("hb:{instance:016x}"),
         }
     }
@@ -52,6 +57,7 @@ impl Notice {
         match kind {
             "key" => Uuid::parse_str(value).ok().map(Notice::KeyRevoked),
             "tenant" => Uuid::parse_str(value).ok().map(Notice::TenantDeleted),
+            "moved" => Uuid::parse_str(value).ok().map(Notice::TenantMoved),
             "hb" => u64::from_str_radix(value, 16).ok().map(Notice::Heartbeat),
             _ => None,
         }
@@ -137,8 +143,8 @@ impl Broadcast {
     }
 
     /// Listens on the channel, forever, reconnecting after a loss, and
-    /// applies what it hears to `cache`.
-    pub async fn listen(self: Arc<Self>, cache: Arc<KeyCache>) {
+    /// applies what it hears to `cache` (and a moved tenant's to `moved`).
+    pub async fn listen(self: Arc<Self>, cache: Arc<KeyCache>, moved: Arc<dyn Fn(Uuid) + Send + Sync>) {
         loop {
             match tokio::time::timeout(ATTEMPT * 2, self.subscribe()).await {
                 Ok(Ok(mut messages)) => {
@@ -150,6 +156,7 @@ impl Broadcast {
                         match Notice::decode(&text) {
                             Some(Notice::KeyRevoked(id)) => cache.forget(id),
                             Some(Notice::TenantDeleted(id)) => cache.forget_tenant(id),
+                            Some(Notice::TenantMoved(id)) => moved(id),
                             Some(Notice::Heartbeat(instance)) if instance == self.instance => {
                                 cache.heard_heartbeat(Instant::now());
                             }
@@ -183,6 +190,7 @@ mod tests {
         for notice in [
             Notice::KeyRevoked(id),
             Notice::TenantDeleted(id),
+            Notice::TenantMoved(id),
             Notice::Heartbeat(u64::MAX),
             Notice::Heartbeat(0),
         ] {

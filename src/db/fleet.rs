@@ -32,6 +32,13 @@ use uuid::Uuid;
 
 use super::registry::{Platform, Servers};
 
+/// Why a fleet run passed over a tenant: it is being moved.
+const BEING_MOVED: &str = "being moved";
+
+fn is_being_moved(err: &DbErr) -> bool {
+    matches!(err, DbErr::Custom(message) if message.starts_with(BEING_MOVED))
+}
+
 /// How a fleet run goes.
 #[derive(Debug, Clone, Copy)]
 pub struct FleetOptions {
@@ -82,6 +89,9 @@ pub struct FleetReport {
     pub not_attempted: usize,
     /// Schemas of tenants that no longer exist, dropped.
     pub dropped: Vec<String>,
+    /// Tenants passed over because they are being moved (migrated by the
+    /// first run after their move ends).
+    pub moving: Vec<FleetTenant>,
 }
 
 /// How far a run has got, for progress output.
@@ -171,7 +181,8 @@ pub(super) async fn migrate<M: MigratorTrait>(
             &counts,
         )
         .await;
-        report.migrated += wave.len() - failures.attempted_not_done - failures.failed.len();
+        report.migrated += wave.len() - failures.attempted_not_done - failures.failed.len() - failures.moving.len();
+        report.moving.extend(failures.moving);
         report.not_attempted += failures.attempted_not_done;
         if canary && !failures.failed.is_empty() {
             stop.store(true, Ordering::Release);
@@ -189,6 +200,7 @@ struct Counts<'a> {
 
 struct Wave {
     failed: Vec<FleetFailure>,
+    moving: Vec<FleetTenant>,
     /// Tenants of the wave never started, because a failure stopped it.
     attempted_not_done: usize,
 }
@@ -203,17 +215,27 @@ async fn run_wave<M: MigratorTrait>(
     counts: &Counts<'_>,
 ) -> Wave {
     let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let moving = std::sync::Mutex::new(Vec::new());
     let skipped = AtomicUsize::new(0);
     futures_util::stream::iter(tenants)
         .for_each_concurrent(parallel, |tenant| {
             let failed = failed.clone();
             let skipped = &skipped;
+            let moving = &moving;
             async move {
                 if stop.load(Ordering::Acquire) {
                     skipped.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                if let Err(err) = migrate_one::<M>(conn, servers, tenant.id).await {
+                let result = migrate_one::<M>(conn, servers, tenant.id).await;
+                if let Err(err) = &result
+                    && is_being_moved(err)
+                {
+                    moving
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(tenant.clone());
+                } else if let Err(err) = result {
                     let error = err.to_string();
                     tracing::warn!(tenant = %tenant.slug, error = %error, "a tenant's migration failed");
                     // Recorded beside the tenant; a failure to record it is
@@ -242,6 +264,7 @@ async fn run_wave<M: MigratorTrait>(
     let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     Wave {
         failed,
+        moving: moving.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
         attempted_not_done: skipped.into_inner(),
     }
 }
@@ -269,8 +292,18 @@ pub(super) async fn migrate_one<M: MigratorTrait>(
 ) -> Result<(), DbErr> {
     let postgres = conn.get_database_backend() == DatabaseBackend::Postgres;
     let txn = conn.begin().await?;
-    if postgres {
+    if postgres && !try_lock_tenant(&txn, tenant).await? {
+        // A move holds it for as long as it runs; another migration only
+        // for its own.
+        if super::moves::is_under_way(conn, tenant).await? {
+            return Err(DbErr::Custom(format!("{BEING_MOVED}: tenant {tenant}")));
+        }
         lock_tenant(&txn, tenant).await?;
+    }
+    // A tenant mid-move keeps its storage as the move found it until the
+    // move ends (finished or aborted): the next run migrates it.
+    if super::moves::is_under_way(&txn, tenant).await? {
+        return Err(DbErr::Custom(format!("{BEING_MOVED}: tenant {tenant}")));
     }
     super::tx::apply_settings(&txn, &[(migration::APP_TENANT_SETTING, tenant)]).await?;
     let Some((placement, location, version)) = storage_of(&txn, tenant).await? else {
@@ -499,7 +532,7 @@ pub(super) async fn lock_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Resu
 
 /// [`lock_tenant`] if no other transaction holds it; whether it was taken.
 #[expect(clippy::disallowed_methods, reason = "the operator's lock, inside the seam")]
-async fn try_lock_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<bool, DbErr> {
+pub(super) async fn try_lock_tenant(txn: &DatabaseTransaction, tenant: Uuid) -> Result<bool, DbErr> {
     let row = txn
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DatabaseBackend::Postgres,

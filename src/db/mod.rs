@@ -11,6 +11,7 @@
 #[cfg(feature = "bench")]
 mod bench;
 mod fleet;
+mod moves;
 mod owned;
 mod pg;
 mod placement;
@@ -33,6 +34,10 @@ use sea_orm::{
 use secrecy::ExposeSecret;
 
 pub use fleet::{FleetFailure, FleetOptions, FleetProgress, FleetReport, FleetTenant};
+pub use moves::{
+    DRAIN as MOVE_DRAIN, Halt, MoveEvent, MoveReport, MoveRequest, MoveStatus, OnSwitch, Place, State as MoveState,
+    TableCheck, is_moving,
+};
 pub use pg::Decode;
 pub use placement::{is_storage_behind, schema_name};
 pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
@@ -93,6 +98,9 @@ pub struct MigrationStatus {
     /// The tenants whose last migration failed (at most
     /// [`FAILING_LISTED`]), with the error.
     pub failing: Vec<FleetFailure>,
+    /// The tenants being moved, each once, with its move's state (each is
+    /// also counted once in `tenants`, where its data is now).
+    pub moving: Vec<MoveStatus>,
 }
 
 /// How often each instance asks which tenants moved (so every instance
@@ -258,6 +266,53 @@ impl Db {
         self.placements.forget(tenant);
     }
 
+    /// Forgets what this instance read of a moved tenant's placement: its
+    /// next request reads where it is now.
+    pub fn forget_placement(&self, tenant: uuid::Uuid) {
+        self.placements.forget_placement(tenant);
+    }
+
+    /// Moves the tenant's data to another placement while it is served, or
+    /// resumes its move (see `moves/`); the migrating role's connection
+    /// only. `progress` hears of each step; `on_switch` is called once the
+    /// placement has changed.
+    pub async fn move_tenant(
+        &self,
+        tenant: uuid::Uuid,
+        request: MoveRequest,
+        progress: &(dyn Fn(MoveEvent<'_>) + Sync),
+        on_switch: OnSwitch<'_>,
+    ) -> Result<MoveReport, DbErr> {
+        self.require_owner("moving a tenant")?;
+        moves::run(self, tenant, request, progress, on_switch).await
+    }
+
+    /// Aborts the tenant's move: before the switch the tenant simply stays
+    /// where it is; after it, it is moved back.
+    pub async fn abort_move(
+        &self,
+        tenant: uuid::Uuid,
+        request: MoveRequest,
+        progress: &(dyn Fn(MoveEvent<'_>) + Sync),
+        on_switch: OnSwitch<'_>,
+    ) -> Result<MoveReport, DbErr> {
+        self.require_owner("aborting a move")?;
+        moves::abort(self, tenant, request, progress, on_switch).await
+    }
+
+    /// The tenant's move under way, if any.
+    pub async fn move_status(&self, tenant: uuid::Uuid) -> Result<Option<MoveStatus>, DbErr> {
+        moves::status(&self.conn, tenant).await
+    }
+
+    fn require_owner(&self, what: &str) -> Result<(), DbErr> {
+        if self.is_owner {
+            Ok(())
+        } else {
+            Err(DbErr::Custom(format!("{what} needs the migrating role's connection")))
+        }
+    }
+
     /// Reads again the placements of the tenants whose placement changed
     /// since the last poll (another instance's move, an operator's): how
     /// many this instance forgot. Every instance polls every 500 ms.
@@ -383,11 +438,17 @@ impl Db {
             };
             (status, Vec::new())
         };
+        let moving = if platform.pending.is_empty() {
+            moves::all(&self.conn).await?
+        } else {
+            Vec::new()
+        };
         Ok(MigrationStatus {
             platform,
             shared,
             tenants,
             failing,
+            moving,
         })
     }
 

@@ -138,10 +138,9 @@ impl Placements {
             .unwrap_or_else(PoisonError::into_inner)
             .map_or(0, |at| at - POLL_OVERLAP_MS);
         let (moved, now) = platform.placements_changed_since(since).await?;
-        let forgotten = {
-            let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
-            moved.iter().filter(|tenant| known.remove(tenant).is_some()).count()
-        };
+        // Their old database's pool goes too: a SQLite file removed by the
+        // move and made again would otherwise still be reached through it.
+        let forgotten = moved.iter().filter(|tenant| self.forget_placement(**tenant)).count();
         let mut polled = self.polled.lock().unwrap_or_else(PoisonError::into_inner);
         *polled = Some(polled.map_or(now, |at| at.max(now)));
         Ok(forgotten)
@@ -167,17 +166,26 @@ impl Placements {
         Ok(placement)
     }
 
-    /// Forgets `tenant` (deleted), so its entry does not outlive it, nor
-    /// the pool of its own database.
-    pub(super) fn forget(&self, tenant: Uuid) {
+    /// Forgets where `tenant` is (it moved), and the pool of the database
+    /// it was in: its next request reads where it is now. Whether this
+    /// instance knew it.
+    pub(super) fn forget_placement(&self, tenant: Uuid) -> bool {
         let placed = self
             .known
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&tenant);
+        let known = placed.is_some();
         if let Some(location) = placed.and_then(|p| p.database) {
             self.registry.forget(&location);
         }
+        known
+    }
+
+    /// Forgets `tenant` (deleted), so its entry does not outlive it, nor
+    /// the pool of its own database.
+    pub(super) fn forget(&self, tenant: Uuid) {
+        self.forget_placement(tenant);
     }
 }
 

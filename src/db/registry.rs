@@ -155,6 +155,26 @@ impl Servers {
         }
     }
 
+    /// The file of the SQLite tenant database at `location`.
+    pub(super) fn sqlite_path(&self, location: &str) -> Result<PathBuf, DbErr> {
+        match self.target(location)? {
+            Target::Sqlite { path } => Ok(path),
+            Target::Pg { .. } => Err(DbErr::Custom(format!("`{location}` is not a SQLite tenant database"))),
+        }
+    }
+
+    /// The file whose lock a SQLite move of `tenant` holds.
+    pub(super) fn move_lock_path(&self, tenant: Uuid) -> PathBuf {
+        self.data_dir
+            .join(SQLITE_DIR)
+            .join(format!("{}.move.lock", tenant.simple()))
+    }
+
+    /// The platform database's URL (the migrating login's).
+    pub(super) fn platform_url(&self) -> &SecretString {
+        &self.default.url
+    }
+
     /// Whether `server` names a server tenant databases may be put on.
     pub(super) fn has_server(&self, server: &str) -> bool {
         self.backend == DatabaseBackend::Postgres && self.named.contains_key(server)
@@ -246,7 +266,7 @@ impl Servers {
 
     /// One connection as the migrating login to `location` (`create`:
     /// making a SQLite file that does not exist yet).
-    async fn owner(&self, location: &str, create: bool) -> Result<DatabaseConnection, DbErr> {
+    pub(super) async fn owner(&self, location: &str, create: bool) -> Result<DatabaseConnection, DbErr> {
         let url = match self.target(location)? {
             Target::Sqlite { path } => {
                 if let Some(dir) = path.parent() {

@@ -113,10 +113,15 @@ pub struct Jobs {
 /// With Redis, the broadcast's heartbeat and listener.
 pub fn listeners(state: &AppState) -> Vec<JoinHandle<()>> {
     match &state.broadcast {
-        Some(broadcast) => vec![
-            tokio::spawn(broadcast.clone().beat()),
-            tokio::spawn(broadcast.clone().listen(state.key_cache.clone())),
-        ],
+        Some(broadcast) => {
+            let db = state.db.clone();
+            let moved: std::sync::Arc<dyn Fn(uuid::Uuid) + Send + Sync> =
+                std::sync::Arc::new(move |tenant| db.forget_placement(tenant));
+            vec![
+                tokio::spawn(broadcast.clone().beat()),
+                tokio::spawn(broadcast.clone().listen(state.key_cache.clone(), moved)),
+            ]
+        }
         None => Vec::new(),
     }
 }

@@ -217,7 +217,9 @@ async fn a_tenant_database_keeps_the_tenant_rules(app: TestApp) {
         assert!(primary.starts_with("PRIMARY KEY (tenant_id"), "{table}: {primary}");
         assert!(to_tenants, "{table}: a foreign key to the stub");
         assert!(granted, "{table}: the application role reaches it");
-        assert!(indexes >= 2, "{table}: its indexes ({indexes})");
+        // The change log is read by its primary key alone (tenant, seq).
+        let least = if *table == migration::TENANT_CHANGES { 1 } else { 2 };
+        assert!(indexes >= least, "{table}: its indexes ({indexes})");
     }
     for (table, what) in [
         (migration::TENANT_LEDGER, "the ledger"),

@@ -19,6 +19,7 @@ mod key_cache;
 mod layers;
 mod members;
 mod migrations;
+mod moves;
 mod openapi_spec;
 mod pagination;
 mod placements;

@@ -14,9 +14,13 @@
 use sea_orm_migration::prelude::*;
 
 mod t20261202_000001_projects_tasks;
+mod t20261203_000002_tenant_changes;
 
 /// Each storage's ledger of the tenant-set migrations it has.
 pub const TENANT_LEDGER: &str = "tenant_migrations";
+
+/// Each storage's log of the rows a tenant move must copy again.
+pub const TENANT_CHANGES: &str = "tenant_changes";
 
 /// The tenant set's migrations.
 pub struct TenantMigrator;
@@ -24,7 +28,10 @@ pub struct TenantMigrator;
 #[async_trait::async_trait]
 impl MigratorTrait for TenantMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(t20261202_000001_projects_tasks::Migration)]
+        vec![
+            Box::new(t20261202_000001_projects_tasks::Migration),
+            Box::new(t20261203_000002_tenant_changes::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
