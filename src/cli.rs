@@ -343,7 +343,6 @@ async fn move_tenant(
     db: &Db,
     slug: &str,
     request: crate::db::MoveRequest,
-    abort: bool,
 ) -> Result<crate::db::MoveReport, CliError> {
     use std::io::{IsTerminal, Write};
     let tenant = tenants::by_slug(&db.platform(), slug).await?;
@@ -398,11 +397,7 @@ async fn move_tenant(
             writeln!(err, "{line}")
         };
     };
-    let report = if abort {
-        db.abort_move(tenant.id, request, &progress, &on_switch).await
-    } else {
-        db.move_tenant(tenant.id, request, &progress, &on_switch).await
-    };
+    let report = db.move_tenant(tenant.id, request, &progress, &on_switch).await;
     let report = report.map_err(|e| {
         CliError::Failed(format!(
             "{e} (the move stopped; `tenantry tenant move {slug}` resumes it, `--abort` undoes it)"
@@ -655,12 +650,13 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             let request = crate::db::MoveRequest {
                 to: to.map(|to| (to.into(), database)),
                 keep_source,
+                abort,
                 drain: std::time::Duration::from_secs(drain_secs),
                 batch,
                 halt: None,
             };
             let db = owner_db(settings).await?;
-            let result = move_tenant(settings, &db, &slug, request, abort).await;
+            let result = move_tenant(settings, &db, &slug, request).await;
             db.close().await;
             print_json(&serde_json::to_value(result?).unwrap_or_default());
             Ok(())

@@ -272,8 +272,8 @@ impl Db {
         self.placements.forget_placement(tenant);
     }
 
-    /// Moves the tenant's data to another placement while it is served, or
-    /// resumes its move (see `moves/`); the migrating role's connection
+    /// Moves the tenant's data to another placement while it is served,
+    /// resumes its move, or aborts it (see `moves/`); the migrating role's connection
     /// only. `progress` hears of each step; `on_switch` is called once the
     /// placement has changed.
     pub async fn move_tenant(
@@ -285,19 +285,6 @@ impl Db {
     ) -> Result<MoveReport, DbErr> {
         self.require_owner("moving a tenant")?;
         moves::run(self, tenant, request, progress, on_switch).await
-    }
-
-    /// Aborts the tenant's move: before the switch the tenant simply stays
-    /// where it is; after it, it is moved back.
-    pub async fn abort_move(
-        &self,
-        tenant: uuid::Uuid,
-        request: MoveRequest,
-        progress: &(dyn Fn(MoveEvent<'_>) + Sync),
-        on_switch: OnSwitch<'_>,
-    ) -> Result<MoveReport, DbErr> {
-        self.require_owner("aborting a move")?;
-        moves::abort(self, tenant, request, progress, on_switch).await
     }
 
     /// The tenant's move under way, if any.

@@ -41,8 +41,12 @@ async fn run(app: &TestApp, tenant: Uuid, request: MoveRequest) -> Result<MoveRe
 }
 
 async fn abort(app: &TestApp, tenant: Uuid) -> MoveReport {
+    let abort = MoveRequest {
+        abort: true,
+        ..request(None)
+    };
     app.owner
-        .abort_move(tenant, request(None), &|_| {}, &|_| Box::pin(async {}))
+        .move_tenant(tenant, abort, &|_| {}, &|_| Box::pin(async {}))
         .await
         .expect("the move is aborted")
 }

@@ -134,6 +134,9 @@ pub struct MoveRequest {
     /// the platform's own); `None` resumes the move under way.
     pub to: Option<(Placement, Option<String>)>,
     pub keep_source: bool,
+    /// Abort the move under way instead: before the switch the target is
+    /// dropped and the tenant stays where it was; after it, it moves back.
+    pub abort: bool,
     pub drain: Duration,
     pub batch: u64,
     pub halt: Option<Halt>,
@@ -144,6 +147,7 @@ impl Default for MoveRequest {
         Self {
             to: None,
             keep_source: false,
+            abort: false,
             drain: DRAIN,
             batch: BATCH,
             halt: None,
@@ -506,7 +510,7 @@ impl Lock {
 /// Called once the switch has committed (to tell the serving instances).
 pub type OnSwitch<'a> = &'a (dyn Fn(Uuid) -> BoxFuture<'static, ()> + Sync);
 
-/// Moves `tenant` as `request` asks, or resumes its move.
+/// Moves `tenant` as `request` asks, resumes its move, or aborts it.
 pub(super) async fn run(
     db: &Db,
     tenant: Uuid,
@@ -515,22 +519,11 @@ pub(super) async fn run(
     on_switch: OnSwitch<'_>,
 ) -> Result<MoveReport, DbErr> {
     let lock = lock(db, tenant).await?;
-    let result = Box::pin(run_locked(db, tenant, request, progress, on_switch)).await;
-    lock.release().await;
-    result
-}
-
-/// Aborts `tenant`'s move: before the switch the target is dropped and the
-/// tenant stays where it was; after it, the tenant is moved back.
-pub(super) async fn abort(
-    db: &Db,
-    tenant: Uuid,
-    request: MoveRequest,
-    progress: &(dyn Fn(MoveEvent<'_>) + Sync),
-    on_switch: OnSwitch<'_>,
-) -> Result<MoveReport, DbErr> {
-    let lock = lock(db, tenant).await?;
-    let result = Box::pin(abort_locked(db, tenant, request, progress, on_switch)).await;
+    let result = if request.abort {
+        Box::pin(abort_locked(db, tenant, request, progress, on_switch)).await
+    } else {
+        Box::pin(run_locked(db, tenant, request, progress, on_switch)).await
+    };
     lock.release().await;
     result
 }
@@ -584,7 +577,11 @@ async fn abort_locked(
             row.pause_ms = None;
             row.error = None;
             save(&db.conn, tenant, &mut row).await?;
-            let request = MoveRequest { to: None, ..request };
+            let request = MoveRequest {
+                to: None,
+                abort: false,
+                ..request
+            };
             run_locked(db, tenant, request, progress, on_switch).await
         }
         State::Removing => Err(custom(format!(
