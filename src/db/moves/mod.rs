@@ -885,7 +885,7 @@ impl<'a> Mover<'a> {
                     // every write made after it.
                     self.target.install_capture().await?;
                     row.progress.checks = checks;
-                    self.switch(row, paused).await?;
+                    self.switch(row).await?;
                     let took = paused.elapsed();
                     pause = Some(took);
                     row.pause_ms = Some(i64::try_from(took.as_millis()).unwrap_or(i64::MAX));
@@ -974,7 +974,7 @@ impl<'a> Mover<'a> {
     /// The placement changes, and the move's row with it, in one
     /// transaction (its stamp tells every instance).
     #[expect(clippy::disallowed_methods, reason = "the operator's registry, inside the seam")]
-    async fn switch(&self, row: &mut Row, _paused: Instant) -> Result<(), DbErr> {
+    async fn switch(&self, row: &mut Row) -> Result<(), DbErr> {
         let conn = &self.db.conn;
         let backend = conn.get_database_backend();
         let txn = if backend == DatabaseBackend::Postgres {

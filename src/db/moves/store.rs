@@ -316,6 +316,26 @@ impl Store {
         format!("tenantry_{kind}_{table}_{}_{op}", self.tenant.simple())
     }
 
+    /// PostgreSQL: `kind`'s row triggers (`timing` the writes) on every
+    /// moved table, for the tenant's rows only, calling `function`.
+    fn pg_triggers(&self, kind: &str, timing: &str, function: &str) -> String {
+        let tenant = self.tenant_literal();
+        let mut sql = String::new();
+        for table in moved_tables() {
+            let target = self.table(table);
+            let _ = write!(
+                sql,
+                "CREATE OR REPLACE TRIGGER {w} {timing} INSERT OR UPDATE ON {target} FOR EACH ROW
+                   WHEN (NEW.tenant_id = {tenant}) EXECUTE FUNCTION {function}();
+                 CREATE OR REPLACE TRIGGER {d} {timing} DELETE ON {target} FOR EACH ROW
+                   WHEN (OLD.tenant_id = {tenant}) EXECUTE FUNCTION {function}();",
+                w = self.trigger_name(kind, table, "w"),
+                d = self.trigger_name(kind, table, "d"),
+            );
+        }
+        sql
+    }
+
     /// Installs the triggers that log which of the tenant's rows change
     /// (idempotent).
     pub(super) async fn install_capture(&self) -> Result<(), DbErr> {
@@ -337,18 +357,7 @@ impl Store {
                    RETURN NULL;
                  END $$;"
             );
-            for table in moved_tables() {
-                let target = self.table(table);
-                let _ = write!(
-                    sql,
-                    "CREATE OR REPLACE TRIGGER {w} AFTER INSERT OR UPDATE ON {target} FOR EACH ROW
-                       WHEN (NEW.tenant_id = {tenant}) EXECUTE FUNCTION {function}();
-                     CREATE OR REPLACE TRIGGER {d} AFTER DELETE ON {target} FOR EACH ROW
-                       WHEN (OLD.tenant_id = {tenant}) EXECUTE FUNCTION {function}();",
-                    w = self.trigger_name("capture", table, "w"),
-                    d = self.trigger_name("capture", table, "d"),
-                );
-            }
+            sql.push_str(&self.pg_triggers("capture", "AFTER", &function));
         } else {
             let schema = quote(&self.schema);
             let log = quote(migration::TENANT_CHANGES);
@@ -401,18 +410,7 @@ impl Store {
                    RAISE EXCEPTION '{MOVING}' USING ERRCODE = '55000';
                  END $$;"
             );
-            for table in moved_tables() {
-                let target = self.table(table);
-                let _ = write!(
-                    sql,
-                    "CREATE OR REPLACE TRIGGER {w} BEFORE INSERT OR UPDATE ON {target} FOR EACH ROW
-                       WHEN (NEW.tenant_id = {tenant}) EXECUTE FUNCTION {function}();
-                     CREATE OR REPLACE TRIGGER {d} BEFORE DELETE ON {target} FOR EACH ROW
-                       WHEN (OLD.tenant_id = {tenant}) EXECUTE FUNCTION {function}();",
-                    w = self.trigger_name("refuse", table, "w"),
-                    d = self.trigger_name("refuse", table, "d"),
-                );
-            }
+            sql.push_str(&self.pg_triggers("refuse", "BEFORE", &function));
         } else {
             let schema = quote(&self.schema);
             for table in moved_tables() {
