@@ -404,9 +404,10 @@ async fn move_tenant(
         ))
     })?;
     let summary = format!(
-        "{}: {} rows copied, {} changes caught up, writes paused {} ms, {} ms in all; old copy {}",
+        "{}: {} rows copied ({} rows/s), {} changes caught up, writes paused {} ms, {} ms in all; old copy {}",
         if report.reversed { "moved back" } else { "moved" },
         report.rows_copied,
+        report.rows_per_sec,
         report.changes_caught_up,
         report.write_pause_ms.map_or("no".to_owned(), |ms| ms.to_string()),
         report.total_ms,

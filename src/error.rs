@@ -292,6 +292,7 @@ impl From<sea_orm::DbErr> for ApiError {
             sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::new(ErrorCode::Unavailable, "the database is not reachable; retry later")
+                    .with_retry_after(UNREACHABLE_RETRY_SECONDS)
             }
             // This tenant only: its own storage is behind the code's tenant
             // set until `tenantry migrate` brings it up to date.
@@ -317,6 +318,10 @@ impl From<sea_orm::DbErr> for ApiError {
         }
     }
 }
+
+/// How long a request is told to wait when the database cannot be reached
+/// or every connection is busy.
+const UNREACHABLE_RETRY_SECONDS: u64 = 2;
 
 /// How long a write refused during a tenant's move is told to wait.
 const MOVE_RETRY_SECONDS: u64 = 1;
@@ -344,7 +349,7 @@ const DOCUMENTED: [(u16, &str); 11] = [
     (500, "The server failed; the cause is logged, never returned."),
     (
         503,
-        "The database is unreachable or the server is saturated; retry later.",
+        "The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.",
     ),
 ];
 
@@ -527,6 +532,18 @@ mod tests {
         resp.assert_content_type(PROBLEM_JSON);
         let body = resp.json().await;
         body.value().object().get("code").assert_string("internal");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_a_503_that_says_when_to_retry() {
+        for err in [
+            sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal("refused".into())),
+            sea_orm::DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout),
+        ] {
+            let api = ApiError::from(err);
+            assert_eq!(api.code, ErrorCode::Unavailable);
+            assert_eq!(api.retry_after, Some(UNREACHABLE_RETRY_SECONDS));
+        }
     }
 
     #[test]

@@ -35,8 +35,8 @@ use secrecy::ExposeSecret;
 
 pub use fleet::{FleetFailure, FleetOptions, FleetProgress, FleetReport, FleetTenant};
 pub use moves::{
-    DRAIN as MOVE_DRAIN, Halt, MoveEvent, MoveReport, MoveRequest, MoveStatus, OnSwitch, Place, State as MoveState,
-    TableCheck, is_moving,
+    DRAIN as MOVE_DRAIN, Halt, MoveEvent, MoveReport, MoveRequest, MoveStatus, OnSwitch, Phases as MovePhases, Place,
+    State as MoveState, TableCheck, is_moving,
 };
 pub use pg::Decode;
 pub use placement::{is_storage_behind, schema_name};

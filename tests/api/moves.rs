@@ -21,6 +21,7 @@ use crate::support::{TestApp, TestTenant, with_credential};
 both_backends!(
     a_tenant_moves_and_back_under_load_with_no_write_lost,
     a_stopped_move_resumes_or_aborts_with_nothing_lost,
+    a_killed_move_resumes_or_aborts_with_nothing_lost,
     a_second_instance_routes_to_the_new_place_within_a_second,
     the_command_moves_shows_and_aborts,
 );
@@ -356,6 +357,287 @@ async fn a_stopped_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
     let mut expected = made.clone();
     expected.sort();
     assert_eq!(found.keys().cloned().collect::<Vec<_>>(), expected, "every write, once");
+}
+
+/// A database session of the test's own that holds back the mover at one
+/// step (a lock it will wait for), so the process is killed there.
+enum Blocker {
+    Postgres(sea_orm::sqlx::PgConnection),
+    Sqlite(sea_orm::sqlx::SqliteConnection),
+}
+
+impl Blocker {
+    /// PostgreSQL: `statements` run in a transaction left open.
+    async fn postgres(app: &TestApp, statements: &[String]) -> Self {
+        use sea_orm::sqlx::{self, Connection};
+        let mut conn = sqlx::PgConnection::connect(app.settings.database.url())
+            .await
+            .expect("connect");
+        sqlx::raw_sql("BEGIN").execute(&mut conn).await.expect("begin");
+        for statement in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(&mut conn)
+                .await
+                .expect("the lock");
+        }
+        Self::Postgres(conn)
+    }
+
+    /// SQLite: the platform file's write lock (every step of a move writes
+    /// it: its progress, the shared tables).
+    async fn sqlite(app: &TestApp) -> Self {
+        use sea_orm::sqlx::{self, Connection};
+        let mut conn = sqlx::SqliteConnection::connect(app.settings.database.url())
+            .await
+            .expect("connect");
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .expect("the lock");
+        Self::Sqlite(conn)
+    }
+
+    /// PostgreSQL: waits until a session of the test's database waits for a
+    /// lock (the mover, held back).
+    async fn until_waited_for(&mut self) {
+        let Self::Postgres(conn) = self else { return };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let waiting: bool = sea_orm::sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                  WHERE NOT l.granted AND a.datname = current_database())",
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .expect("pg_locks");
+            if waiting {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the mover never reached the lock");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn release(self) {
+        use sea_orm::sqlx::{self, Connection};
+        match self {
+            Self::Postgres(mut conn) => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("rollback");
+                conn.close().await.expect("close");
+            }
+            Self::Sqlite(mut conn) => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("rollback");
+                conn.close().await.expect("close");
+            }
+        }
+    }
+}
+
+/// Waits until the tenant's move is in `state` and `ready` holds of its
+/// progress.
+async fn until_move(app: &TestApp, tenant: Uuid, state: &str, ready: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = app.owner.move_status(tenant).await.expect("status")
+            && serde_json::to_value(status.state).expect("state") == state
+            && ready(&status.progress)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the move never reached {state}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Kills the process (SIGKILL: nothing of its own runs) and reaps it.
+fn kill(mut child: std::process::Child) {
+    child.kill().expect("killed");
+    let status = child.wait().expect("reaped");
+    assert!(!status.success(), "it was killed, not finished");
+}
+
+/// `tenant move` run again (resume or abort) until the killed process's
+/// last statements have ended on the server and its lock is free.
+async fn cli_again(app: &TestApp, args: &[&str]) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let output = app.cli(args, "");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() || !stderr.contains("another move or a migration of it is running") {
+            return json_of(&output);
+        }
+        assert!(Instant::now() < deadline, "the killed move's lock is never freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The command killed at each step, as a crash would kill it (mid-batch,
+/// mid-transaction, waiting on the database): run again it completes;
+/// aborted, the tenant is served from where it was; nothing is lost.
+async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
+    let postgres = !app.settings.is_sqlite();
+    let tenant = app.tenant_in("killed", Placement::Shared).await;
+    let slug = tenant.slug.clone();
+    let away = tour(&app)[0];
+    let mut made = Vec::new();
+    for _ in 0..300 {
+        write(&app, &tenant, &mut made).await;
+    }
+    let first = app
+        .get(&format!("/v1/projects/{}", made[0]), &tenant.key)
+        .await
+        .ok(200)
+        .clone();
+    for n in 0..20 {
+        app.task(&tenant.key, &first, json!({"title": format!("t{n}")})).await;
+    }
+    let tasks = format!("/v1/projects/{}/tasks", made[0]);
+
+    // Killed during the copy, one row a batch: held back as it reaches the
+    // tasks (PostgreSQL) or at its next write (SQLite).
+    let mover = app.cli_spawn(&[], &["tenant", "move", &slug, "--to", away.as_str(), "--batch", "1"]);
+    until_move(&app, tenant.id, "copying", |p| {
+        p["tables"]["projects"]["copied"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    let mut blocker = if postgres {
+        Blocker::postgres(&app, &["LOCK TABLE public.tasks IN ACCESS EXCLUSIVE MODE".to_owned()]).await
+    } else {
+        Blocker::sqlite(&app).await
+    };
+    blocker.until_waited_for().await;
+    kill(mover);
+    blocker.release().await;
+    let status = app
+        .owner
+        .move_status(tenant.id)
+        .await
+        .expect("status")
+        .expect("under way");
+    assert_eq!(serde_json::to_value(status.state).expect("state"), "copying");
+    assert_eq!(placement_of(&app, &slug).await, "shared", "served from the source");
+    write(&app, &tenant, &mut made).await;
+    let done = cli_again(&app, &["tenant", "move", &slug, "--drain-secs", "1"]).await;
+    assert_eq!(done["to"]["placement"], away.as_str());
+    assert_eq!(placement_of(&app, &slug).await, away.as_str());
+    assert_eq!(rows_in_shared(&app, tenant.id).await, 0, "the old copy is gone");
+    write(&app, &tenant, &mut made).await;
+
+    // Killed during the catch-up of 200 logged writes, one a batch, then
+    // aborted: served from where it is, the aborted copy dropped.
+    let err = run(
+        &app,
+        tenant.id,
+        MoveRequest {
+            halt: Some(Halt::Copy),
+            ..request(Some(Placement::Shared))
+        },
+    )
+    .await;
+    assert!(err.is_err(), "halted");
+    for _ in 0..200 {
+        write(&app, &tenant, &mut made).await;
+    }
+    let mut blocker = if postgres {
+        // The log of the source (the tenant's schema), which the catch-up reads.
+        let schema: String = {
+            use sea_orm::sqlx::{self, Connection};
+            let mut conn = sqlx::PgConnection::connect(app.settings.database.url())
+                .await
+                .expect("connect");
+            sqlx::query_scalar("SELECT location FROM tenants WHERE id = $1")
+                .bind(tenant.id)
+                .fetch_one(&mut conn)
+                .await
+                .expect("the schema")
+        };
+        Some(
+            Blocker::postgres(
+                &app,
+                &[format!(
+                    "LOCK TABLE \"{schema}\".tenant_changes IN ACCESS EXCLUSIVE MODE"
+                )],
+            )
+            .await,
+        )
+    } else {
+        None
+    };
+    let mover = app.cli_spawn(&[], &["tenant", "move", &slug, "--batch", "1"]);
+    let mut blocker = match blocker.take() {
+        Some(mut b) => {
+            b.until_waited_for().await;
+            b
+        }
+        None => {
+            until_move(&app, tenant.id, "catching_up", |_| true).await;
+            Blocker::sqlite(&app).await
+        }
+    };
+    blocker.until_waited_for().await;
+    kill(mover);
+    blocker.release().await;
+    let status = app
+        .owner
+        .move_status(tenant.id)
+        .await
+        .expect("status")
+        .expect("under way");
+    assert_eq!(serde_json::to_value(status.state).expect("state"), "catching_up");
+    write(&app, &tenant, &mut made).await;
+    let aborted = cli_again(&app, &["tenant", "move", &slug, "--abort"]).await;
+    assert_eq!(aborted["state"], "aborted");
+    assert_eq!(placement_of(&app, &slug).await, away.as_str());
+    assert_eq!(rows_in_shared(&app, tenant.id).await, 0, "the aborted copy is dropped");
+    write(&app, &tenant, &mut made).await;
+
+    if postgres {
+        // Killed during the switch, its placement change waiting on the
+        // tenant's row: writes are refused (503) meanwhile and after, until
+        // the move is run again; then they land in the new place.
+        let mut blocker = Blocker::postgres(
+            &app,
+            &[format!(
+                "SELECT 1 FROM tenants WHERE id = '{}' FOR NO KEY UPDATE",
+                tenant.id
+            )],
+        )
+        .await;
+        let mover = app.cli_spawn(&[], &["tenant", "move", &slug, "--to", "shared"]);
+        blocker.until_waited_for().await;
+        until_move(&app, tenant.id, "switching", |_| true).await;
+        let refused = app.post("/v1/projects", &tenant.key, json!({"name": "refused"})).await;
+        assert_refused_well(&refused, "a write mid-switch");
+        kill(mover);
+        blocker.release().await;
+        let refused = app.post("/v1/projects", &tenant.key, json!({"name": "refused"})).await;
+        assert_refused_well(&refused, "a write after the mover died mid-switch");
+        app.get("/v1/projects?limit=5", &tenant.key).await.ok(200);
+        let done = cli_again(&app, &["tenant", "move", &slug, "--drain-secs", "1"]).await;
+        assert_eq!(done["to"]["placement"], "shared");
+        assert_eq!(placement_of(&app, &slug).await, "shared");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let resp = app.post("/v1/projects", &tenant.key, json!({"name": "home"})).await;
+            if resp.status == 201 {
+                made.push(resp.body["id"].as_str().unwrap_or_default().to_owned());
+                break;
+            }
+            assert_refused_well(&resp, "a write just after the switch");
+            assert!(Instant::now() < deadline, "the instance still routes to the old copy");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    let found = projects(&app, &tenant.key).await;
+    let mut expected = made.clone();
+    expected.sort();
+    assert_eq!(found.keys().cloned().collect::<Vec<_>>(), expected, "every write, once");
+    assert_eq!(
+        app.read_all(&tasks, &tenant.key, 100).await.len(),
+        20,
+        "every task, once"
+    );
 }
 
 async fn a_second_instance_routes_to_the_new_place_within_a_second(app: TestApp) {

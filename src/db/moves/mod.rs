@@ -206,10 +206,39 @@ pub struct MoveReport {
     /// From the refusal of writes at the source to the switch's commit.
     pub write_pause_ms: Option<u64>,
     pub total_ms: u64,
-    /// Rows copied per second of this run.
+    /// Rows copied per second of the copy.
     pub rows_per_sec: u64,
+    /// Where this run's time went.
+    pub phases: Phases,
     /// `removed`, or `kept` (with `--keep-source`).
     pub source: &'static str,
+}
+
+/// The milliseconds of each step of one run of a move (a resumed run
+/// counts only its own). The write pause is `pause_catch_up_ms +
+/// verify_ms + switch_ms`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Phases {
+    /// Copying every table in batches, served meanwhile.
+    pub copy_ms: u64,
+    /// Catching up the writes logged during the copy, served meanwhile.
+    pub catch_up_ms: u64,
+    /// Writes refused: the last of the log copied.
+    pub pause_catch_up_ms: u64,
+    /// Writes refused: counts and checksums compared.
+    pub verify_ms: u64,
+    /// Writes refused: the target's log started, the placement changed.
+    pub switch_ms: u64,
+    /// Waiting for every instance to route to the target.
+    pub drain_ms: u64,
+    /// Removing the old copy.
+    pub remove_ms: u64,
+}
+
+impl Phases {
+    fn add(field: &mut u64, since: Instant) {
+        *field = field.saturating_add(elapsed_ms(since));
+    }
 }
 
 /// A move under way, as `tenant show` and `migrate status` show it.
@@ -563,6 +592,7 @@ async fn abort_locked(
                 write_pause_ms: None,
                 total_ms: elapsed_ms(started),
                 rows_per_sec: 0,
+                phases: Phases::default(),
                 source: "kept",
             })
         }
@@ -800,10 +830,12 @@ impl<'a> Mover<'a> {
         let mut copied = 0;
         let mut caught_up = 0;
         let mut pause = None;
+        let mut phases = Phases::default();
         let tables = self.source.tables(&self.target).await?;
         loop {
             match row.state {
                 State::Copying => {
+                    let begun = Instant::now();
                     if row.progress.tables.is_empty() {
                         // A fresh start: nothing of the tenant's in the
                         // target (a copy left by an earlier move goes).
@@ -837,8 +869,10 @@ impl<'a> Mover<'a> {
                     }
                     row.state = State::CatchingUp;
                     save(conn, self.tenant, row).await?;
+                    Phases::add(&mut phases.copy_ms, begun);
                 }
                 State::CatchingUp => {
+                    let begun = Instant::now();
                     loop {
                         let n = store::catch_up(&self.source, &self.target, &tables, batch).await?;
                         caught_up += n;
@@ -852,6 +886,7 @@ impl<'a> Mover<'a> {
                     }
                     row.state = State::Switching;
                     save(conn, self.tenant, row).await?;
+                    Phases::add(&mut phases.catch_up_ms, begun);
                 }
                 State::Switching => {
                     let paused = Instant::now();
@@ -865,7 +900,10 @@ impl<'a> Mover<'a> {
                             break;
                         }
                     }
+                    Phases::add(&mut phases.pause_catch_up_ms, paused);
+                    let verifying = Instant::now();
                     let checks = self.verify(&tables).await?;
+                    Phases::add(&mut phases.verify_ms, verifying);
                     if let Some(bad) = checks.iter().find(|c| !agrees(c)) {
                         // Writes flow again; the copy starts over on resume.
                         self.source.drop_refusal().await?;
@@ -881,11 +919,13 @@ impl<'a> Mover<'a> {
                         )));
                     }
                     self.halt(request, Halt::Switch)?;
+                    let switching = Instant::now();
                     // Logged from before the switch: a move back finds
                     // every write made after it.
                     self.target.install_capture().await?;
                     row.progress.checks = checks;
                     self.switch(row).await?;
+                    Phases::add(&mut phases.switch_ms, switching);
                     let took = paused.elapsed();
                     pause = Some(took);
                     row.pause_ms = Some(i64::try_from(took.as_millis()).unwrap_or(i64::MAX));
@@ -905,7 +945,7 @@ impl<'a> Mover<'a> {
                     }
                     if row.keep_source {
                         save(conn, self.tenant, row).await?;
-                        return Ok(self.report(row, "kept", copied, caught_up, started));
+                        return Ok(self.report(row, "kept", copied, caught_up, phases, started));
                     }
                     let since = row
                         .switched_at
@@ -913,24 +953,36 @@ impl<'a> Mover<'a> {
                     let wait = request.drain.saturating_sub(since);
                     if !wait.is_zero() {
                         progress(MoveEvent::Draining { wait });
+                        let draining = Instant::now();
                         tokio::time::sleep(wait).await;
+                        Phases::add(&mut phases.drain_ms, draining);
                     }
                     row.state = State::Removing;
                     save(conn, self.tenant, row).await?;
                 }
                 State::Removing => {
+                    let removing = Instant::now();
                     self.target.drop_capture().await?;
                     self.target.clear_log().await?;
                     self.remove_source(row, batch).await?;
                     remove_row(conn, self.tenant).await?;
+                    Phases::add(&mut phases.remove_ms, removing);
                     progress(MoveEvent::Removed);
-                    return Ok(self.report(row, "removed", copied, caught_up, started));
+                    return Ok(self.report(row, "removed", copied, caught_up, phases, started));
                 }
             }
         }
     }
 
-    fn report(&self, row: &Row, source: &'static str, copied: u64, caught_up: u64, started: Instant) -> MoveReport {
+    fn report(
+        &self,
+        row: &Row,
+        source: &'static str,
+        copied: u64,
+        caught_up: u64,
+        phases: Phases,
+        started: Instant,
+    ) -> MoveReport {
         let total = started.elapsed();
         MoveReport {
             tenant: self.tenant,
@@ -943,11 +995,8 @@ impl<'a> Mover<'a> {
             tables: row.progress.checks.clone(),
             write_pause_ms: row.pause_ms.and_then(|ms| u64::try_from(ms).ok()),
             total_ms: u64::try_from(total.as_millis()).unwrap_or(u64::MAX),
-            rows_per_sec: if total.as_secs_f64() > 0.0 {
-                (copied as f64 / total.as_secs_f64()) as u64
-            } else {
-                0
-            },
+            rows_per_sec: copied.saturating_mul(1000).checked_div(phases.copy_ms).unwrap_or(0),
+            phases,
             source,
         }
     }

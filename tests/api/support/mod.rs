@@ -567,21 +567,9 @@ impl TestApp {
 
     /// [`TestApp::cli`] with more variables in its environment.
     pub fn cli_with(&self, env: &[(&str, String)], args: &[&str], stdin: &str) -> std::process::Output {
-        use secrecy::ExposeSecret;
         use std::io::Write;
-        let secret = self
-            .settings
-            .secret
-            .as_ref()
-            .map(|s| s.expose_secret().to_owned())
-            .unwrap_or_default();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenantry"))
-            .args(args)
-            .env("DATABASE_URL", self.settings.database.url())
-            .env("TENANTRY_SECRET", secret)
-            .env("TENANTRY_DATA_DIR", &self.settings.data_dir)
-            .env("TENANTRY_LOG", "warn")
-            .envs(env.iter().map(|(k, v)| (k, v)))
+        let mut child = self
+            .cli_command(env, args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -594,6 +582,36 @@ impl TestApp {
             .write_all(stdin.as_bytes())
             .expect("stdin written");
         child.wait_with_output().expect("the binary ends")
+    }
+
+    /// The binary running `args` in the background, its output discarded:
+    /// for a test that kills it.
+    pub fn cli_spawn(&self, env: &[(&str, String)], args: &[&str]) -> std::process::Child {
+        self.cli_command(env, args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary runs")
+    }
+
+    fn cli_command(&self, env: &[(&str, String)], args: &[&str]) -> std::process::Command {
+        use secrecy::ExposeSecret;
+        let secret = self
+            .settings
+            .secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned())
+            .unwrap_or_default();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tenantry"));
+        command
+            .args(args)
+            .env("DATABASE_URL", self.settings.database.url())
+            .env("TENANTRY_SECRET", secret)
+            .env("TENANTRY_DATA_DIR", &self.settings.data_dir)
+            .env("TENANTRY_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        command
     }
 }
 

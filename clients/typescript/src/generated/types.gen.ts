@@ -800,7 +800,7 @@ export type ListProjectsErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -850,7 +850,7 @@ export type CreateProjectErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -900,7 +900,7 @@ export type DeleteProjectErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -950,7 +950,7 @@ export type GetProjectErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1009,7 +1009,7 @@ export type UpdateProjectErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1080,7 +1080,7 @@ export type ListTasksErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1156,7 +1156,7 @@ export type ListProjectTasksErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1215,7 +1215,7 @@ export type CreateTaskErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1265,7 +1265,7 @@ export type DeleteTaskErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1315,7 +1315,7 @@ export type GetTaskErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1374,7 +1374,7 @@ export type UpdateTaskErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1425,7 +1425,7 @@ export type ListApiKeysErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1475,7 +1475,7 @@ export type CreateApiKeyErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1512,7 +1512,7 @@ export type GetCurrentApiKeyErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1559,7 +1559,7 @@ export type DeleteApiKeyErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1613,7 +1613,7 @@ export type ListMembersErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1664,7 +1664,7 @@ export type DeleteMemberErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1730,7 +1730,7 @@ export type UpdateMemberErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1772,7 +1772,7 @@ export type LeaveTenantErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1817,7 +1817,7 @@ export type DeleteTenantErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1854,7 +1854,7 @@ export type GetTenantErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1908,7 +1908,7 @@ export type UpdateTenantErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -1966,7 +1966,7 @@ export type TransferTenantOwnershipErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2019,7 +2019,7 @@ export type SignupErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2080,7 +2080,7 @@ export type LoginErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2126,7 +2126,7 @@ export type RefreshSessionErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2164,7 +2164,7 @@ export type LogoutErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2205,7 +2205,7 @@ export type ListSessionsErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2252,7 +2252,7 @@ export type DeleteSessionErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2293,7 +2293,7 @@ export type RevokeOtherSessionsErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2350,7 +2350,7 @@ export type ChangePasswordErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2407,7 +2407,7 @@ export type SwitchTenantErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2445,7 +2445,7 @@ export type GetMeErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
@@ -2484,7 +2484,7 @@ export type GetReadinessErrors = {
      */
     500: Problem;
     /**
-     * The database is unreachable or the server is saturated; retry later.
+     * The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.
      */
     503: Problem;
 };
