@@ -450,6 +450,24 @@ async fn until_move(app: &TestApp, tenant: Uuid, state: &str, ready: impl Fn(&se
     }
 }
 
+/// SQLite: waits until process `pid` holds a tenant's move lock (an
+/// `flock` of its own in `/proc/locks`; looked at, never taken, so the
+/// process is never turned away).
+async fn until_move_locked(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let locks = std::fs::read_to_string("/proc/locks").expect("/proc/locks");
+        if locks.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&"FLOCK") && fields.get(4) == Some(&pid.to_string().as_str())
+        }) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the mover never took the move lock");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// Kills the process (SIGKILL: nothing of its own runs) and reaps it.
 fn kill(mut child: std::process::Child) {
     child.kill().expect("killed");
@@ -593,10 +611,14 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
     assert_eq!(rows_in_shared(&app, tenant.id).await, 0, "the aborted copy is dropped");
     write(&app, &tenant, &mut made).await;
 
-    if postgres {
-        // Killed during the switch, its placement change waiting on the
-        // tenant's row: writes are refused (503) meanwhile and after, until
-        // the move is run again; then they land in the new place.
+    // Killed during the switch: writes are refused (503) meanwhile and
+    // after, until the move is run again; then they land in the new place.
+    // PostgreSQL: the mover held back at its placement change (the tenant's
+    // row locked). SQLite: stopped once the copy is verified (the source
+    // refusing writes), then run again while the platform file's write lock
+    // is held, and killed once it holds the tenant's move lock (so inside
+    // its run, waiting for the file).
+    let (mover, blocker) = if postgres {
         let mut blocker = Blocker::postgres(
             &app,
             &[format!(
@@ -610,16 +632,41 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
         until_move(&app, tenant.id, "switching", |_| true).await;
         let refused = app.post("/v1/projects", &tenant.key, json!({"name": "refused"})).await;
         assert_refused_well(&refused, "a write mid-switch");
-        kill(mover);
-        blocker.release().await;
+        (mover, blocker)
+    } else {
+        let halted = run(
+            &app,
+            tenant.id,
+            MoveRequest {
+                halt: Some(Halt::Switch),
+                ..request(Some(Placement::Shared))
+            },
+        )
+        .await;
+        assert!(halted.is_err(), "halted");
         let refused = app.post("/v1/projects", &tenant.key, json!({"name": "refused"})).await;
-        assert_refused_well(&refused, "a write after the mover died mid-switch");
-        app.get("/v1/projects?limit=5", &tenant.key).await.ok(200);
-        let done = cli_again(&app, &["tenant", "move", &slug, "--drain-secs", "1"]).await;
-        assert_eq!(done["to"]["placement"], "shared");
-        assert_eq!(placement_of(&app, &slug).await, "shared");
-        write_once_routed(&app, &tenant, &mut made, "a write just after the switch").await;
-    }
+        assert_refused_well(&refused, "a write mid-switch");
+        let blocker = Blocker::sqlite(&app).await;
+        let mover = app.cli_spawn(&[], &["tenant", "move", &slug]);
+        until_move_locked(mover.id()).await;
+        (mover, blocker)
+    };
+    kill(mover);
+    blocker.release().await;
+    let status = app
+        .owner
+        .move_status(tenant.id)
+        .await
+        .expect("status")
+        .expect("under way");
+    assert_eq!(serde_json::to_value(status.state).expect("state"), "switching");
+    let refused = app.post("/v1/projects", &tenant.key, json!({"name": "refused"})).await;
+    assert_refused_well(&refused, "a write after the mover died mid-switch");
+    app.get("/v1/projects?limit=5", &tenant.key).await.ok(200);
+    let done = cli_again(&app, &["tenant", "move", &slug, "--drain-secs", "1"]).await;
+    assert_eq!(done["to"]["placement"], "shared");
+    assert_eq!(placement_of(&app, &slug).await, "shared");
+    write_once_routed(&app, &tenant, &mut made, "a write just after the switch").await;
 
     let found = projects(&app, &tenant.key).await;
     let mut expected = made.clone();
