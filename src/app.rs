@@ -29,6 +29,8 @@ pub struct AppState {
     pub broadcast: Option<Arc<Broadcast>>,
     pub auth: Arc<AuthState>,
     pub max_body_bytes: usize,
+    /// Request budgets (`api::rate`).
+    pub rates: Arc<crate::api::rate::Rates>,
 }
 
 impl AppState {

@@ -67,12 +67,13 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     TooManyRequests,
+    RateLimited,
     Internal,
     Unavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         Self::RouteNotFound,
         Self::MethodNotAllowed,
         Self::UnsupportedMediaType,
@@ -85,6 +86,7 @@ impl ErrorCode {
         Self::NotFound,
         Self::Conflict,
         Self::TooManyRequests,
+        Self::RateLimited,
         Self::Internal,
         Self::Unavailable,
     ];
@@ -103,6 +105,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::TooManyRequests => "too_many_requests",
+            Self::RateLimited => "rate_limited",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
         }
@@ -119,7 +122,7 @@ impl ErrorCode {
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Conflict => StatusCode::CONFLICT,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -139,6 +142,7 @@ impl ErrorCode {
             Self::NotFound => "Not found",
             Self::Conflict => "Conflict",
             Self::TooManyRequests => "Too many requests",
+            Self::RateLimited => "Rate limit reached",
             Self::Internal => "Internal server error",
             Self::Unavailable => "Service unavailable",
         }
@@ -326,6 +330,9 @@ const UNREACHABLE_RETRY_SECONDS: u64 = 2;
 /// How long a write refused during a tenant's move is told to wait.
 const MOVE_RETRY_SECONDS: u64 = 1;
 
+/// What a `429` means wherever it is documented.
+pub const TOO_MANY_DESCRIPTION: &str = "A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.";
+
 /// Every error status an operation can document, with its description.
 const DOCUMENTED: [(u16, &str); 11] = [
     (
@@ -345,7 +352,7 @@ const DOCUMENTED: [(u16, &str); 11] = [
         422,
         "The request parsed but breaks the rules; `errors` lists every offending field.",
     ),
-    (429, "Too many attempts; `Retry-After` says how many seconds to wait."),
+    (429, TOO_MANY_DESCRIPTION),
     (500, "The server failed; the cause is logged, never returned."),
     (
         503,

@@ -8,7 +8,10 @@
 //! - the success responses of operations that carry a token or a secret
 //!   declare `Cache-Control: no-store` and `Pragma: no-cache`, which the
 //!   server sends on them ([`secret_operations`] finds them, here and at
-//!   start).
+//!   start);
+//! - every `/v1` operation documents the `429` of its request budget, with
+//!   `Retry-After`, and the `RateLimit-Policy` and `RateLimit` headers on
+//!   its responses (those after authentication).
 //!
 //! The same refined document is committed in `openapi/`, served at
 //! `/openapi.json` and shown at `/docs`.
@@ -34,7 +37,7 @@ pub type Apis = (
 );
 
 /// The API version; `info.version` in the spec.
-pub const API_VERSION: &str = "1.2.0";
+pub const API_VERSION: &str = "1.3.0";
 
 /// Response properties whose presence, at any depth, makes a response
 /// carry a token or a secret.
@@ -219,6 +222,7 @@ pub fn refine(spec: &mut Json) {
             }
         }
     }
+    document_rate_limits(spec);
     let secret = secret_operations(spec);
     let no_store = Json::Object(IndexMap::from([
         (
@@ -274,6 +278,108 @@ pub fn refine(spec: &mut Json) {
                     .or_insert_with(|| Json::Object(IndexMap::new()));
                 if let (Json::Object(headers), Json::Object(add)) = (headers, &no_store) {
                     headers.extend(add.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+        }
+    }
+}
+
+fn header(description: &str, schema_type: &str) -> Json {
+    Json::Object(IndexMap::from([
+        ("description".to_owned(), json_string(description)),
+        (
+            "schema".to_owned(),
+            Json::Object(IndexMap::from([("type".to_owned(), json_string(schema_type))])),
+        ),
+    ]))
+}
+
+/// Statuses answered before the request's budget is drawn on: no
+/// `RateLimit` headers on them.
+const BEFORE_THE_LIMIT: [&str; 3] = ["401", "413", "415"];
+
+/// Every `/v1` operation spends a request budget (`api::rate`): each
+/// documents the `429` and the `RateLimit-Policy` and `RateLimit` headers.
+fn document_rate_limits(spec: &mut Json) {
+    let policy = header(
+        "The request budgets this request drew on, each as `\"name\";q=<requests>;w=<seconds>` (IETF httpapi RateLimit header fields draft): `tenant` (shared by all the tenant's keys and people) or, for the operations no credential opens, `address` (the client address's).",
+        "string",
+    );
+    let now = header(
+        "Each budget now, as `\"name\";r=<requests remaining>;t=<seconds until it is full again>`.",
+        "string",
+    );
+    let retry = header("Seconds to wait before trying again.", "integer");
+    // Declared once under `components.headers`, referred to everywhere.
+    if let Json::Object(root) = spec
+        && let Json::Object(components) = root
+            .entry("components".to_owned())
+            .or_insert_with(|| Json::Object(IndexMap::new()))
+        && let Json::Object(headers) = components
+            .entry("headers".to_owned())
+            .or_insert_with(|| Json::Object(IndexMap::new()))
+    {
+        headers.insert("RateLimitPolicy".to_owned(), policy);
+        headers.insert("RateLimit".to_owned(), now);
+        headers.insert("RetryAfter".to_owned(), retry);
+    }
+    let to = |name: &str| {
+        Json::Object(IndexMap::from([(
+            "$ref".to_owned(),
+            json_string(&format!("#/components/headers/{name}")),
+        )]))
+    };
+    let (policy, now, retry) = (to("RateLimitPolicy"), to("RateLimit"), to("RetryAfter"));
+    let problem = Json::Object(IndexMap::from([(
+        crate::error::PROBLEM_JSON.to_owned(),
+        Json::Object(IndexMap::from([(
+            "schema".to_owned(),
+            Json::Object(IndexMap::from([(
+                "$ref".to_owned(),
+                json_string("#/components/schemas/Problem"),
+            )])),
+        )])),
+    )]));
+    let Some(Json::Object(paths)) = spec.get_mut("paths") else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        let Json::Object(item) = item else { continue };
+        for op in item.values_mut() {
+            let Some(Json::Object(responses)) = op.get_mut("responses") else {
+                continue;
+            };
+            let too_many = responses.entry("429".to_owned()).or_insert_with(|| {
+                Json::Object(IndexMap::from([
+                    (
+                        "description".to_owned(),
+                        json_string(crate::error::TOO_MANY_DESCRIPTION),
+                    ),
+                    ("content".to_owned(), problem.clone()),
+                ]))
+            });
+            if let Json::Object(too_many) = too_many
+                && let Json::Object(headers) = too_many
+                    .entry("headers".to_owned())
+                    .or_insert_with(|| Json::Object(IndexMap::new()))
+            {
+                headers.insert("Retry-After".to_owned(), retry.clone());
+            }
+            responses.sort_keys();
+            for (status, response) in responses.iter_mut() {
+                let Json::Object(response) = response else { continue };
+                if BEFORE_THE_LIMIT.contains(&status.as_str()) {
+                    continue;
+                }
+                if let Json::Object(headers) = response
+                    .entry("headers".to_owned())
+                    .or_insert_with(|| Json::Object(IndexMap::new()))
+                {
+                    headers.insert("RateLimit-Policy".to_owned(), policy.clone());
+                    headers.insert("RateLimit".to_owned(), now.clone());
                 }
             }
         }

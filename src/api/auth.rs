@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::gate::json_body;
+use super::rate::Anonymous;
 use super::security::PersonAuth;
 use super::tenant::TenantOut;
 use super::types::{Email, Text, omittable};
@@ -297,8 +298,8 @@ fn user_agent(req: &Request) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
-    req.remote_addr().as_socket_addr().map(std::net::SocketAddr::ip)
+fn client_ip(state: &AppState, req: &Request) -> Option<std::net::IpAddr> {
+    super::rate::client_ip(req, &state.rates.trusted_proxies)
 }
 
 fn required(v: &mut Violations, field: &str, value: Option<String>) -> String {
@@ -364,7 +365,13 @@ impl AuthApi {
         operation_id = "signup",
         transform = "json_body"
     )]
-    async fn signup(&self, state: Data<&AppState>, req: &Request, body: Json<SignupIn>) -> ApiResult<SignedUp, SIGNUP> {
+    async fn signup(
+        &self,
+        _limit: Anonymous,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<SignupIn>,
+    ) -> ApiResult<SignedUp, SIGNUP> {
         let body = body.0;
         let mut v = Violations::default();
         let email = required(&mut v, "email", body.email.0);
@@ -385,7 +392,7 @@ impl AuthApi {
             accounts::valid_signup(signup),
             SecretString::from(password.unwrap_or_default()),
             user_agent(req),
-            client_ip(req),
+            client_ip(&state, req),
         )
         .await?;
         let (session, refresh_token, user, membership) = created;
@@ -411,6 +418,7 @@ impl AuthApi {
     )]
     async fn login(
         &self,
+        _limit: Anonymous,
         state: Data<&AppState>,
         req: &Request,
         body: Json<LoginIn>,
@@ -433,7 +441,7 @@ impl AuthApi {
             &state.db.platform(),
             &email,
             &password,
-            client_ip(req),
+            client_ip(&state, req),
             state.clock.now(),
         )
         .await
@@ -463,6 +471,7 @@ impl AuthApi {
     )]
     async fn refresh_session(
         &self,
+        _limit: Anonymous,
         state: Data<&AppState>,
         body: Json<RefreshIn>,
     ) -> ApiResult<Json<AuthSessionOut>, REFRESH> {
@@ -578,7 +587,7 @@ impl AuthApi {
             &grant,
             &SecretString::from(current),
             SecretString::from(new),
-            client_ip(req),
+            client_ip(&state, req),
         )
         .await?;
         state.apply(changed).await;

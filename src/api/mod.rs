@@ -8,6 +8,7 @@ pub mod gate;
 pub mod health;
 pub mod members;
 pub mod projects;
+pub mod rate;
 pub mod security;
 pub mod tasks;
 pub mod tenant;

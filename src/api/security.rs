@@ -1,5 +1,6 @@
 //! The security schemes: how a request's credential is read and handed to
-//! `auth` for a [`Principal`]. [`Auth`] is the security argument of every
+//! `auth` for a [`Principal`], whose tenant's request budget it then spends
+//! (`rate`: 401 before 429). [`Auth`] is the security argument of every
 //! tenant operation (either credential; the spec lists both schemes as
 //! alternatives), [`PersonAuth`] of those only people may call.
 
@@ -34,9 +35,11 @@ async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
         db: &state.db,
         usage: &state.key_usage,
     };
-    Ok(auth::authenticate(&check, &key.key, state.clock.now())
+    let principal = auth::authenticate(&check, &key.key, state.clock.now())
         .await
-        .map_err(ApiError::from)?)
+        .map_err(ApiError::from)?;
+    super::rate::limit_tenant(req, state, &principal).await?;
+    Ok(principal)
 }
 
 /// An access token (a JWT from `/v1/auth/login`, `/signup` or `/refresh`)
@@ -49,7 +52,9 @@ pub struct BearerAuth(pub Principal);
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
     single_credential(req)?;
     let state = state(req)?;
-    Ok(auth::authenticate_bearer(&state.auth, &bearer.token, state.clock.now()).map_err(ApiError::from)?)
+    let principal = auth::authenticate_bearer(&state.auth, &bearer.token, state.clock.now()).map_err(ApiError::from)?;
+    super::rate::limit_tenant(req, state, &principal).await?;
+    Ok(principal)
 }
 
 /// An API key (`X-API-Key`) or a person's access token (`Authorization:

@@ -40,6 +40,10 @@ pub enum Space {
     ThrottleAccount,
     /// Sign-in failures from one client address (IPv4, or IPv6 /64).
     ThrottleAddress,
+    /// A tenant's request budget: when it is next full (`cache::limiter`).
+    RateTenant,
+    /// One client address's budget for the operations no credential opens.
+    RateAddress,
 }
 
 impl Space {
@@ -48,6 +52,8 @@ impl Space {
             Space::ApiKey => "api_key",
             Space::ThrottleAccount => "throttle:account",
             Space::ThrottleAddress => "throttle:address",
+            Space::RateTenant => "rate:tenant",
+            Space::RateAddress => "rate:address",
         }
     }
 }

@@ -14,12 +14,15 @@
 //!   instance (a lookup must cost no round trip), invalidated through
 //!   [`broadcast`].
 //! * [`broadcast`]: Redis pub/sub carrying revocations and heartbeats.
+//! * [`limiter`]: request budgets (GCRA), one Lua script per request in
+//!   Redis, in process otherwise.
 //!
 //! The sign-in throttle (`auth::throttle`) keeps its counts in a [`Store`].
 
 pub mod broadcast;
 pub mod key;
 pub mod keys;
+pub mod limiter;
 pub mod local;
 mod redis_conn;
 pub mod shared;
@@ -33,6 +36,7 @@ use serde::de::DeserializeOwned;
 
 pub use broadcast::{Broadcast, HEARTBEAT, Notice};
 pub use key::{Id, Key, Owner, Space, Unowned};
+pub use limiter::{Budget, Limiter, Verdict};
 pub use local::{Change, Entry, Local};
 pub use shared::Shared;
 

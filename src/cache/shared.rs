@@ -111,6 +111,23 @@ impl Shared {
         result
     }
 
+    /// Runs `script` over `keys` with integer `args` in one round trip,
+    /// answering the integers it returns.
+    pub async fn eval(&self, script: &redis::Script, keys: &[Key], args: &[i64]) -> Result<Vec<i64>, SharedError> {
+        self.bounded(async {
+            let mut conn = self.redis.conn().await?;
+            let mut call = script.prepare_invoke();
+            for key in keys {
+                call.key(key.redis(&self.prefix));
+            }
+            for arg in args {
+                call.arg(*arg);
+            }
+            Ok(call.invoke_async(&mut conn).await?)
+        })
+        .await
+    }
+
     /// The entry at `key`; one that does not decode counts as absent.
     pub async fn get<V: DeserializeOwned>(&self, key: &Key) -> Result<Option<V>, SharedError> {
         let name = key.redis(&self.prefix);

@@ -8,6 +8,7 @@
 //! may carry passwords) are `SecretString`s: never printed, redacted by
 //! `tenantry config`.
 
+pub mod rates;
 pub mod sources;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
+pub use rates::Rate;
 use sources::Sources;
 
 /// Everything the server and the CLI are configured with.
@@ -38,6 +40,9 @@ pub struct Settings {
 pub struct ServerSettings {
     /// `server.listen`: the address `serve` binds when `--listen` is not given.
     pub listen: SocketAddr,
+    /// `server.trusted_proxies`: the proxies (CIDRs) whose `X-Forwarded-For`
+    /// names the client; none by default (the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +126,12 @@ pub struct LimitSettings {
     /// `limits.signup`: signups per hour per client address and per email
     /// (`address=10,email=3` by default; `off` lifts them).
     pub signup: SignupLimits,
+    /// `limits.rate`: each tenant's requests (all its keys and people
+    /// together); `None` when `off`.
+    pub rate: Option<Rate>,
+    /// `limits.rate_anonymous`: each client address's requests to the
+    /// operations no credential opens; `None` when `off`.
+    pub rate_anonymous: Option<Rate>,
 }
 
 #[derive(Debug, Clone)]
@@ -337,6 +348,18 @@ impl Settings {
         }
         let mut server = Table::new();
         server.insert("listen".into(), text(&self.server.listen.to_string()));
+        server.insert(
+            "trusted_proxies".into(),
+            text(
+                &self
+                    .server
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        );
         let mut database = Table::new();
         database.insert("url".into(), text(&redact_url(self.database.url())));
         if let Some(url) = &self.database.app_url {
@@ -393,6 +416,8 @@ impl Settings {
             int(i64::try_from(self.limits.max_body_bytes).unwrap_or(i64::MAX)),
         );
         limits.insert("signup".into(), text(&self.limits.signup.to_string()));
+        limits.insert("rate".into(), text(&rates::show(self.limits.rate)));
+        limits.insert("rate_anonymous".into(), text(&rates::show(self.limits.rate_anonymous)));
         let mut log = Table::new();
         if let Some(filter) = &self.log.filter {
             log.insert("filter".into(), text(filter));
@@ -606,6 +631,16 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
         Some(v) => SignupLimits::parse(&v).map_err(|e| err("limits.signup", e))?,
         None => SignupLimits::DEFAULT,
     };
+    let rate = |path: &str, default: Rate| match src.get(path) {
+        Some(v) => Rate::parse(&v).map_err(|e| err(path, e)),
+        None => Ok(Some(default)),
+    };
+    let rate_anonymous = rate("limits.rate_anonymous", Rate::ANONYMOUS)?;
+    let rate = rate("limits.rate", Rate::TENANT)?;
+    let trusted_proxies = match src.get("server.trusted_proxies") {
+        Some(v) => rates::parse_proxies(&v).map_err(|e| err("server.trusted_proxies", e))?,
+        None => Vec::new(),
+    };
     let json = match src.get("log.format").as_deref() {
         None | Some("pretty") => false,
         Some("json") => true,
@@ -616,7 +651,10 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
     Ok(Settings {
         data_dir,
         secret,
-        server: ServerSettings { listen },
+        server: ServerSettings {
+            listen,
+            trusted_proxies,
+        },
         database: DatabaseSettings {
             url: SecretString::from(database_url),
             app_url: app_url.map(SecretString::from),
@@ -642,7 +680,12 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
             session_max_days,
             key_cache_ttl: std::time::Duration::from_millis(key_cache_ttl_ms as u64),
         },
-        limits: LimitSettings { max_body_bytes, signup },
+        limits: LimitSettings {
+            max_body_bytes,
+            signup,
+            rate,
+            rate_anonymous,
+        },
         log: LogSettings {
             filter: src.get("log.filter"),
             json,

@@ -33,6 +33,7 @@ pub const KEYS: &[Key] = &[
     key("data_dir", "TENANTRY_DATA_DIR"),
     key("secret", "TENANTRY_SECRET"),
     key("server.listen", "TENANTRY_LISTEN"),
+    key("server.trusted_proxies", "TENANTRY_TRUSTED_PROXIES"),
     key("database.url", "DATABASE_URL"),
     key("database.app_url", "TENANTRY_APP_DATABASE_URL"),
     key("database.app_role", "TENANTRY_DB_APP_ROLE"),
@@ -53,6 +54,8 @@ pub const KEYS: &[Key] = &[
     key("auth.key_cache_ttl_ms", "TENANTRY_KEY_CACHE_TTL_MS"),
     key("limits.max_body_bytes", "TENANTRY_MAX_BODY_BYTES"),
     key("limits.signup", "TENANTRY_SIGNUP_LIMIT"),
+    key("limits.rate", "TENANTRY_RATE_LIMIT"),
+    key("limits.rate_anonymous", "TENANTRY_RATE_LIMIT_ANONYMOUS"),
     key("log.filter", "TENANTRY_LOG"),
     key("log.format", "TENANTRY_LOG_FORMAT"),
 ];
@@ -256,9 +259,16 @@ impl Sources {
     }
 
     /// The value at `path` as text (numbers and booleans from the file as
-    /// written), if any source sets it.
+    /// written, a list of strings joined with commas), if any source sets it.
     pub fn get(&self, path: &str) -> Option<String> {
         match self.figment.find_value(path).ok()? {
+            Value::Array(_, items) => Some(
+                items
+                    .iter()
+                    .map(|item| item.as_str().map_or_else(|| format!("{item:?}"), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             Value::String(_, s) => Some(s).filter(|s| !s.is_empty()),
             Value::Char(_, c) => Some(c.to_string()),
             Value::Bool(_, b) => Some(b.to_string()),
@@ -267,7 +277,7 @@ impl Sources {
                 .map(|n| n.to_string())
                 .or_else(|| n.to_i128().map(|n| n.to_string()))
                 .or_else(|| n.to_f64().map(|n| n.to_string())),
-            Value::Empty(..) | Value::Dict(..) | Value::Array(..) => None,
+            Value::Empty(..) | Value::Dict(..) => None,
         }
     }
 

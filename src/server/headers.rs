@@ -1,8 +1,10 @@
 //! Response headers the spec promises, added on the way out for every route:
 //! `Cache-Control: no-store` and `Pragma: no-cache` on the responses of the
 //! operations that carry a token or a secret (RFC 6749 §5.1), and `Allow`
-//! on every `405` (RFC 9110 §15.5.6). Both are read off the emitted spec at
-//! start, so an operation added later is covered without a line here.
+//! on every `405` (RFC 9110 §15.5.6), both read off the emitted spec at
+//! start, so an operation added later is covered without a line here; and
+//! `RateLimit-Policy` and `RateLimit` wherever a request budget was drawn
+//! on (`api::rate` notes it on the request).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
 
+use crate::api::rate::RateNote;
 use crate::openapi::{self, Json};
 
 /// A path template split into segments: `None` for a `{parameter}`.
@@ -97,10 +100,17 @@ pub struct ResponseHeadersEndpoint<E> {
 impl<E: Endpoint> Endpoint for ResponseHeadersEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
         // A clone shares the URI's bytes: nothing is copied per request.
         let uri = req.uri().clone();
+        let note = RateNote::default();
+        req.extensions_mut().insert(note.clone());
         let mut resp = self.inner.call(req).await?.into_response();
+        if let Some((policy, now)) = note.headers() {
+            let headers = resp.headers_mut();
+            headers.insert("ratelimit-policy", policy);
+            headers.insert("ratelimit", now);
+        }
         let secret = resp
             .data::<OperationId>()
             .is_some_and(|id| self.contract.secret_operations.contains(id.0));

@@ -118,6 +118,10 @@ impl Application {
             }
             None => (None, None),
         };
+        let limiter = match &shared {
+            Some(shared) => crate::cache::Limiter::shared(shared.clone()),
+            None => crate::cache::Limiter::local(),
+        };
         let throttle = LoginThrottle::on(keys.login_throttle.clone(), shared);
         let state = AppState {
             db,
@@ -128,6 +132,7 @@ impl Application {
             broadcast,
             auth: Arc::new(AuthState::from_settings(settings, throttle, clock.now())?),
             max_body_bytes: settings.limits.max_body_bytes,
+            rates: Arc::new(crate::api::rate::Rates::from_settings(settings, limiter)),
         };
         let acceptor = TcpListener::bind(listen)
             .into_acceptor()

@@ -24,6 +24,7 @@ mod openapi_spec;
 mod pagination;
 mod placements;
 mod projects;
+mod rate_limits;
 mod roles;
 mod schema_invariants;
 mod shared_throttle;

@@ -153,6 +153,32 @@ impl Resp {
         &self.body
     }
 
+    /// Every `/v1` answer given once its caller is known (a success, or a
+    /// refusal past authentication) says how its budget stands.
+    #[track_caller]
+    pub fn assert_rate_headers(&self) {
+        let after_the_limit = (200..300).contains(&self.status)
+            || [
+                "forbidden",
+                "not_found",
+                "conflict",
+                "validation_failed",
+                "rate_limited",
+            ]
+            .contains(&self.body["code"].as_str().unwrap_or_default());
+        if !after_the_limit {
+            return;
+        }
+        for name in ["ratelimit-policy", "ratelimit"] {
+            assert!(
+                self.headers.contains_key(name),
+                "a {} without `{name}`: {}",
+                self.status,
+                self.body
+            );
+        }
+    }
+
     /// The `field` names in `errors[]`, sorted.
     pub fn fields(&self) -> Vec<String> {
         let mut fields: Vec<String> = self.body["errors"]
@@ -246,6 +272,11 @@ impl TestApp {
             // Tests sign up many people from one address; the limit's own
             // test sets it back.
             ("TENANTRY_SIGNUP_LIMIT", "off".to_owned()),
+            // Budgets no test spends (on a clock that stands still), so
+            // every response still says how its budget stands; the limits'
+            // own tests set them low.
+            ("TENANTRY_RATE_LIMIT", "1000000/s".to_owned()),
+            ("TENANTRY_RATE_LIMIT_ANONYMOUS", "1000000/s".to_owned()),
         ];
         vars.extend(extra.iter().cloned());
         let settings = settings(&vars);
@@ -327,7 +358,9 @@ impl TestApp {
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
-        let resp = req.send().await.expect("request sent");
+        let request = req.build().expect("a request");
+        let v1 = request.url().path().starts_with("/v1/");
+        let resp = self.http.execute(request).await.expect("request sent");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let content_type = headers
@@ -341,12 +374,16 @@ impl TestApp {
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Resp {
+        let resp = Resp {
             status,
             content_type,
             headers,
             body,
+        };
+        if v1 && self.state.rates.tenant.is_some() && self.state.rates.anonymous.is_some() {
+            resp.assert_rate_headers();
         }
+        resp
     }
 
     pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> Resp {

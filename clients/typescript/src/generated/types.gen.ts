@@ -796,6 +796,10 @@ export type ListProjectsErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -845,6 +849,10 @@ export type CreateProjectErrors = {
      * The request parsed but breaks the rules; `errors` lists every offending field.
      */
     422: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -896,6 +904,10 @@ export type DeleteProjectErrors = {
      */
     404: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -945,6 +957,10 @@ export type GetProjectErrors = {
      * No such resource in the caller's tenant.
      */
     404: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1004,6 +1020,10 @@ export type UpdateProjectErrors = {
      * The request parsed but breaks the rules; `errors` lists every offending field.
      */
     422: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1075,6 +1095,10 @@ export type ListTasksErrors = {
      * The request parsed but breaks the rules; `errors` lists every offending field.
      */
     422: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1152,6 +1176,10 @@ export type ListProjectTasksErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -1211,6 +1239,10 @@ export type CreateTaskErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -1261,6 +1293,10 @@ export type DeleteTaskErrors = {
      */
     404: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -1310,6 +1346,10 @@ export type GetTaskErrors = {
      * No such resource in the caller's tenant.
      */
     404: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1370,6 +1410,10 @@ export type UpdateTaskErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -1421,6 +1465,10 @@ export type ListApiKeysErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -1471,6 +1519,10 @@ export type CreateApiKeyErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -1507,6 +1559,10 @@ export type GetCurrentApiKeyErrors = {
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */
     401: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1554,6 +1610,10 @@ export type DeleteApiKeyErrors = {
      * No such resource in the caller's tenant.
      */
     404: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1609,6 +1669,10 @@ export type ListMembersErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -1659,6 +1723,10 @@ export type DeleteMemberErrors = {
      * The request conflicts with the current state.
      */
     409: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1726,6 +1794,10 @@ export type UpdateMemberErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -1767,6 +1839,10 @@ export type LeaveTenantErrors = {
      * The request conflicts with the current state.
      */
     409: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1813,6 +1889,10 @@ export type DeleteTenantErrors = {
      */
     404: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -1849,6 +1929,10 @@ export type GetTenantErrors = {
      * No credential, or a credential that is malformed, unknown, expired or revoked.
      */
     401: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1903,6 +1987,10 @@ export type UpdateTenantErrors = {
      * The request parsed but breaks the rules; `errors` lists every offending field.
      */
     422: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -1962,6 +2050,10 @@ export type TransferTenantOwnershipErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -2011,7 +2103,7 @@ export type SignupErrors = {
      */
     422: Problem;
     /**
-     * Too many attempts; `Retry-After` says how many seconds to wait.
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
      */
     429: Problem;
     /**
@@ -2072,7 +2164,7 @@ export type LoginErrors = {
      */
     422: Problem;
     /**
-     * Too many attempts; `Retry-After` says how many seconds to wait.
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
      */
     429: Problem;
     /**
@@ -2122,6 +2214,10 @@ export type RefreshSessionErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -2159,6 +2255,10 @@ export type LogoutErrors = {
      * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -2200,6 +2300,10 @@ export type ListSessionsErrors = {
      * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -2248,6 +2352,10 @@ export type DeleteSessionErrors = {
      */
     404: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -2288,6 +2396,10 @@ export type RevokeOtherSessionsErrors = {
      * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */
@@ -2342,7 +2454,7 @@ export type ChangePasswordErrors = {
      */
     422: Problem;
     /**
-     * Too many attempts; `Retry-After` says how many seconds to wait.
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
      */
     429: Problem;
     /**
@@ -2403,6 +2515,10 @@ export type SwitchTenantErrors = {
      */
     422: Problem;
     /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
+    /**
      * The server failed; the cause is logged, never returned.
      */
     500: Problem;
@@ -2440,6 +2556,10 @@ export type GetMeErrors = {
      * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
+    /**
+     * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
+     */
+    429: Problem;
     /**
      * The server failed; the cause is logged, never returned.
      */

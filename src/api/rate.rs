@@ -1,0 +1,208 @@
+//! Rate limits on the request path. Every `/v1` operation spends one
+//! request of a budget once its caller is known: a credential's tenant
+//! (all its keys and people together, `limits.rate`), or, for the
+//! operations no credential opens, the client address
+//! (`limits.rate_anonymous`). A spent budget answers `429` problem+json,
+//! code `rate_limited`, with `Retry-After`.
+//!
+//! What the limiter said is noted on the request ([`RateNote`]), and the
+//! server's response headers (`server::headers`) write it on the way out
+//! as `RateLimit-Policy` and `RateLimit`, in the structured-field form of
+//! the IETF httpapi RateLimit header fields draft:
+//! `RateLimit-Policy: "tenant";q=6000;w=60` (quota and window in seconds)
+//! and `RateLimit: "tenant";r=5999;t=1` (requests remaining, seconds until
+//! the budget is full again).
+
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+use ipnet::IpNet;
+use poem::http::HeaderValue;
+use poem::{FromRequest, Request, RequestBody};
+
+use crate::access::Principal;
+use crate::app::AppState;
+use crate::cache::{Budget, Id, Key, Limiter, Space, Unowned, Verdict};
+use crate::config::{Rate, Settings};
+use crate::error::{ApiError, ErrorCode};
+
+/// The budgets and where they are kept.
+#[derive(Debug)]
+pub struct Rates {
+    pub tenant: Option<Rate>,
+    pub anonymous: Option<Rate>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub limiter: Limiter,
+}
+
+impl Rates {
+    pub fn from_settings(settings: &Settings, limiter: Limiter) -> Self {
+        Self {
+            tenant: settings.limits.rate,
+            anonymous: settings.limits.rate_anonymous,
+            trusted_proxies: settings.server.trusted_proxies.clone(),
+            limiter,
+        }
+    }
+}
+
+/// The limiter's verdict on a request, for its response's headers.
+#[derive(Debug, Clone, Default)]
+pub struct RateNote(Arc<OnceLock<Verdict>>);
+
+impl RateNote {
+    /// `RateLimit-Policy` and `RateLimit`, if a budget was drawn on.
+    pub fn headers(&self) -> Option<(HeaderValue, HeaderValue)> {
+        let verdict = self.0.get()?;
+        let join = |item: &dyn Fn(&crate::cache::limiter::Standing) -> String| {
+            verdict.standings.iter().map(item).collect::<Vec<_>>().join(", ")
+        };
+        let policy = join(&|s| format!("\"{}\";q={};w={}", s.name, s.rate.limit, s.rate.window_secs()));
+        let now = join(&|s| format!("\"{}\";r={};t={}", s.name, s.remaining, s.reset_secs));
+        Some((HeaderValue::from_str(&policy).ok()?, HeaderValue::from_str(&now).ok()?))
+    }
+}
+
+/// Spends one request of `principal`'s tenant's budget.
+pub async fn limit_tenant(req: &Request, state: &AppState, principal: &Principal) -> Result<(), ApiError> {
+    let Some(rate) = state.rates.tenant else {
+        return Ok(());
+    };
+    let tenant = principal.tenant_id();
+    let budget = Budget {
+        name: "tenant",
+        key: Key::tenant(tenant, Space::RateTenant, Id::Uuid(tenant.0)),
+        rate,
+    };
+    decide(req, state, &[budget]).await
+}
+
+/// Spends one request of the client address's budget for the operations no
+/// credential opens (IPv6 addresses by their /64).
+pub async fn limit_anonymous(req: &Request, state: &AppState) -> Result<(), ApiError> {
+    let Some(rate) = state.rates.anonymous else {
+        return Ok(());
+    };
+    let Some(addr) = client_ip(req, &state.rates.trusted_proxies) else {
+        return Ok(());
+    };
+    let budget = Budget {
+        name: "address",
+        key: Key::unowned(
+            Unowned::AcrossTenants,
+            Space::RateAddress,
+            Id::Address(crate::auth::throttle::address_key(addr)),
+        ),
+        rate,
+    };
+    decide(req, state, &[budget]).await
+}
+
+async fn decide(req: &Request, state: &AppState, budgets: &[Budget]) -> Result<(), ApiError> {
+    let verdict = state.rates.limiter.check(budgets, state.clock.now()).await;
+    let (allowed, retry_after) = (verdict.allowed, verdict.retry_after_secs);
+    if let Some(note) = req.extensions().get::<RateNote>() {
+        let _ = note.0.set(verdict);
+    }
+    if allowed {
+        return Ok(());
+    }
+    let which = budgets.first().map_or("the", |b| b.name);
+    Err(ApiError::new(
+        ErrorCode::RateLimited,
+        format!("the {which} budget of requests is spent; `Retry-After` says when one is free again"),
+    )
+    .with_retry_after(retry_after))
+}
+
+/// The operations no credential opens: the first argument of each, so the
+/// client address's budget is spent before the body is read.
+#[derive(Debug)]
+pub struct Anonymous;
+
+impl<'a> FromRequest<'a> for Anonymous {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let state = req
+            .data::<AppState>()
+            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "application state missing"))?;
+        limit_anonymous(req, state).await?;
+        Ok(Self)
+    }
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy;
+/// then the rightmost `X-Forwarded-For` entry that is not one (each
+/// trusted proxy appends the address it heard from, so the entries to the
+/// left of the last untrusted one are whatever the client chose to send).
+pub fn client_ip(req: &Request, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = req.remote_addr().as_socket_addr()?.ip().to_canonical();
+    Some(forwarded_client(
+        peer,
+        req.headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        trusted,
+    ))
+}
+
+fn forwarded_client<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |addr: &IpAddr| trusted.iter().any(|net| net.contains(addr));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = forwarded.flat_map(|v| v.split(',')).map(str::trim).collect();
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        let Some(addr) = parse_entry(entry) else {
+            // Not an address: nothing further left can be believed.
+            return client;
+        };
+        if !is_trusted(&addr) {
+            return addr;
+        }
+        client = addr;
+    }
+    client
+}
+
+/// An `X-Forwarded-For` entry: an address, maybe with a port (`[v6]:port`).
+fn parse_entry(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .map(|addr| addr.to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_untrusted_hop() {
+        let trusted = crate::config::rates::parse_proxies("10.0.0.0/8, ::1").expect("valid");
+        let client = |peer: &str, xff: &[&str]| forwarded_client(addr(peer), xff.iter().copied(), &trusted);
+        // From outside: the header is whatever the client wrote.
+        assert_eq!(client("203.0.113.9", &["198.51.100.1"]), addr("203.0.113.9"));
+        // Through a trusted proxy: what it heard from.
+        assert_eq!(client("10.0.0.2", &["198.51.100.1"]), addr("198.51.100.1"));
+        // A forged entry to the left of the real one changes nothing.
+        assert_eq!(
+            client("10.0.0.2", &["1.2.3.4, 198.51.100.1, 10.0.0.3"]),
+            addr("198.51.100.1")
+        );
+        assert_eq!(client("10.0.0.2", &["1.2.3.4", "198.51.100.1"]), addr("198.51.100.1"));
+        // Ports and brackets, and an IPv4 peer seen as IPv6.
+        assert_eq!(client("::1", &["[2001:db8::1]:443"]), addr("2001:db8::1"));
+        assert_eq!(client("::ffff:10.0.0.2", &["198.51.100.1:80"]), addr("198.51.100.1"));
+        // Only proxies, or nothing believable: the last trusted hop.
+        assert_eq!(client("10.0.0.2", &[]), addr("10.0.0.2"));
+        assert_eq!(client("10.0.0.2", &["10.0.0.5"]), addr("10.0.0.5"));
+        assert_eq!(client("10.0.0.2", &["1.2.3.4, garbage"]), addr("10.0.0.2"));
+    }
+}
