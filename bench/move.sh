@@ -29,6 +29,10 @@ port=18481
 export TENANTRY_SECRET=${TENANTRY_SECRET:-bench-secret-0123456789abcdef0123456789abcdef}
 export TENANTRY_DATA_DIR=$out/data-move
 export TENANTRY_LOG=warn
+# The request budgets are off unless a run measures them (the figures are
+# the request path's own).
+export TENANTRY_RATE_LIMIT=${TENANTRY_RATE_LIMIT:-off}
+export TENANTRY_RATE_LIMIT_ANONYMOUS=${TENANTRY_RATE_LIMIT_ANONYMOUS:-off}
 export DATABASE_URL=$pg/$db
 redis=${BENCH_REDIS:-redis://127.0.0.1:6379}
 if ! redis-cli -u "$redis" ping 2>/dev/null | grep -q PONG; then

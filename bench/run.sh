@@ -27,6 +27,10 @@ role=tenantry_app
 export TENANTRY_SECRET=${TENANTRY_SECRET:-bench-secret-0123456789abcdef0123456789abcdef}
 export TENANTRY_DATA_DIR=$out/data
 export TENANTRY_LOG=warn
+# The request budgets are off unless a run measures them (the figures are
+# the request path's own).
+export TENANTRY_RATE_LIMIT=${TENANTRY_RATE_LIMIT:-off}
+export TENANTRY_RATE_LIMIT_ANONYMOUS=${TENANTRY_RATE_LIMIT_ANONYMOUS:-off}
 redis=${BENCH_REDIS:-redis://127.0.0.1:6379}
 if [ "$redis" != none ] && ! redis-cli -u "$redis" ping 2>/dev/null | grep -q PONG; then
   echo "== Redis at $redis is unreachable: running without it (key lookups cached 1 s)" >&2

@@ -29,8 +29,31 @@ pub struct AppState {
     pub broadcast: Option<Arc<Broadcast>>,
     pub auth: Arc<AuthState>,
     pub max_body_bytes: usize,
-    /// Request budgets (`api::rate`).
-    pub rates: Arc<crate::api::rate::Rates>,
+    /// Request budgets (`api::rate` spends them).
+    pub rates: Arc<Rates>,
+}
+
+/// The request budgets and where they are kept.
+#[derive(Debug)]
+pub struct Rates {
+    /// Each tenant's (`limits.rate`); `None` when off.
+    pub tenant: Option<crate::config::Rate>,
+    /// Each client address's, where no credential opens the operation.
+    pub anonymous: Option<crate::config::Rate>,
+    /// Whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub limiter: crate::cache::Limiter,
+}
+
+impl Rates {
+    pub fn from_settings(settings: &crate::config::Settings, limiter: crate::cache::Limiter) -> Self {
+        Self {
+            tenant: settings.limits.rate,
+            anonymous: settings.limits.rate_anonymous,
+            trusted_proxies: settings.server.trusted_proxies.clone(),
+            limiter,
+        }
+    }
 }
 
 impl AppState {

@@ -22,29 +22,8 @@ use poem::{FromRequest, Request, RequestBody};
 
 use crate::access::Principal;
 use crate::app::AppState;
-use crate::cache::{Budget, Id, Key, Limiter, Space, Unowned, Verdict};
-use crate::config::{Rate, Settings};
+use crate::cache::{Budget, Id, Key, Space, Unowned, Verdict};
 use crate::error::{ApiError, ErrorCode};
-
-/// The budgets and where they are kept.
-#[derive(Debug)]
-pub struct Rates {
-    pub tenant: Option<Rate>,
-    pub anonymous: Option<Rate>,
-    pub trusted_proxies: Vec<IpNet>,
-    pub limiter: Limiter,
-}
-
-impl Rates {
-    pub fn from_settings(settings: &Settings, limiter: Limiter) -> Self {
-        Self {
-            tenant: settings.limits.rate,
-            anonymous: settings.limits.rate_anonymous,
-            trusted_proxies: settings.server.trusted_proxies.clone(),
-            limiter,
-        }
-    }
-}
 
 /// The limiter's verdict on a request, for its response's headers.
 #[derive(Debug, Clone, Default)]
@@ -135,9 +114,8 @@ impl<'a> FromRequest<'a> for Anonymous {
 /// trusted proxy appends the address it heard from, so the entries to the
 /// left of the last untrusted one are whatever the client chose to send).
 pub fn client_ip(req: &Request, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = req.remote_addr().as_socket_addr()?.ip().to_canonical();
     Some(forwarded_client(
-        peer,
+        req.remote_addr().as_socket_addr()?.ip(),
         req.headers()
             .get_all("x-forwarded-for")
             .iter()
@@ -148,6 +126,7 @@ pub fn client_ip(req: &Request, trusted: &[IpNet]) -> Option<IpAddr> {
 
 fn forwarded_client<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |addr: &IpAddr| trusted.iter().any(|net| net.contains(addr));
+    let peer = peer.to_canonical();
     if !is_trusted(&peer) {
         return peer;
     }

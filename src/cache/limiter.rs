@@ -30,7 +30,9 @@ const WARN_EVERY_SECS: i64 = 10;
 
 /// Checks and spends every budget `KEYS` names: `ARGV` holds each one's
 /// spacing and period in microseconds. Answers `{allowed, d1, d2, …}`, each
-/// `d` how long after now that budget is full again (spent, if allowed).
+/// `d` how long after now that budget is full again (spent, if allowed). A
+/// budget full again more than a period ahead can only come of a clock set
+/// back: it counts as full.
 const GCRA: &str = r"
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000000 + tonumber(now[2])
@@ -38,7 +40,7 @@ local tats = {}
 local allowed = 1
 for i = 1, #KEYS do
   local tat = tonumber(redis.call('GET', KEYS[i]) or 0)
-  if tat < now then tat = now end
+  if tat < now or tat - now > tonumber(ARGV[2 * i]) then tat = now end
   tats[i] = tat
   if tat + tonumber(ARGV[2 * i - 1]) - now > tonumber(ARGV[2 * i]) then allowed = 0 end
 end
@@ -150,9 +152,14 @@ impl Local {
                 tats.clear();
             }
         }
+        // A budget full again more than a period ahead can only come of a
+        // clock set back: it counts as full.
         let current: Vec<i64> = budgets
             .iter()
-            .map(|b| tats.get(&b.key).copied().unwrap_or(now).max(now))
+            .map(|b| match tats.get(&b.key) {
+                Some(&tat) if tat > now && tat - now <= b.period() => tat,
+                _ => now,
+            })
             .collect();
         let allowed = budgets
             .iter()
@@ -292,6 +299,17 @@ mod tests {
         let full = local.check(&b, at(60_000));
         assert!(full.allowed);
         assert_eq!(full.standings[0].remaining, 4, "full again, less this one");
+    }
+
+    #[test]
+    fn a_clock_set_back_never_locks_a_budget_out() {
+        let local = Local::default();
+        let b = [budget(uuid::Uuid::new_v4(), 2, 60)];
+        assert!(local.check(&b, at(600_000)).allowed);
+        assert!(local.check(&b, at(600_000)).allowed);
+        assert!(!local.check(&b, at(600_000)).allowed);
+        // Ten minutes back: the budget's deadline is beyond any period.
+        assert!(local.check(&b, at(0)).allowed);
     }
 
     #[test]

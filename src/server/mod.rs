@@ -132,7 +132,7 @@ impl Application {
             broadcast,
             auth: Arc::new(AuthState::from_settings(settings, throttle, clock.now())?),
             max_body_bytes: settings.limits.max_body_bytes,
-            rates: Arc::new(crate::api::rate::Rates::from_settings(settings, limiter)),
+            rates: Arc::new(crate::app::Rates::from_settings(settings, limiter)),
         };
         let acceptor = TcpListener::bind(listen)
             .into_acceptor()

@@ -130,49 +130,66 @@ async fn both_sdks_pass_their_end_to_end_suites_against_a_live_server() {
             "--scopes",
             "projects:read,tasks:read",
         ]);
+        // A tenant of its own for the rate-limited server (its budget is the suite's alone).
+        let limited_slug = format!("sdk-{suite}-limited");
+        cli(&["tenant", "create", &limited_slug]);
+        let limited = cli(&["api-key", "create", "--tenant", &limited_slug]);
         let key = |v: &serde_json::Value| v["key"].as_str().expect("key").to_owned();
-        suites.push((suite, key(&full), key(&read)));
+        suites.push((suite, key(&full), key(&read), key(&limited)));
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _server = Server(
-        Command::new(bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", &db.url)
-            .env("TENANTRY_DATA_DIR", data.path())
-            .env("TENANTRY_LOG", "warn")
-            // The suites sign up more people from this one address than
-            // the default limit lets through in an hour.
-            .env("TENANTRY_SIGNUP_LIMIT", "off")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the server starts"),
-    );
+    let serve = |limits: &[(&str, &str)]| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let server = Server(
+            Command::new(bin)
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .env("DATABASE_URL", &db.url)
+                .env("TENANTRY_DATA_DIR", data.path())
+                .env("TENANTRY_LOG", "warn")
+                // The suites sign up and sign in more people from this one
+                // address than the default limits let through.
+                .env("TENANTRY_SIGNUP_LIMIT", "off")
+                .env("TENANTRY_RATE_LIMIT_ANONYMOUS", "off")
+                .envs(limits.iter().copied())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("the server starts"),
+        );
+        (format!("http://127.0.0.1:{port}"), server)
+    };
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for attempt in 0..200u64 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            ready = true;
-            break;
+    let ready = async |base: &str| {
+        let mut ready = false;
+        for attempt in 0..200u64 {
+            if http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10 + attempt)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10 + attempt)).await;
-    }
-    assert!(ready, "the server answered /readyz");
+        assert!(ready, "the server at {base} answered /readyz");
+    };
+    let (base, _server) = serve(&[]);
+    ready(&base).await;
+    // Its tenants may send 2 requests a second: the SDKs' 429 handling.
+    let (limited_base, _limited) = serve(&[("TENANTRY_RATE_LIMIT", "2/s")]);
+    ready(&limited_base).await;
 
-    for (suite, key, readonly) in suites {
+    for (suite, key, readonly, limited) in suites {
         let env = [
             ("TENANTRY_BASE_URL", base.as_str()),
             ("TENANTRY_API_KEY", &key),
             ("TENANTRY_READONLY_KEY", &readonly),
+            ("TENANTRY_LIMITED_BASE_URL", limited_base.as_str()),
+            ("TENANTRY_LIMITED_API_KEY", &limited),
             // The CLI of this server, for the tenant-switch tests: they add a person
             // to a second tenant with `tenantry member add` (no HTTP endpoint does).
             ("TENANTRY_BIN", bin),

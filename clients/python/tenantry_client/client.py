@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
@@ -36,6 +37,7 @@ __all__ = [
     "API_KEY_HEADER",
     "DEFAULT_REFRESH_LEEWAY",
     "DEFAULT_TIMEOUT",
+    "RateLimitRetry",
     "SessionAuth",
     "SessionChange",
     "SessionClient",
@@ -69,6 +71,96 @@ _AUTHORIZATION = "Authorization"
 # The SessionAuth whose switch runs in this context (the thread, or the task): that switch holds
 # the refresh lock, so its own request is sent as it is (it handles a 401 itself).
 _switching: contextvars.ContextVar[SessionAuth | None] = contextvars.ContextVar("_switching", default=None)
+
+
+@dataclass(frozen=True)
+class RateLimitRetry:
+    """How ``Tenantry(..., retry_rate_limited=...)`` sends a request again after a spent budget.
+
+    A ``429`` with code ``rate_limited`` means the request budget was spent before anything
+    was done, so sending the request again is always safe: it is sent again after the seconds
+    of its ``Retry-After``, up to ``max_retries`` times, unless that is more than ``max_wait``
+    seconds (then the ``429`` is the answer). Other ``429``s (a throttled sign-in) are answered.
+    """
+
+    max_retries: int = 3
+    max_wait: float = 60.0
+
+
+def _rate_limited_wait(response: httpx.Response, policy: RateLimitRetry) -> float | None:
+    """The seconds to wait before sending again, or ``None`` when ``response`` is to be answered."""
+    if response.status_code != 429:
+        return None
+    value = response.headers.get("Retry-After", "").strip()
+    if not value.isdigit() or float(value) > policy.max_wait:
+        return None
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    return float(value) if isinstance(body, dict) and body.get("code") == "rate_limited" else None
+
+
+def _once(request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    yield request
+
+
+async def _aonce(request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    yield request
+
+
+_Flow = Generator[httpx.Request, httpx.Response, None]
+
+
+def _drive(flow: _Flow) -> Generator[httpx.Request, httpx.Response, httpx.Response]:
+    """Runs an auth flow to its end inside another one; answers its last response."""
+    request = next(flow)
+    while True:
+        response = yield request
+        try:
+            request = flow.send(response)
+        except StopIteration:
+            return response
+
+
+class _RetryRateLimited(httpx.Auth):
+    """Sends a request again after a ``rate_limited`` ``429`` (see ``RateLimitRetry``), around ``inner``."""
+
+    def __init__(self, inner: httpx.Auth | None, policy: RateLimitRetry) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.read()  # so that the body can be sent again
+        for attempt in range(max(0, self._policy.max_retries) + 1):
+            flow = self._inner.sync_auth_flow(request) if self._inner is not None else _once(request)
+            response = yield from _drive(flow)
+            if response.status_code != 429 or attempt == self._policy.max_retries:
+                return
+            response.read()
+            wait = _rate_limited_wait(response, self._policy)
+            if wait is None:
+                return
+            time.sleep(wait)
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await request.aread()
+        for attempt in range(max(0, self._policy.max_retries) + 1):
+            flow = self._inner.async_auth_flow(request) if self._inner is not None else _aonce(request)
+            sending = await flow.__anext__()
+            while True:
+                response = yield sending
+                try:
+                    sending = await flow.asend(response)
+                except StopAsyncIteration:
+                    break
+            if response.status_code != 429 or attempt == self._policy.max_retries:
+                return
+            await response.aread()
+            wait = _rate_limited_wait(response, self._policy)
+            if wait is None:
+                return
+            await asyncio.sleep(wait)
 
 
 @dataclass(frozen=True)
@@ -409,6 +501,7 @@ def Tenantry(  # noqa: N802
     verify_ssl: bool = True,
     raise_on_unexpected_status: bool = False,
     httpx_args: Mapping[str, Any] | None = None,
+    retry_rate_limited: bool | RateLimitRetry = False,
 ) -> SessionClient: ...
 
 
@@ -425,6 +518,7 @@ def Tenantry(  # noqa: N802
     verify_ssl: bool = True,
     raise_on_unexpected_status: bool = False,
     httpx_args: Mapping[str, Any] | None = None,
+    retry_rate_limited: bool | RateLimitRetry = False,
 ) -> AuthenticatedClient: ...
 
 
@@ -440,6 +534,7 @@ def Tenantry(  # noqa: N802 - reads as the SDK's entry point
     verify_ssl: bool = True,
     raise_on_unexpected_status: bool = False,
     httpx_args: Mapping[str, Any] | None = None,
+    retry_rate_limited: bool | RateLimitRetry = False,
 ) -> AuthenticatedClient:
     """Returns the generated ``AuthenticatedClient``, configured for the Tenantry API.
 
@@ -459,6 +554,9 @@ def Tenantry(  # noqa: N802 - reads as the SDK's entry point
 
         with Tenantry("http://127.0.0.1:8080", api_key=key) as client:
             project = unwrap(get_project.sync_detailed(project_id, client=client))
+
+    ``retry_rate_limited`` (off by default; ``True`` for ``RateLimitRetry()``) sends a request
+    again after the ``Retry-After`` of a ``429`` whose code is ``rate_limited``.
     """
     if sum(credential is not None for credential in (api_key, bearer_token, session)) != 1:
         raise ValueError("give exactly one of api_key, bearer_token and session")
@@ -476,13 +574,17 @@ def Tenantry(  # noqa: N802 - reads as the SDK's entry point
         "raise_on_unexpected_status": raise_on_unexpected_status,
         "httpx_args": dict(httpx_args or {}),
     }
-    if api_key is not None:
-        return AuthenticatedClient(token=api_key, prefix="", auth_header_name=API_KEY_HEADER, **common)
-    if bearer_token is not None:
-        return AuthenticatedClient(token=bearer_token, prefix="Bearer", auth_header_name="Authorization", **common)
+    retry = RateLimitRetry() if retry_rate_limited is True else retry_rate_limited or None
+    if api_key is not None or bearer_token is not None:
+        if retry is not None:
+            common["httpx_args"]["auth"] = _RetryRateLimited(None, retry)
+        if api_key is not None:
+            return AuthenticatedClient(token=api_key, prefix="", auth_header_name=API_KEY_HEADER, **common)
+        token = bearer_token or ""
+        return AuthenticatedClient(token=token, prefix="Bearer", auth_header_name="Authorization", **common)
     assert session is not None
     auth = session if isinstance(session, SessionAuth) else SessionAuth(session, on_session_change=on_session_change)
-    common["httpx_args"]["auth"] = auth
+    common["httpx_args"]["auth"] = auth if retry is None else _RetryRateLimited(auth, retry)
     return SessionClient(token="", prefix="Bearer", auth_header_name="Authorization", session=auth, **common)
 
 

@@ -47,7 +47,8 @@ class ProblemError(Exception):
 
     ``status``, ``type``, ``title``, ``detail`` and ``code`` are the members of the
     problem document; ``errors`` lists every offending field of a 422 (empty
-    otherwise); ``body`` is the raw response body.
+    otherwise); ``body`` is the raw response body; ``retry_after`` the seconds its
+    ``Retry-After`` header said to wait (a ``429`` or ``503``), ``None`` when absent.
     """
 
     status: int
@@ -57,6 +58,7 @@ class ProblemError(Exception):
     code: str
     errors: list[FieldError]
     body: bytes
+    retry_after: int | None
 
     def __init__(
         self,
@@ -68,6 +70,7 @@ class ProblemError(Exception):
         code: str,
         errors: list[FieldError] | None = None,
         body: bytes = b"",
+        retry_after: int | None = None,
     ) -> None:
         self.status = status
         self.type = type
@@ -76,6 +79,7 @@ class ProblemError(Exception):
         self.code = code
         self.errors = list(errors or [])
         self.body = body
+        self.retry_after = retry_after
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -118,6 +122,12 @@ class ProblemError(Exception):
         the body as a problem document (for statuses the spec does not list for the
         operation), else describes the response as it is.
         """
+        error = cls._from_body(response)
+        error.retry_after = _retry_after(response)
+        return error
+
+    @classmethod
+    def _from_body(cls, response: SupportsResponse[object]) -> ProblemError:
         if isinstance(response.parsed, Problem):
             return cls.from_problem(response.parsed, body=response.content)
         status = int(response.status_code)
@@ -163,6 +173,13 @@ class ProblemError(Exception):
             errors=errors,
             body=body,
         )
+
+
+def _retry_after(response: object) -> int | None:
+    """``Retry-After`` in whole seconds, when the response has headers that say so."""
+    headers = getattr(response, "headers", None)
+    value = headers.get("Retry-After") if isinstance(headers, Mapping) else None
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
 
 
 def _json_object(content: bytes) -> dict[str, Any] | None:

@@ -5,6 +5,10 @@ Set, all three (a missing one fails every test here):
     TENANTRY_API_KEY       a key of the tenant holding every scope
     TENANTRY_READONLY_KEY  a key of the same tenant holding only projects:read and tasks:read
 
+The rate-limit test needs a second server whose tenants may send 2 requests a second:
+    TENANTRY_LIMITED_BASE_URL  that server
+    TENANTRY_LIMITED_API_KEY   a key (every scope) of a tenant of its own
+
 The tenant may hold data of other suites or earlier runs: every name made here
 carries a fresh tag, the assertions look at what this run created, and each test
 deletes what it created. The session tests sign up new people (each with a tenant
@@ -38,6 +42,7 @@ import pytest
 from tenantry_client import (
     AuthenticatedClient,
     ProblemError,
+    RateLimitRetry,
     SessionAuth,
     SessionClient,
     SessionTokens,
@@ -858,3 +863,52 @@ def test_switch_tenant_moves_the_session_to_another_tenant() -> None:
         assert changes[-1] == returned
         log_out(ada)
         log_out(bea)
+
+
+def limited_settings() -> tuple[str, str]:
+    """The rate-limited server (2 requests a second per tenant) and a key of a tenant of its own."""
+    missing = [name for name in ("TENANTRY_LIMITED_BASE_URL", "TENANTRY_LIMITED_API_KEY") if not os.environ.get(name)]
+    if missing:
+        pytest.fail(f"missing environment variable(s) {', '.join(missing)}", pytrace=False)
+    return os.environ["TENANTRY_LIMITED_BASE_URL"], os.environ["TENANTRY_LIMITED_API_KEY"]
+
+
+def test_a_spent_budget_is_a_429_with_retry_after_and_sent_again_when_asked() -> None:
+    base_url, key = limited_settings()
+    with Tenantry(base_url, api_key=key) as plain:
+        first = list_projects.sync_detailed(client=plain)
+        assert first.headers["RateLimit-Policy"] == '"tenant";q=2;w=1'
+        assert first.headers["RateLimit"].startswith('"tenant";r=')
+        refused = None
+        for _ in range(10):
+            response = list_projects.sync_detailed(client=plain)
+            if response.status_code == 429:
+                refused = response
+                break
+        assert refused is not None, "the budget ran out"
+        error = ProblemError.from_response(refused)
+        assert (error.status, error.code, error.retry_after) == (429, "rate_limited", 1)
+
+    # Opted in, every write lands once, its body sent again as it was: sync and async.
+    names = [unique(f"retried-{n}") for n in range(6)]
+    with Tenantry(base_url, api_key=key, retry_rate_limited=True) as client:
+        made = [unwrap(create_project.sync_detailed(client=client, body=ProjectIn(name=name))) for name in names[:3]]
+
+    async def concurrently() -> list[Project]:
+        async with Tenantry(base_url, api_key=key, retry_rate_limited=True) as client:
+            answers = await asyncio.gather(
+                *(create_project.asyncio_detailed(client=client, body=ProjectIn(name=name)) for name in names[3:])
+            )
+            return [unwrap(answer) for answer in answers]
+
+    made += asyncio.run(concurrently())
+    assert sorted(p.name for p in made) == sorted(names)
+
+    # A wait longer than allowed answers the 429.
+    with Tenantry(base_url, api_key=key, retry_rate_limited=RateLimitRetry(max_wait=0)) as impatient:
+        statuses = [list_projects.sync_detailed(client=impatient).status_code for _ in range(10)]
+    assert 429 in statuses
+
+    with Tenantry(base_url, api_key=key, retry_rate_limited=True) as client:
+        for project in made:
+            unwrap(delete_project.sync_detailed(project.id, client=client))

@@ -44,6 +44,21 @@ export interface TenantryConfig {
    * expiry is known (default 5; 0 refreshes only after a `401`).
    */
   refreshLeewaySeconds?: number;
+  /**
+   * Send a request again when the server answers `429` with code
+   * `rate_limited` (a spent request budget: nothing was done), after the
+   * seconds its `Retry-After` says. Off by default; `true` retries up to 3
+   * times, waiting at most 60 s each time (a longer wait answers the `429`).
+   */
+  retryRateLimited?: boolean | RateLimitRetry;
+}
+
+/** How `retryRateLimited` retries. */
+export interface RateLimitRetry {
+  /** The most times one request is sent again (default 3). */
+  maxRetries?: number;
+  /** The longest `Retry-After` waited for, in seconds (default 60). */
+  maxWaitSeconds?: number;
 }
 
 /** The tokens of a person's session, as a client holds them. */
@@ -105,7 +120,8 @@ export function createTenantryClient(config: TenantryConfig): TenantryClient {
     throw new TypeError('give either a session or an apiKey / bearerToken, not both');
   }
   const baseUrl = config.baseUrl.replace(/\/+$/, '');
-  const send: typeof fetch = config.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const direct: typeof fetch = config.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const send = config.retryRateLimited ? rateLimitedFetch(direct, config.retryRateLimited) : direct;
   const holder = new SessionHolder({
     baseUrl,
     fetch: send,
@@ -377,6 +393,55 @@ function sessionFetch(holder: SessionHolder, send: typeof fetch): typeof fetch {
 }
 
 /**
+ * The `fetch` that sends a request again after the `Retry-After` of a `429`
+ * whose code is `rate_limited` (the request budget was spent before
+ * anything was done, so sending it again is always safe).
+ */
+function rateLimitedFetch(send: typeof fetch, retry: true | RateLimitRetry): typeof fetch {
+  const policy = retry === true ? {} : retry;
+  const maxRetries = Math.max(0, policy.maxRetries ?? 3);
+  const maxWaitSeconds = Math.max(0, policy.maxWaitSeconds ?? 60);
+  return async (input, init) => {
+    let attempt = input instanceof Request && init === undefined ? input : new Request(input, init);
+    for (let retries = 0; ; retries++) {
+      // Cloned before it is sent, so that its body can be sent again.
+      const spare = retries < maxRetries ? attempt.clone() : undefined;
+      const response = await send(attempt);
+      if (spare === undefined || response.status !== 429) {
+        return response;
+      }
+      const wait = await rateLimitedWait(response);
+      if (wait === undefined || wait > maxWaitSeconds) {
+        return response;
+      }
+      await response.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+      attempt = spare;
+    }
+  };
+}
+
+/** The seconds a `rate_limited` answer says to wait; `undefined` for any other `429`. */
+async function rateLimitedWait(response: Response): Promise<number | undefined> {
+  const seconds = retryAfterSeconds(response.headers);
+  if (seconds === undefined) {
+    return undefined;
+  }
+  try {
+    const body: unknown = await response.clone().json();
+    return isProblem(body) && body.code === 'rate_limited' ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Retry-After` in whole seconds, when it is given as such. */
+function retryAfterSeconds(headers: Headers): number | undefined {
+  const value = headers.get('Retry-After')?.trim();
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/**
  * Signs up (a person, a tenant they own and a session) and makes `client`
  * use the new session; returns it, after calling `onSessionChange`. Throws
  * `ProblemError` (`409` for an email already signed up, `422` for a weak
@@ -458,8 +523,10 @@ export class ProblemError extends Error {
   readonly code: string;
   /** Every offending field, for `validation_failed`. */
   readonly errors: FieldError[];
+  /** Seconds to wait before trying again (`Retry-After`: `429`, `503`), when the server said. */
+  readonly retryAfter: number | undefined;
 
-  constructor(problem: Problem) {
+  constructor(problem: Problem, retryAfter?: number) {
     super(`${problem.status} ${problem.code}: ${problem.detail}`);
     this.name = 'ProblemError';
     this.status = problem.status;
@@ -468,20 +535,25 @@ export class ProblemError extends Error {
     this.detail = problem.detail;
     this.code = problem.code;
     this.errors = problem.errors ?? [];
+    this.retryAfter = retryAfter;
   }
 
-  /** Builds the error from whatever the server sent with status `status`. */
-  static from(status: number, body: unknown): ProblemError {
+  /** Builds the error from whatever the server sent with status `status` (and `headers`). */
+  static from(status: number, body: unknown, headers?: Headers): ProblemError {
+    const retryAfter = headers === undefined ? undefined : retryAfterSeconds(headers);
     if (isProblem(body)) {
-      return new ProblemError(body);
+      return new ProblemError(body, retryAfter);
     }
-    return new ProblemError({
-      type: 'about:blank',
-      title: 'Unexpected response',
-      status,
-      detail: typeof body === 'string' ? body : JSON.stringify(body ?? null),
-      code: status === 0 ? 'network_error' : 'unexpected_response',
-    });
+    return new ProblemError(
+      {
+        type: 'about:blank',
+        title: 'Unexpected response',
+        status,
+        detail: typeof body === 'string' ? body : JSON.stringify(body ?? null),
+        code: status === 0 ? 'network_error' : 'unexpected_response',
+      },
+      retryAfter,
+    );
   }
 }
 
@@ -505,7 +577,7 @@ export async function unwrap<T>(pending: Promise<Outcome<T>>): Promise<T> {
     throw ProblemError.from(0, error ?? 'no response');
   }
   if (error !== undefined || !response.ok) {
-    throw ProblemError.from(response.status, error);
+    throw ProblemError.from(response.status, error, response.headers);
   }
   return data as T;
 }

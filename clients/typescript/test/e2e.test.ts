@@ -2,7 +2,9 @@
 // address and keys come from the environment (set by the Rust test
 // `tests/api/clients.rs`, or by hand):
 //   TENANTRY_BASE_URL, TENANTRY_API_KEY (every scope),
-//   TENANTRY_READONLY_KEY (projects:read and tasks:read only).
+//   TENANTRY_READONLY_KEY (projects:read and tasks:read only),
+//   TENANTRY_LIMITED_BASE_URL and TENANTRY_LIMITED_API_KEY (a server whose
+//   tenants may send 2 requests a second, and a key of a tenant of its own).
 // The sessions tests sign up new people (and tenants) with fresh emails. The
 // tenant-switch test also runs the server's CLI (`tenantry member add`) with
 //   TENANTRY_BIN (the `tenantry` binary), DATABASE_URL and TENANTRY_DATA_DIR
@@ -315,4 +317,45 @@ test('switchTenant: a person in two tenants moves their session to the other one
   assert.equal((await unwrap(getTenant({ client: ada }))).id, home.tenant.id);
   await logOut(ada);
   await logOut(bea);
+});
+
+test('a spent request budget is a 429 with Retry-After, sent again after it when asked', async () => {
+  // A server whose tenants may send 2 requests a second (bursts of 2).
+  const limitedUrl = env('TENANTRY_LIMITED_BASE_URL');
+  const key = env('TENANTRY_LIMITED_API_KEY');
+  const plain = createTenantryClient({ baseUrl: limitedUrl, apiKey: key });
+  const answer = await listProjects({ client: plain });
+  assert.equal(answer.response?.headers.get('RateLimit-Policy'), '"tenant";q=2;w=1');
+  assert.match(answer.response?.headers.get('RateLimit') ?? '', /^"tenant";r=\d;t=\d+$/);
+  let refused: ProblemError | undefined;
+  for (let i = 0; i < 10 && refused === undefined; i++) {
+    try {
+      await unwrap(listProjects({ client: plain }));
+    } catch (e) {
+      assert.ok(e instanceof ProblemError, `a ProblemError, got ${String(e)}`);
+      refused = e;
+    }
+  }
+  assert.ok(refused, 'the budget ran out');
+  assert.equal(refused.status, 429);
+  assert.equal(refused.code, 'rate_limited');
+  assert.equal(refused.retryAfter, 1);
+
+  // Opted in, every write lands once, its body sent again as it was.
+  const retrying = createTenantryClient({ baseUrl: limitedUrl, apiKey: key, retryRateLimited: true });
+  const names = [0, 1, 2, 3].map((n) => `retried ${run} ${n}`);
+  const made = await Promise.all(names.map((name) => unwrap(createProject({ client: retrying, body: { name } }))));
+  assert.deepEqual(made.map((p) => p.name).sort(), [...names].sort());
+  // A wait longer than allowed answers the 429.
+  const impatient = createTenantryClient({
+    baseUrl: limitedUrl,
+    apiKey: key,
+    retryRateLimited: { maxRetries: 3, maxWaitSeconds: 0 },
+  });
+  let gaveUp = false;
+  for (let i = 0; i < 10 && !gaveUp; i++) {
+    const { response } = await listProjects({ client: impatient });
+    gaveUp = response?.status === 429;
+  }
+  assert.ok(gaveUp, 'a 429 whose wait is too long comes back');
 });
