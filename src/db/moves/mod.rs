@@ -849,9 +849,9 @@ impl<'a> Mover<'a> {
                     self.source.install_capture().await?;
                     for table in &tables {
                         let mut state = row.progress.tables.get(table.name).cloned().unwrap_or_default();
-                        let mut copy = store::TableCopy::new(&self.source, &self.target, table, batch);
                         while !state.done {
-                            let (written, next) = copy.next(state.after).await?;
+                            let (written, next) =
+                                store::copy_batch(&self.source, &self.target, table, state.after, batch).await?;
                             copied += written;
                             state.copied += written;
                             match next {
@@ -889,11 +889,6 @@ impl<'a> Mover<'a> {
                     Phases::add(&mut phases.catch_up_ms, begun);
                 }
                 State::Switching => {
-                    // Logged from before the switch: a move back finds every
-                    // write made after it (and those of the last catch-up,
-                    // which are the source's rows again). Made before the
-                    // pause, so its DDL is not part of it.
-                    self.target.install_capture().await?;
                     let paused = Instant::now();
                     progress(MoveEvent::Paused);
                     self.source.install_refusal().await?;
@@ -925,6 +920,9 @@ impl<'a> Mover<'a> {
                     }
                     self.halt(request, Halt::Switch)?;
                     let switching = Instant::now();
+                    // Logged from before the switch: a move back finds
+                    // every write made after it.
+                    self.target.install_capture().await?;
                     row.progress.checks = checks;
                     self.switch(row).await?;
                     Phases::add(&mut phases.switch_ms, switching);
@@ -1003,26 +1001,19 @@ impl<'a> Mover<'a> {
         }
     }
 
-    /// Every moved table's rows and checksum, source against target
-    /// (PostgreSQL: the two tallies of a table at once, on two sessions).
+    /// Every moved table's rows and checksum, source against target.
     async fn verify(&self, tables: &[Table]) -> Result<Vec<TableCheck>, DbErr> {
         let mut checks = Vec::new();
         for table in tables {
-            let (source, target, differing) = if self.db.backend == DatabaseBackend::Postgres {
-                let (source, target) = tokio::try_join!(self.source.tally(table), self.target.tally(table))?;
-                (source, target, None)
+            let differing = if self.db.backend == DatabaseBackend::Postgres {
+                None
             } else {
-                let differing = self.source.differing(&self.target, table).await?;
-                (
-                    self.source.tally(table).await?,
-                    self.target.tally(table).await?,
-                    Some(differing),
-                )
+                Some(self.source.differing(&self.target, table).await?)
             };
             checks.push(TableCheck {
                 table: table.name.to_owned(),
-                source,
-                target,
+                source: self.source.tally(table).await?,
+                target: self.target.tally(table).await?,
                 differing,
             });
         }
