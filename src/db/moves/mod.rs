@@ -849,9 +849,9 @@ impl<'a> Mover<'a> {
                     self.source.install_capture().await?;
                     for table in &tables {
                         let mut state = row.progress.tables.get(table.name).cloned().unwrap_or_default();
+                        let mut copy = store::TableCopy::new(&self.source, &self.target, table, batch);
                         while !state.done {
-                            let (written, next) =
-                                store::copy_batch(&self.source, &self.target, table, state.after, batch).await?;
+                            let (written, next) = copy.next(state.after).await?;
                             copied += written;
                             state.copied += written;
                             match next {
@@ -889,6 +889,11 @@ impl<'a> Mover<'a> {
                     Phases::add(&mut phases.catch_up_ms, begun);
                 }
                 State::Switching => {
+                    // Logged from before the switch: a move back finds every
+                    // write made after it (and those of the last catch-up,
+                    // which are the source's rows again). Made before the
+                    // pause, so its DDL is not part of it.
+                    self.target.install_capture().await?;
                     let paused = Instant::now();
                     progress(MoveEvent::Paused);
                     self.source.install_refusal().await?;
@@ -920,9 +925,6 @@ impl<'a> Mover<'a> {
                     }
                     self.halt(request, Halt::Switch)?;
                     let switching = Instant::now();
-                    // Logged from before the switch: a move back finds
-                    // every write made after it.
-                    self.target.install_capture().await?;
                     row.progress.checks = checks;
                     self.switch(row).await?;
                     Phases::add(&mut phases.switch_ms, switching);
@@ -1001,19 +1003,26 @@ impl<'a> Mover<'a> {
         }
     }
 
-    /// Every moved table's rows and checksum, source against target.
+    /// Every moved table's rows and checksum, source against target
+    /// (PostgreSQL: the two tallies of a table at once, on two sessions).
     async fn verify(&self, tables: &[Table]) -> Result<Vec<TableCheck>, DbErr> {
         let mut checks = Vec::new();
         for table in tables {
-            let differing = if self.db.backend == DatabaseBackend::Postgres {
-                None
+            let (source, target, differing) = if self.db.backend == DatabaseBackend::Postgres {
+                let (source, target) = tokio::try_join!(self.source.tally(table), self.target.tally(table))?;
+                (source, target, None)
             } else {
-                Some(self.source.differing(&self.target, table).await?)
+                let differing = self.source.differing(&self.target, table).await?;
+                (
+                    self.source.tally(table).await?,
+                    self.target.tally(table).await?,
+                    Some(differing),
+                )
             };
             checks.push(TableCheck {
                 table: table.name.to_owned(),
-                source: self.source.tally(table).await?,
-                target: self.target.tally(table).await?,
+                source,
+                target,
                 differing,
             });
         }

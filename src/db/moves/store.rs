@@ -733,54 +733,95 @@ async fn batch_end(source: &Store, table: &Table, after: Option<Uuid>, batch: u6
     row.map(|r| r.try_get::<Uuid>("", "id")).transpose()
 }
 
-/// Copies one batch of `table` from `source` to `target`, after `after`:
-/// how many rows it wrote and where the next batch starts (`None`: the
-/// table is done).
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the operator's move, scoped by the tenant's id"
-)]
-pub(super) async fn copy_batch(
-    source: &Store,
-    target: &Store,
-    table: &Table,
-    after: Option<Uuid>,
+/// The bulk copy of one table from `source` to `target`, batch by batch.
+/// Between storages on different connections the next batch is read
+/// while the current one is written.
+pub(super) struct TableCopy<'a> {
+    source: &'a Store,
+    target: &'a Store,
+    table: &'a Table,
     batch: u64,
-) -> Result<(u64, Option<Uuid>), DbErr> {
-    let end = batch_end(source, table, after, batch).await?;
-    let range = |store: &Store, column: &str| {
-        let mut range = format!("{column}tenant_id = {}", store.tenant_literal());
-        if let Some(after) = after {
-            let _ = write!(range, " AND {column}id > {}", store.uuid(after));
+    /// The next batch, read ahead: where it starts, its rows, where it ends.
+    ahead: Option<(Option<Uuid>, String, Option<Uuid>)>,
+}
+
+impl<'a> TableCopy<'a> {
+    pub(super) fn new(source: &'a Store, target: &'a Store, table: &'a Table, batch: u64) -> Self {
+        Self {
+            source,
+            target,
+            table,
+            batch,
+            ahead: None,
         }
-        if let Some(end) = end {
-            let _ = write!(range, " AND {column}id <= {}", store.uuid(end));
+    }
+
+    /// Copies the batch after `after`: how many rows it wrote and where the
+    /// next batch starts (`None`: the table is done).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the operator's move, scoped by the tenant's id"
+    )]
+    pub(super) async fn next(&mut self, after: Option<Uuid>) -> Result<(u64, Option<Uuid>), DbErr> {
+        let (source, target, table) = (self.source, self.target, self.table);
+        if source.shares_connection(target) {
+            // One statement over both storages.
+            let end = batch_end(source, table, after, self.batch).await?;
+            let txn = target.begin(true, false).await?;
+            let again = target.let_mover_write(&txn).await?;
+            let from = format!("{} s", source.table(table.name));
+            let written = txn
+                .execute_unprepared(&upsert(target, table, &from, &range(source, "s.", after, end), true))
+                .await?
+                .rows_affected();
+            if let Some(sql) = again {
+                txn.execute_unprepared(&sql).await?;
+            }
+            txn.commit().await?;
+            return Ok((written, end));
         }
-        range
-    };
-    let written = if source.shares_connection(target) {
-        let txn = target.begin(true, false).await?;
-        let again = target.let_mover_write(&txn).await?;
-        let from = format!("{} s", source.table(table.name));
-        let written = txn
-            .execute_unprepared(&upsert(target, table, &from, &range(source, "s."), true))
-            .await?
-            .rows_affected();
-        if let Some(sql) = again {
-            txn.execute_unprepared(&sql).await?;
-        }
-        txn.commit().await?;
-        written
-    } else {
-        let read = source.begin(false, false).await?;
-        let rows = rows_as_json(&read, source, table, &range(source, "")).await?;
+        let (rows, end) = match self.ahead.take() {
+            Some((from, rows, end)) if from == after => (rows, end),
+            _ => self.read(after).await?,
+        };
+        let write = async {
+            let txn = target.begin(true, false).await?;
+            let written = write_json(&txn, target, table, rows, true).await?;
+            txn.commit().await?;
+            Ok(written)
+        };
+        let written = match end {
+            Some(_) => {
+                let (written, ahead) = tokio::try_join!(write, self.read(end))?;
+                self.ahead = Some((end, ahead.0, ahead.1));
+                written
+            }
+            None => write.await?,
+        };
+        Ok((written, end))
+    }
+
+    /// The rows of the batch after `after`, and where it ends.
+    async fn read(&self, after: Option<Uuid>) -> Result<(String, Option<Uuid>), DbErr> {
+        let end = batch_end(self.source, self.table, after, self.batch).await?;
+        let read = self.source.begin(false, false).await?;
+        let rows = rows_as_json(&read, self.source, self.table, &range(self.source, "", after, end)).await?;
         read.commit().await?;
-        let txn = target.begin(true, false).await?;
-        let written = write_json(&txn, target, table, rows, true).await?;
-        txn.commit().await?;
-        written
-    };
-    Ok((written, end))
+        Ok((rows, end))
+    }
+}
+
+/// The filter of the tenant's rows of a batch: ids after `after`, up to and
+/// including `end` (`column`: the qualifier of the columns).
+fn range(store: &Store, column: &str, after: Option<Uuid>, end: Option<Uuid>) -> String {
+    let mut range = format!("{column}tenant_id = {}", store.tenant_literal());
+    if let Some(after) = after {
+        let _ = write!(range, " AND {column}id > {}", store.uuid(after));
+    }
+    if let Some(end) = end {
+        let _ = write!(range, " AND {column}id <= {}", store.uuid(end));
+    }
+    range
 }
 
 /// One logged change.
