@@ -380,6 +380,10 @@ async fn move_tenant(
             }
             MoveEvent::Paused => ("switching: writes paused".to_owned(), true),
             MoveEvent::Switched { pause } => (format!("switched: writes paused for {} ms", pause.as_millis()), true),
+            MoveEvent::Waiting { instances } => (
+                format!("waiting for {instances} serving instance(s) to read the switch"),
+                true,
+            ),
             MoveEvent::Draining { wait } => (format!("removing the old copy in {} ms", wait.as_millis()), true),
             MoveEvent::Removed => ("removed the old copy".to_owned(), true),
         };

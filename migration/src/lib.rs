@@ -11,7 +11,8 @@
 //! `m20261202_000006_tenant_storage_state` where its own storage stands;
 //! `m20261202_000007_tenant_placed_at` when its placement last changed;
 //! `m20261202_000008_deployment` the deployment's own id;
-//! `m20261203_000009_tenant_moves` the tenant moves under way.
+//! `m20261203_000009_tenant_moves` the tenant moves under way;
+//! `m20261204_000010_instances` the serving instances and what each has read.
 //!
 //! Every table is in one of two sets, the tenant set or the platform set
 //! ([`TENANT_SET`], [`PLATFORM_SET`]). [`Migrator`] holds the platform
@@ -31,6 +32,7 @@ mod m20261202_000006_tenant_storage_state;
 mod m20261202_000007_tenant_placed_at;
 mod m20261202_000008_deployment;
 mod m20261203_000009_tenant_moves;
+mod m20261204_000010_instances;
 mod rls;
 mod sets;
 mod stub;
@@ -57,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_tenant_placed_at::Migration),
             Box::new(m20261202_000008_deployment::Migration),
             Box::new(m20261203_000009_tenant_moves::Migration),
+            Box::new(m20261204_000010_instances::Migration),
         ]
     }
 }

@@ -10,8 +10,8 @@
 //! * The **platform set** holds everything that must be found before the
 //!   tenant is known, or across tenants: the tenant registry, people and
 //!   their memberships, sessions, refresh tokens, API keys, the
-//!   deployment's own id, and the migration ledger. It is shared by every
-//!   tenant of a deployment.
+//!   deployment's own id, the moves under way, the serving instances, and
+//!   the migration ledger. It is shared by every tenant of a deployment.
 //!
 //! Each table a later migration adds is listed here with it.
 
@@ -34,6 +34,7 @@ pub const PLATFORM_SET: &[&str] = &[
     "refresh_tokens",
     "deployment",
     "tenant_moves",
+    "instances",
 ];
 
 /// The set `table` belongs to, if it is in exactly one.

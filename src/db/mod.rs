@@ -329,6 +329,9 @@ impl Db {
     }
 
     pub async fn close(self) {
+        if let Err(e) = self.placements.leave(&self.platform()).await {
+            tracing::warn!(error = %e, "removing this instance's row failed; a move passes over it once it is stale");
+        }
         if let Some(pool) = &self.pg {
             pool.close();
         }
@@ -528,7 +531,8 @@ impl Db {
                  GRANT EXECUTE ON FUNCTION tenantry_api_key_by_hash(text), tenantry_user_by_email(text),
                    tenantry_refresh_token_by_hash(text), tenantry_session_changes_since(timestamptz),
                    tenantry_free_slug(text), tenantry_sweep_sessions(timestamptz, timestamptz),
-                   tenantry_placements_changed_since(bigint) TO \"{role}\";",
+                   tenantry_placements_changed_since(bigint) TO \"{role}\";
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON instances TO \"{role}\";",
                 make_role = make_role(role),
                 tables = migration::TENANT_TABLES.join(", "),
                 user_tables = migration::USER_TABLES.join(", "),

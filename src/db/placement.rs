@@ -94,6 +94,12 @@ pub(super) struct Placements {
     pub(super) registry: Registry,
     /// The database's time of the last poll for moved tenants.
     polled: std::sync::Mutex<Option<i64>>,
+    /// This instance's row in `instances`, written by every poll: what a
+    /// move waits on before it removes a tenant's old copy.
+    pub(super) instance: Uuid,
+    started_at: chrono::DateTime<chrono::Utc>,
+    /// Whether a poll has written the row (so there is one to remove).
+    registered: std::sync::atomic::AtomicBool,
 }
 
 /// How far back each poll looks again: a move whose transaction commits up
@@ -123,6 +129,9 @@ impl Placements {
             known: RwLock::default(),
             registry,
             polled: std::sync::Mutex::new(None),
+            instance: Uuid::new_v4(),
+            started_at: chrono::Utc::now(),
+            registered: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -130,7 +139,9 @@ impl Placements {
     /// (`tenants.placed_at`, stamped by a trigger whoever moves them), so
     /// their next request reads where they are now; how many it forgot.
     /// The first poll looks back to the beginning. A pool of a tenant
-    /// database no longer used is closed by the idle job.
+    /// database no longer used is closed by the idle job. Then it records,
+    /// in the instance's row, the database's time the poll read at: every
+    /// move committed before it is routed to its new place from now on.
     pub(super) async fn poll(&self, platform: &super::PlatformDb) -> Result<usize, DbErr> {
         let since = self
             .polled
@@ -141,9 +152,21 @@ impl Placements {
         // Their old database's pool goes too: a SQLite file removed by the
         // move and made again would otherwise still be reached through it.
         let forgotten = moved.iter().filter(|tenant| self.forget_placement(**tenant)).count();
-        let mut polled = self.polled.lock().unwrap_or_else(PoisonError::into_inner);
-        *polled = Some(polled.map_or(now, |at| at.max(now)));
+        {
+            let mut polled = self.polled.lock().unwrap_or_else(PoisonError::into_inner);
+            *polled = Some(polled.map_or(now, |at| at.max(now)));
+        }
+        platform.instance_seen(self.instance, self.started_at, now).await?;
+        self.registered.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(forgotten)
+    }
+
+    /// Removes this instance's row, if a poll wrote one (it stops polling).
+    pub(super) async fn leave(&self, platform: &super::PlatformDb) -> Result<(), DbErr> {
+        if self.registered.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            platform.instance_left(self.instance).await?;
+        }
+        Ok(())
     }
 
     /// The placement of `tenant`: from memory, or read through the tenant's

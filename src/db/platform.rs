@@ -372,7 +372,7 @@ impl PlatformDb {
         }
         let rows: Vec<Row> = self
             .ask(Across {
-                postgres: "SELECT c.id, (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms
+                postgres: "SELECT c.id, (extract(epoch FROM statement_timestamp()) * 1000)::bigint AS now_ms
                              FROM (SELECT 1) one LEFT JOIN tenantry_placements_changed_since($1) c ON true",
                 values: vec![since.into()],
                 sqlite: || {
@@ -387,6 +387,43 @@ impl PlatformDb {
             .await?;
         let now = rows.first().map_or(since, |r| r.now_ms);
         Ok((rows.into_iter().filter_map(|r| r.id).collect(), now))
+    }
+
+    /// Records that instance `id` has read every placement change
+    /// committed before `seen_ms` (the database's clock, milliseconds).
+    pub async fn instance_seen(&self, id: Uuid, started_at: DateTime<Utc>, seen_ms: i64) -> Result<(), DbErr> {
+        const UPSERT: &str = "INSERT INTO instances (id, started_at, seen_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms";
+        self.run(Across {
+            postgres: UPSERT,
+            values: vec![id.into(), started_at.into(), seen_ms.into()],
+            sqlite: || {
+                vec![Statement::from_sql_and_values(
+                    DatabaseBackend::Sqlite,
+                    UPSERT.replace('$', "?"),
+                    [id.into(), started_at.into(), seen_ms.into()],
+                )]
+            },
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Removes instance `id`'s row (it stopped).
+    pub async fn instance_left(&self, id: Uuid) -> Result<(), DbErr> {
+        self.run(Across {
+            postgres: "DELETE FROM instances WHERE id = $1",
+            values: vec![id.into()],
+            sqlite: || {
+                vec![Statement::from_sql_and_values(
+                    DatabaseBackend::Sqlite,
+                    "DELETE FROM instances WHERE id = ?1",
+                    [id.into()],
+                )]
+            },
+        })
+        .await?;
+        Ok(())
     }
 
     /// `base`, or `base-2`, `base-3`, … : the first slug no tenant has.

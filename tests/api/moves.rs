@@ -16,13 +16,14 @@ use tenantry::domain::tenants::Placement;
 use uuid::Uuid;
 
 use crate::both_backends;
-use crate::support::{TestApp, TestTenant, with_credential};
+use crate::support::{Spawned, TestApp, TestTenant, with_credential};
 
 both_backends!(
     a_tenant_moves_and_back_under_load_with_no_write_lost,
     a_stopped_move_resumes_or_aborts_with_nothing_lost,
     a_killed_move_resumes_or_aborts_with_nothing_lost,
     a_second_instance_routes_to_the_new_place_within_a_second,
+    the_old_copy_stays_until_every_instance_has_read_the_switch,
     the_command_moves_shows_and_aborts,
 );
 
@@ -105,6 +106,117 @@ async fn rows_in_shared(app: &TestApp, tenant: Uuid) -> i64 {
             .await
             .expect("count")
     }
+}
+
+/// A connection to the test's platform database, and its clock in ms.
+async fn platform_sql(app: &TestApp) -> sea_orm::DatabaseConnection {
+    sea_orm::Database::connect(app.settings.database.url())
+        .await
+        .expect("connect")
+}
+
+async fn db_now_ms(conn: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = conn.get_database_backend();
+    let sql = if backend == sea_orm::DatabaseBackend::Postgres {
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS n"
+    } else {
+        "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS n"
+    };
+    let row = conn
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("now")
+        .expect("a row");
+    row.try_get("", "n").expect("n")
+}
+
+/// Writes instance `id`'s row as a poll at `seen_ms` would.
+async fn instance_at(conn: &sea_orm::DatabaseConnection, id: Uuid, seen_ms: i64) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = conn.get_database_backend();
+    let sql = if backend == sea_orm::DatabaseBackend::Postgres {
+        "INSERT INTO instances (id, started_at, seen_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms"
+    } else {
+        "INSERT INTO instances (id, started_at, seen_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms"
+    };
+    conn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [id.into(), chrono::Utc::now().into(), seen_ms.into()],
+    ))
+    .await
+    .expect("the instance's row");
+}
+
+async fn instances(conn: &sea_orm::DatabaseConnection) -> Vec<Uuid> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = conn.get_database_backend();
+    conn.query_all_raw(Statement::from_string(backend, "SELECT id FROM instances"))
+        .await
+        .expect("instances")
+        .iter()
+        .map(|row| row.try_get("", "id").expect("id"))
+        .collect()
+}
+
+/// An instance that has not polled since the switch holds the removal of
+/// the old copy back (past the drain), until it polls; one whose row is
+/// stale (stopped without removing it) does not, and its row is swept.
+async fn the_old_copy_stays_until_every_instance_has_read_the_switch(app: TestApp) {
+    let tenant = app.tenant_in("acked", Placement::Shared).await;
+    let mut made = Vec::new();
+    for _ in 0..5 {
+        write(&app, &tenant, &mut made).await;
+    }
+    let conn = platform_sql(&app).await;
+    let (lagging, dead) = (Uuid::new_v4(), Uuid::new_v4());
+    let now = db_now_ms(&conn).await;
+    instance_at(&conn, lagging, now).await;
+    instance_at(&conn, dead, now - 60_000).await;
+    let waiting = AtomicU64::new(0);
+    let away = tour(&app)[0];
+    let progress = |event: tenantry::db::MoveEvent<'_>| {
+        if let tenantry::db::MoveEvent::Waiting { instances } = event {
+            waiting.store(instances, Ordering::SeqCst);
+        }
+    };
+    let mover = app
+        .owner
+        .move_tenant(tenant.id, request(Some(away)), &progress, &|_| Box::pin(async {}));
+    let checker = async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while waiting.load(Ordering::SeqCst) != 1 {
+            assert!(Instant::now() < deadline, "the removal never waited");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Past the drain (1 s): the lagging instance still holds it.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let status = app
+            .owner
+            .move_status(tenant.id)
+            .await
+            .expect("status")
+            .expect("under way");
+        assert_eq!(serde_json::to_value(status.state).expect("state"), "switched");
+        assert_eq!(rows_in_shared(&app, tenant.id).await, 5, "the old copy is kept");
+        assert_eq!(placement_of(&app, &tenant.slug).await, away.as_str());
+        let polled = db_now_ms(&conn).await;
+        instance_at(&conn, lagging, polled).await;
+    };
+    let (report, ()) = tokio::join!(mover, checker);
+    let report = report.expect("the move completes once every instance has read it");
+    assert_eq!(report.source, "removed");
+    assert_eq!(rows_in_shared(&app, tenant.id).await, 0, "the old copy is gone");
+    let left = instances(&conn).await;
+    assert!(left.contains(&lagging), "a live instance's row stays");
+    assert!(!left.contains(&dead), "a stale row is swept");
+    assert!(left.len() >= 2, "the server's own row is there too: {left:?}");
+    write_once_routed(&app, &tenant, &mut made, "a write after the move").await;
+    let found = projects(&app, &tenant.key).await;
+    assert_eq!(found.len(), made.len(), "every write, once");
 }
 
 /// What a writer was told: the projects it made and the last name each
@@ -400,7 +512,7 @@ impl Blocker {
 
     /// PostgreSQL: waits until a session of the test's database waits for a
     /// lock (the mover, held back).
-    async fn until_waited_for(&mut self) {
+    async fn until_waited_for(&mut self, mover: &mut Spawned) {
         let Self::Postgres(conn) = self else { return };
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
@@ -414,7 +526,12 @@ impl Blocker {
             if waiting {
                 return;
             }
-            assert!(Instant::now() < deadline, "the mover never reached the lock");
+            mover.assert_running("it reached the lock");
+            assert!(
+                Instant::now() < deadline,
+                "the mover never reached the lock:\n{}",
+                mover.stderr()
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -453,7 +570,8 @@ async fn until_move(app: &TestApp, tenant: Uuid, state: &str, ready: impl Fn(&se
 /// SQLite: waits until process `pid` holds a tenant's move lock (an
 /// `flock` of its own in `/proc/locks`; looked at, never taken, so the
 /// process is never turned away).
-async fn until_move_locked(pid: u32) {
+async fn until_move_locked(mover: &mut Spawned) {
+    let pid = mover.id();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let locks = std::fs::read_to_string("/proc/locks").expect("/proc/locks");
@@ -463,13 +581,20 @@ async fn until_move_locked(pid: u32) {
         }) {
             return;
         }
-        assert!(Instant::now() < deadline, "the mover never took the move lock");
+        mover.assert_running("it took the move lock");
+        assert!(
+            Instant::now() < deadline,
+            "the mover never took the move lock:\n{}",
+            mover.stderr()
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
 /// Kills the process (SIGKILL: nothing of its own runs) and reaps it.
-fn kill(mut child: std::process::Child) {
+fn kill(mut spawned: Spawned) {
+    spawned.assert_running("it was killed");
+    let child = &mut spawned.child;
     child.kill().expect("killed");
     let status = child.wait().expect("reaped");
     assert!(!status.success(), "it was killed, not finished");
@@ -514,7 +639,7 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
 
     // Killed during the copy, one row a batch: held back as it reaches the
     // tasks (PostgreSQL) or at its next write (SQLite).
-    let mover = app.cli_spawn(&[], &["tenant", "move", &slug, "--to", away.as_str(), "--batch", "1"]);
+    let mut mover = app.cli_spawn(&[], &["tenant", "move", &slug, "--to", away.as_str(), "--batch", "1"]);
     until_move(&app, tenant.id, "copying", |p| {
         p["tables"]["projects"]["copied"].as_u64().unwrap_or(0) > 0
     })
@@ -524,7 +649,7 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
     } else {
         Blocker::sqlite(&app).await
     };
-    blocker.until_waited_for().await;
+    blocker.until_waited_for(&mut mover).await;
     kill(mover);
     blocker.release().await;
     let status = app
@@ -586,7 +711,7 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
         None
     };
     let batch = if postgres { "25" } else { "1" };
-    let mover = app.cli_spawn(&[], &["tenant", "move", &slug, "--batch", batch]);
+    let mut mover = app.cli_spawn(&[], &["tenant", "move", &slug, "--batch", batch]);
     let mut blocker = match blocker {
         Some(blocker) => blocker,
         None => {
@@ -594,7 +719,7 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
             Blocker::sqlite(&app).await
         }
     };
-    blocker.until_waited_for().await;
+    blocker.until_waited_for(&mut mover).await;
     kill(mover);
     blocker.release().await;
     let status = app
@@ -627,8 +752,8 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
             )],
         )
         .await;
-        let mover = app.cli_spawn(&[], &["tenant", "move", &slug, "--to", "shared"]);
-        blocker.until_waited_for().await;
+        let mut mover = app.cli_spawn(&[], &["tenant", "move", &slug, "--to", "shared"]);
+        blocker.until_waited_for(&mut mover).await;
         until_move(&app, tenant.id, "switching", |_| true).await;
         let refused = app.post("/v1/projects", &tenant.key, json!({"name": "refused"})).await;
         assert_refused_well(&refused, "a write mid-switch");
@@ -647,8 +772,8 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
         let refused = app.post("/v1/projects", &tenant.key, json!({"name": "refused"})).await;
         assert_refused_well(&refused, "a write mid-switch");
         let blocker = Blocker::sqlite(&app).await;
-        let mover = app.cli_spawn(&[], &["tenant", "move", &slug]);
-        until_move_locked(mover.id()).await;
+        let mut mover = app.cli_spawn(&[], &["tenant", "move", &slug]);
+        until_move_locked(&mut mover).await;
         (mover, blocker)
     };
     kill(mover);

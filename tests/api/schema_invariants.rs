@@ -52,6 +52,10 @@ const EXEMPT_TABLES: &[(&str, &str)] = &[
         "tenant_moves",
         "the operator's record of the tenant moves under way; the application role has no grant on it",
     ),
+    (
+        "instances",
+        "the serving instances' own rows (when each last read the moved tenants); no tenant's data",
+    ),
 ];
 
 /// Indexes on tenant tables that do not lead with `tenant_id`, and why.

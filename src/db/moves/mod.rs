@@ -62,6 +62,11 @@ pub const BATCH: u64 = 1000;
 /// placement poll's bound with room for the requests under way then.
 pub const DRAIN: Duration = Duration::from_secs(5);
 
+/// An instance whose row in `instances` has not been refreshed for this
+/// long has stopped (killed, or cut off from the platform database, where
+/// its routing comes from): the removal does not wait for it.
+pub const INSTANCE_STALE: Duration = Duration::from_secs(15);
+
 /// Whether `err` is a write refused because the tenant is being moved.
 pub fn is_moving(err: &DbErr) -> bool {
     err.to_string().contains(MOVING)
@@ -174,6 +179,10 @@ pub enum MoveEvent<'a> {
     Paused,
     Switched {
         pause: Duration,
+    },
+    /// Instances that have not yet read the switch (the removal waits).
+    Waiting {
+        instances: u64,
     },
     Draining {
         wait: Duration,
@@ -435,6 +444,59 @@ async fn remove_row(conn: &impl ConnectionTrait, tenant: Uuid) -> Result<(), DbE
     ))
     .await?;
     Ok(())
+}
+
+/// Waits until every serving instance has polled for moved tenants since
+/// now (after the switch's commit), so none still routes to the source;
+/// an instance stale for [`INSTANCE_STALE`] is not waited for (its row is
+/// swept). Each poll records the database's time it read at, taken no
+/// later than what it read (PostgreSQL: the statement's start).
+#[expect(clippy::disallowed_methods, reason = "the operator's view of the instances")]
+async fn until_every_instance_has_read_the_switch(
+    conn: &DatabaseConnection,
+    progress: &(dyn Fn(MoveEvent<'_>) + Sync),
+) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    let now_sql = if backend == DatabaseBackend::Postgres {
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms"
+    } else {
+        "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now_ms"
+    };
+    let now = async || -> Result<i64, DbErr> {
+        let row = conn
+            .query_one_raw(Statement::from_string(backend, now_sql))
+            .await?
+            .ok_or_else(|| custom("the database's clock gave no row"))?;
+        row.try_get("", "now_ms")
+    };
+    let stale_ms = i64::try_from(INSTANCE_STALE.as_millis()).unwrap_or(i64::MAX);
+    let since = now().await?;
+    let mut told = None;
+    loop {
+        conn.execute_raw(statement(
+            backend,
+            "DELETE FROM instances WHERE seen_ms < $1",
+            vec![(now().await? - stale_ms).into()],
+        ))
+        .await?;
+        let row = conn
+            .query_one_raw(statement(
+                backend,
+                "SELECT count(*) AS n FROM instances WHERE seen_ms < $1",
+                vec![since.into()],
+            ))
+            .await?;
+        let behind: i64 = row.map_or(Ok(0), |r| r.try_get("", "n"))?;
+        let behind = u64::try_from(behind).unwrap_or(0);
+        if behind == 0 {
+            return Ok(());
+        }
+        if told != Some(behind) {
+            progress(MoveEvent::Waiting { instances: behind });
+            told = Some(behind);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Every move under way (the operator's view).
@@ -949,16 +1011,17 @@ impl<'a> Mover<'a> {
                         save(conn, self.tenant, row).await?;
                         return Ok(self.report(row, "kept", copied, caught_up, phases, started));
                     }
+                    let draining = Instant::now();
+                    until_every_instance_has_read_the_switch(conn, progress).await?;
                     let since = row
                         .switched_at
                         .map_or(Duration::ZERO, |at| (Utc::now() - at).to_std().unwrap_or_default());
                     let wait = request.drain.saturating_sub(since);
                     if !wait.is_zero() {
                         progress(MoveEvent::Draining { wait });
-                        let draining = Instant::now();
                         tokio::time::sleep(wait).await;
-                        Phases::add(&mut phases.drain_ms, draining);
                     }
+                    Phases::add(&mut phases.drain_ms, draining);
                     row.state = State::Removing;
                     save(conn, self.tenant, row).await?;
                 }

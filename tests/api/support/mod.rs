@@ -623,13 +623,19 @@ impl TestApp {
 
     /// The binary running `args` in the background, its output discarded:
     /// for a test that kills it.
-    pub fn cli_spawn(&self, env: &[(&str, String)], args: &[&str]) -> std::process::Child {
-        self.cli_command(env, args)
+    pub fn cli_spawn(&self, env: &[(&str, String)], args: &[&str]) -> Spawned {
+        static SPAWNED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = self.settings.data_dir.join(format!("spawned-{n}.stderr"));
+        let file = std::fs::File::create(&log).expect("the command's stderr file");
+        let child = self
+            .cli_command(env, args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(file)
             .spawn()
-            .expect("the binary runs")
+            .expect("the binary runs");
+        Spawned { child, log }
     }
 
     fn cli_command(&self, env: &[(&str, String)], args: &[&str]) -> std::process::Command {
@@ -649,6 +655,32 @@ impl TestApp {
             .env("TENANTRY_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (k, v)));
         command
+    }
+}
+
+/// A command started in the background; its stderr goes to a file, read
+/// when it ends before a test expected it to.
+pub struct Spawned {
+    pub child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Spawned {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the command has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Panics, with its exit status and stderr, if the command has ended.
+    pub fn assert_running(&mut self, waiting_for: &str) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            let stderr = self.stderr();
+            panic!("the command ended ({status}) before {waiting_for}:\n{stderr}");
+        }
     }
 }
 
