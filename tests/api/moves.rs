@@ -108,58 +108,74 @@ async fn rows_in_shared(app: &TestApp, tenant: Uuid) -> i64 {
     }
 }
 
-/// A connection to the test's platform database, and its clock in ms.
-async fn platform_sql(app: &TestApp) -> sea_orm::DatabaseConnection {
-    sea_orm::Database::connect(app.settings.database.url())
-        .await
-        .expect("connect")
+/// A connection to the test's platform database.
+enum PlatformSql {
+    Postgres(sea_orm::sqlx::PgConnection),
+    Sqlite(sea_orm::sqlx::SqliteConnection),
 }
 
-async fn db_now_ms(conn: &sea_orm::DatabaseConnection) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let backend = conn.get_database_backend();
-    let sql = if backend == sea_orm::DatabaseBackend::Postgres {
-        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS n"
-    } else {
-        "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS n"
-    };
-    let row = conn
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await
+impl PlatformSql {
+    async fn connect(app: &TestApp) -> Self {
+        use sea_orm::sqlx::{self, Connection};
+        let url = app.settings.database.url();
+        if app.settings.is_sqlite() {
+            Self::Sqlite(sqlx::SqliteConnection::connect(url).await.expect("connect"))
+        } else {
+            Self::Postgres(sqlx::PgConnection::connect(url).await.expect("connect"))
+        }
+    }
+
+    /// The database's clock, in milliseconds.
+    async fn now_ms(&mut self) -> i64 {
+        use sea_orm::sqlx;
+        match self {
+            Self::Postgres(conn) => {
+                sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+                    .fetch_one(conn)
+                    .await
+            }
+            Self::Sqlite(conn) => {
+                sqlx::query_scalar("SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)")
+                    .fetch_one(conn)
+                    .await
+            }
+        }
         .expect("now")
-        .expect("a row");
-    row.try_get("", "n").expect("n")
-}
+    }
 
-/// Writes instance `id`'s row as a poll at `seen_ms` would.
-async fn instance_at(conn: &sea_orm::DatabaseConnection, id: Uuid, seen_ms: i64) {
-    use sea_orm::{ConnectionTrait, Statement};
-    let backend = conn.get_database_backend();
-    let sql = if backend == sea_orm::DatabaseBackend::Postgres {
-        "INSERT INTO instances (id, started_at, seen_ms) VALUES ($1, $2, $3)
-         ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms"
-    } else {
-        "INSERT INTO instances (id, started_at, seen_ms) VALUES (?1, ?2, ?3)
-         ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms"
-    };
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [id.into(), chrono::Utc::now().into(), seen_ms.into()],
-    ))
-    .await
-    .expect("the instance's row");
-}
+    /// Writes instance `id`'s row as a poll at `seen_ms` would.
+    async fn instance_at(&mut self, id: Uuid, seen_ms: i64) {
+        use sea_orm::sqlx;
+        let sql = "INSERT INTO instances (id, started_at, seen_ms) VALUES ($1, $2, $3)
+                   ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms";
+        let now = chrono::Utc::now();
+        match self {
+            Self::Postgres(conn) => sqlx::query(sql)
+                .bind(id)
+                .bind(now)
+                .bind(seen_ms)
+                .execute(conn)
+                .await
+                .map(drop),
+            Self::Sqlite(conn) => sqlx::query(sql)
+                .bind(id)
+                .bind(now)
+                .bind(seen_ms)
+                .execute(conn)
+                .await
+                .map(drop),
+        }
+        .expect("the instance's row");
+    }
 
-async fn instances(conn: &sea_orm::DatabaseConnection) -> Vec<Uuid> {
-    use sea_orm::{ConnectionTrait, Statement};
-    let backend = conn.get_database_backend();
-    conn.query_all_raw(Statement::from_string(backend, "SELECT id FROM instances"))
-        .await
+    async fn instances(&mut self) -> Vec<Uuid> {
+        use sea_orm::sqlx;
+        match self {
+            Self::Postgres(conn) => sqlx::query_scalar("SELECT id FROM instances").fetch_all(conn).await,
+            Self::Sqlite(conn) => sqlx::query_scalar("SELECT id FROM instances").fetch_all(conn).await,
+        }
         .expect("instances")
-        .iter()
-        .map(|row| row.try_get("", "id").expect("id"))
-        .collect()
+    }
 }
 
 /// An instance that has not polled since the switch holds the removal of
@@ -171,11 +187,11 @@ async fn the_old_copy_stays_until_every_instance_has_read_the_switch(app: TestAp
     for _ in 0..5 {
         write(&app, &tenant, &mut made).await;
     }
-    let conn = platform_sql(&app).await;
+    let mut sql = PlatformSql::connect(&app).await;
     let (lagging, dead) = (Uuid::new_v4(), Uuid::new_v4());
-    let now = db_now_ms(&conn).await;
-    instance_at(&conn, lagging, now).await;
-    instance_at(&conn, dead, now - 60_000).await;
+    let now = sql.now_ms().await;
+    sql.instance_at(lagging, now).await;
+    sql.instance_at(dead, now - 60_000).await;
     let waiting = AtomicU64::new(0);
     let away = tour(&app)[0];
     let progress = |event: tenantry::db::MoveEvent<'_>| {
@@ -203,14 +219,15 @@ async fn the_old_copy_stays_until_every_instance_has_read_the_switch(app: TestAp
         assert_eq!(serde_json::to_value(status.state).expect("state"), "switched");
         assert_eq!(rows_in_shared(&app, tenant.id).await, 5, "the old copy is kept");
         assert_eq!(placement_of(&app, &tenant.slug).await, away.as_str());
-        let polled = db_now_ms(&conn).await;
-        instance_at(&conn, lagging, polled).await;
+        let polled = sql.now_ms().await;
+        sql.instance_at(lagging, polled).await;
+        sql
     };
-    let (report, ()) = tokio::join!(mover, checker);
+    let (report, mut sql) = tokio::join!(mover, checker);
     let report = report.expect("the move completes once every instance has read it");
     assert_eq!(report.source, "removed");
     assert_eq!(rows_in_shared(&app, tenant.id).await, 0, "the old copy is gone");
-    let left = instances(&conn).await;
+    let left = sql.instances().await;
     assert!(left.contains(&lagging), "a live instance's row stays");
     assert!(!left.contains(&dead), "a stale row is swept");
     assert!(left.len() >= 2, "the server's own row is there too: {left:?}");
