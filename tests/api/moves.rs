@@ -492,7 +492,13 @@ async fn a_stopped_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
 /// A database session of the test's own that holds back the mover at one
 /// step (a lock it will wait for), so the process is killed there.
 enum Blocker {
-    Postgres(sea_orm::sqlx::PgConnection),
+    /// The session holding the locks, and one that watches for the mover
+    /// outside any transaction: a transaction sees `pg_stat_activity` as it
+    /// was at its first look, without the sessions opened since.
+    Postgres {
+        holder: sea_orm::sqlx::PgConnection,
+        watcher: sea_orm::sqlx::PgConnection,
+    },
     Sqlite(sea_orm::sqlx::SqliteConnection),
 }
 
@@ -510,7 +516,10 @@ impl Blocker {
                 .await
                 .expect("the lock");
         }
-        Self::Postgres(conn)
+        let watcher = sqlx::PgConnection::connect(app.settings.database.url())
+            .await
+            .expect("connect");
+        Self::Postgres { holder: conn, watcher }
     }
 
     /// SQLite: the platform file's write lock (every step of a move writes
@@ -530,7 +539,9 @@ impl Blocker {
     /// PostgreSQL: waits until a session of the test's database waits for a
     /// lock (the mover, held back).
     async fn until_waited_for(&mut self, mover: &mut Spawned) {
-        let Self::Postgres(conn) = self else { return };
+        let Self::Postgres { watcher: conn, .. } = self else {
+            return;
+        };
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let waiting: bool = sea_orm::sqlx::query_scalar(
@@ -544,11 +555,19 @@ impl Blocker {
                 return;
             }
             mover.assert_running("it reached the lock");
-            assert!(
-                Instant::now() < deadline,
-                "the mover never reached the lock:\n{}",
-                mover.stderr()
-            );
+            if Instant::now() >= deadline {
+                let sessions: Vec<String> = sea_orm::sqlx::query_scalar(
+                    "SELECT format('%s %s/%s: %s', state, wait_event_type, wait_event, left(query, 200))
+                       FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                )
+                .fetch_all(&mut *conn)
+                .await
+                .expect("pg_stat_activity");
+                panic!(
+                    "the mover never reached the lock:\n{}\nsessions: {sessions:#?}",
+                    mover.stderr()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -556,9 +575,10 @@ impl Blocker {
     async fn release(self) {
         use sea_orm::sqlx::{self, Connection};
         match self {
-            Self::Postgres(mut conn) => {
-                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("rollback");
-                conn.close().await.expect("close");
+            Self::Postgres { mut holder, watcher } => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut holder).await.expect("rollback");
+                holder.close().await.expect("close");
+                watcher.close().await.expect("close");
             }
             Self::Sqlite(mut conn) => {
                 sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("rollback");
@@ -683,6 +703,11 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
     assert_eq!(placement_of(&app, &slug).await, away.as_str());
     assert_eq!(rows_in_shared(&app, tenant.id).await, 0, "the old copy is gone");
     write(&app, &tenant, &mut made).await;
+    assert_eq!(
+        rows_in_shared(&app, tenant.id).await,
+        0,
+        "a write after the move lands in the new place, never in the removed copy"
+    );
 
     // Killed during the catch-up of 200 logged writes, then aborted: served
     // from where it is, the aborted copy dropped. PostgreSQL holds the mover
