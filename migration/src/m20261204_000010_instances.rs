@@ -1,10 +1,12 @@
 //! The serving instances (`instances`, one row each while it runs): when
-//! each last read which tenants had moved (`seen_ms`, the database's clock
-//! in milliseconds). A tenant move removes its old copy only once every
-//! instance still polling has read the tenant's new placement, so no
-//! instance can still reach the copy. An instance adds its row at its
-//! first poll and removes it when it stops; a row not refreshed for a
-//! while is an instance that died, and is swept.
+//! each last polled for moved tenants (`beat_ms`, the database's clock in
+//! milliseconds) and how far its polls have read (`seen_ms`: on PostgreSQL
+//! the database's time its last poll read at, on SQLite the latest
+//! `tenants.placed_at` that poll saw). A tenant move removes its old copy
+//! only once every instance still polling has read the tenant's new
+//! placement, so no instance can still reach the copy. An instance adds
+//! its row at its first poll and removes it when it stops; a row whose
+//! beat is old is an instance that died, and is swept.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -17,6 +19,7 @@ enum Instances {
     Table,
     Id,
     StartedAt,
+    BeatMs,
     SeenMs,
 }
 
@@ -29,6 +32,7 @@ impl MigrationTrait for Migration {
                     .table(Instances::Table)
                     .col(uuid(Instances::Id).primary_key())
                     .col(timestamp_with_time_zone(Instances::StartedAt))
+                    .col(big_integer(Instances::BeatMs))
                     .col(big_integer(Instances::SeenMs))
                     .to_owned(),
             )

@@ -40,7 +40,7 @@ pub use moves::{
 };
 pub use pg::Decode;
 pub use placement::{is_storage_behind, schema_name};
-pub use platform::{ApiKeyRecord, NewAccount, PlatformDb, SessionChange};
+pub use platform::{ApiKeyRecord, NewAccount, PlacementPoll, PlatformDb, SessionChange};
 pub use registry::{PoolStats, comment_for as tenant_database_comment, database_name};
 pub use select::ScopedSelect;
 pub use tenant::{TenantDb, TenantTx};

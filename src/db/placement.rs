@@ -92,8 +92,12 @@ impl Placed {
 pub(super) struct Placements {
     known: RwLock<HashMap<Uuid, Placed>>,
     pub(super) registry: Registry,
-    /// The database's time of the last poll for moved tenants.
+    /// How far the last poll for moved tenants read ([`super::PlacementPoll::seen`]).
     polled: std::sync::Mutex<Option<i64>>,
+    /// The moves the polls have applied, by tenant, with their stamp: a
+    /// poll looks back over the overlap again, and forgets a tenant only
+    /// for a move it has not applied yet.
+    applied: std::sync::Mutex<HashMap<Uuid, i64>>,
     /// This instance's row in `instances`, written by every poll: what a
     /// move waits on before it removes a tenant's old copy.
     pub(super) instance: Uuid,
@@ -102,8 +106,9 @@ pub(super) struct Placements {
     registered: std::sync::atomic::AtomicBool,
 }
 
-/// How far back each poll looks again: a move whose transaction commits up
-/// to this long after it stamped `placed_at` is still seen.
+/// How far back each poll looks again: a move stamped up to this long
+/// before one the last poll saw, and committed after that poll, is still
+/// seen (a clock stepping back as much, too).
 const POLL_OVERLAP_MS: i64 = 5_000;
 
 #[derive(Debug, FromQueryResult)]
@@ -129,6 +134,7 @@ impl Placements {
             known: RwLock::default(),
             registry,
             polled: std::sync::Mutex::new(None),
+            applied: std::sync::Mutex::default(),
             instance: Uuid::new_v4(),
             started_at: chrono::Utc::now(),
             registered: std::sync::atomic::AtomicBool::new(false),
@@ -138,25 +144,37 @@ impl Placements {
     /// Forgets the placements of the tenants that moved since the last poll
     /// (`tenants.placed_at`, stamped by a trigger whoever moves them), so
     /// their next request reads where they are now; how many it forgot.
-    /// The first poll looks back to the beginning. A pool of a tenant
-    /// database no longer used is closed by the idle job. Then it records,
-    /// in the instance's row, the database's time the poll read at: every
-    /// move committed before it is routed to its new place from now on.
+    /// The first poll looks back to the beginning; each later one from how
+    /// far the last one read, less an overlap. A pool of a tenant database
+    /// no longer used is closed by the idle job. Then it records, in the
+    /// instance's row, how far it read: every move up to there is routed
+    /// to its new place from now on.
     pub(super) async fn poll(&self, platform: &super::PlatformDb) -> Result<usize, DbErr> {
         let since = self
             .polled
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .map_or(0, |at| at - POLL_OVERLAP_MS);
-        let (moved, now) = platform.placements_changed_since(since).await?;
+        let poll = platform.placements_changed_since(since).await?;
+        let fresh: Vec<Uuid> = {
+            let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
+            applied.retain(|_, at| *at > since);
+            poll.moved
+                .iter()
+                .filter(|(tenant, at)| applied.insert(*tenant, *at) != Some(*at))
+                .map(|(tenant, _)| *tenant)
+                .collect()
+        };
         // Their old database's pool goes too: a SQLite file removed by the
         // move and made again would otherwise still be reached through it.
-        let forgotten = moved.iter().filter(|tenant| self.forget_placement(**tenant)).count();
+        let forgotten = fresh.iter().filter(|tenant| self.forget_placement(**tenant)).count();
         {
             let mut polled = self.polled.lock().unwrap_or_else(PoisonError::into_inner);
-            *polled = Some(polled.map_or(now, |at| at.max(now)));
+            *polled = Some(polled.map_or(poll.seen, |at| at.max(poll.seen)));
         }
-        platform.instance_seen(self.instance, self.started_at, now).await?;
+        platform
+            .instance_seen(self.instance, self.started_at, poll.now, poll.seen)
+            .await?;
         self.registered.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(forgotten)
     }

@@ -64,6 +64,22 @@ fn sqlite(query: impl QueryTrait) -> Statement {
 /// The most key uses one flush transaction writes on PostgreSQL.
 const KEY_USES_PER_TRANSACTION: usize = 500;
 
+/// One poll for moved tenants, read in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacementPoll {
+    /// The tenants whose placement changed since the poll's `since`, each
+    /// with its `placed_at`.
+    pub moved: Vec<(Uuid, i64)>,
+    /// The database's time of the poll (ms).
+    pub now: i64,
+    /// How far the snapshot reaches: every move stamped up to here is in
+    /// it. PostgreSQL: the statement's start (stamps are made at commit,
+    /// and the snapshot is taken after it). SQLite: the latest stamp it
+    /// holds (writers take turns, so stamps follow commits), which holds
+    /// even if the snapshot lags the clock.
+    pub seen: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct PlatformDb {
     conn: DatabaseConnection,
@@ -361,24 +377,28 @@ impl PlatformDb {
         .await
     }
 
-    /// The tenants whose placement or location changed after `since`
-    /// (milliseconds since the epoch, the database's clock), and the
-    /// database's time now in the same unit.
-    pub async fn placements_changed_since(&self, since: i64) -> Result<(Vec<Uuid>, i64), DbErr> {
+    /// The tenants whose placement changed after `since` (each with its
+    /// `placed_at`), and, read in the same snapshot, the database's time
+    /// and how far the snapshot reaches ([`PlacementPoll`]).
+    pub async fn placements_changed_since(&self, since: i64) -> Result<PlacementPoll, DbErr> {
         #[derive(FromQueryResult)]
         struct Row {
             id: Option<Uuid>,
+            placed_at: Option<i64>,
             now_ms: i64,
+            seen_ms: Option<i64>,
         }
         let rows: Vec<Row> = self
             .ask(Across {
-                postgres: "SELECT c.id, (extract(epoch FROM statement_timestamp()) * 1000)::bigint AS now_ms
-                             FROM (SELECT 1) one LEFT JOIN tenantry_placements_changed_since($1) c ON true",
+                postgres: "SELECT c.id, c.placed_at, now.ms AS now_ms, now.ms AS seen_ms
+                             FROM (SELECT (extract(epoch FROM statement_timestamp()) * 1000)::bigint AS ms) now
+                             LEFT JOIN tenantry_placements_changed_since($1) c ON true",
                 values: vec![since.into()],
                 sqlite: || {
                     vec![Statement::from_sql_and_values(
                         DatabaseBackend::Sqlite,
-                        "SELECT t.id, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now_ms
+                        "SELECT t.id, t.placed_at, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now_ms,
+                                (SELECT max(placed_at) FROM tenants) AS seen_ms
                            FROM (SELECT 1) one LEFT JOIN tenants t ON t.placed_at > ?1",
                         [since.into()],
                     )]
@@ -386,22 +406,30 @@ impl PlatformDb {
             })
             .await?;
         let now = rows.first().map_or(since, |r| r.now_ms);
-        Ok((rows.into_iter().filter_map(|r| r.id).collect(), now))
+        let seen = rows.first().and_then(|r| r.seen_ms).unwrap_or(0);
+        let moved = rows.into_iter().filter_map(|r| Some((r.id?, r.placed_at?))).collect();
+        Ok(PlacementPoll { moved, now, seen })
     }
 
-    /// Records that instance `id` has read every placement change
-    /// committed before `seen_ms` (the database's clock, milliseconds).
-    pub async fn instance_seen(&self, id: Uuid, started_at: DateTime<Utc>, seen_ms: i64) -> Result<(), DbErr> {
-        const UPSERT: &str = "INSERT INTO instances (id, started_at, seen_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms";
+    /// Records instance `id`'s poll: its beat (the database's clock) and
+    /// how far it has read ([`PlacementPoll::seen`]).
+    pub async fn instance_seen(
+        &self,
+        id: Uuid,
+        started_at: DateTime<Utc>,
+        beat_ms: i64,
+        seen_ms: i64,
+    ) -> Result<(), DbErr> {
+        const UPSERT: &str = "INSERT INTO instances (id, started_at, beat_ms, seen_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET beat_ms = excluded.beat_ms, seen_ms = excluded.seen_ms";
         self.run(Across {
             postgres: UPSERT,
-            values: vec![id.into(), started_at.into(), seen_ms.into()],
+            values: vec![id.into(), started_at.into(), beat_ms.into(), seen_ms.into()],
             sqlite: || {
                 vec![Statement::from_sql_and_values(
                     DatabaseBackend::Sqlite,
                     UPSERT.replace('$', "?"),
-                    [id.into(), started_at.into(), seen_ms.into()],
+                    [id.into(), started_at.into(), beat_ms.into(), seen_ms.into()],
                 )]
             },
         })

@@ -143,27 +143,22 @@ impl PlatformSql {
         .expect("now")
     }
 
-    /// Writes instance `id`'s row as a poll at `seen_ms` would.
-    async fn instance_at(&mut self, id: Uuid, seen_ms: i64) {
+    /// Writes instance `id`'s row as a poll at `beat_ms` that read as far
+    /// as `seen_ms` would.
+    async fn instance_at(&mut self, id: Uuid, beat_ms: i64, seen_ms: i64) {
         use sea_orm::sqlx;
-        let sql = "INSERT INTO instances (id, started_at, seen_ms) VALUES ($1, $2, $3)
-                   ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms";
+        let sql = "INSERT INTO instances (id, started_at, beat_ms, seen_ms) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (id) DO UPDATE SET beat_ms = excluded.beat_ms, seen_ms = excluded.seen_ms";
         let now = chrono::Utc::now();
         match self {
-            Self::Postgres(conn) => sqlx::query(sql)
-                .bind(id)
-                .bind(now)
-                .bind(seen_ms)
-                .execute(conn)
-                .await
-                .map(drop),
-            Self::Sqlite(conn) => sqlx::query(sql)
-                .bind(id)
-                .bind(now)
-                .bind(seen_ms)
-                .execute(conn)
-                .await
-                .map(drop),
+            Self::Postgres(conn) => {
+                let query = sqlx::query(sql).bind(id).bind(now).bind(beat_ms).bind(seen_ms);
+                query.execute(conn).await.map(drop)
+            }
+            Self::Sqlite(conn) => {
+                let query = sqlx::query(sql).bind(id).bind(now).bind(beat_ms).bind(seen_ms);
+                query.execute(conn).await.map(drop)
+            }
         }
         .expect("the instance's row");
     }
@@ -178,9 +173,10 @@ impl PlatformSql {
     }
 }
 
-/// An instance that has not polled since the switch holds the removal of
-/// the old copy back (past the drain), until it polls; one whose row is
-/// stale (stopped without removing it) does not, and its row is swept.
+/// An instance whose polls have not read as far as the switch holds the
+/// removal of the old copy back (past the drain), until one does; one
+/// whose beat is stale (stopped without removing its row) does not, and
+/// its row is swept.
 async fn the_old_copy_stays_until_every_instance_has_read_the_switch(app: TestApp) {
     let tenant = app.tenant_in("acked", Placement::Shared).await;
     let mut made = Vec::new();
@@ -190,8 +186,8 @@ async fn the_old_copy_stays_until_every_instance_has_read_the_switch(app: TestAp
     let mut sql = PlatformSql::connect(&app).await;
     let (lagging, dead) = (Uuid::new_v4(), Uuid::new_v4());
     let now = sql.now_ms().await;
-    sql.instance_at(lagging, now).await;
-    sql.instance_at(dead, now - 60_000).await;
+    sql.instance_at(lagging, now, now).await;
+    sql.instance_at(dead, now - 60_000, 0).await;
     let waiting = AtomicU64::new(0);
     let away = tour(&app)[0];
     let progress = |event: tenantry::db::MoveEvent<'_>| {
@@ -220,7 +216,7 @@ async fn the_old_copy_stays_until_every_instance_has_read_the_switch(app: TestAp
         assert_eq!(rows_in_shared(&app, tenant.id).await, 5, "the old copy is kept");
         assert_eq!(placement_of(&app, &tenant.slug).await, away.as_str());
         let polled = sql.now_ms().await;
-        sql.instance_at(lagging, polled).await;
+        sql.instance_at(lagging, polled, polled).await;
         sql
     };
     let (report, mut sql) = tokio::join!(mover, checker);

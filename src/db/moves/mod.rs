@@ -446,44 +446,59 @@ async fn remove_row(conn: &impl ConnectionTrait, tenant: Uuid) -> Result<(), DbE
     Ok(())
 }
 
-/// Waits until every serving instance has polled for moved tenants since
-/// now (after the switch's commit), so none still routes to the source;
-/// an instance stale for [`INSTANCE_STALE`] is not waited for (its row is
-/// swept). Each poll records the database's time it read at, taken no
-/// later than what it read (PostgreSQL: the statement's start).
+/// Waits until every serving instance has read the switch of `tenant`
+/// (committed before this is called), so none still routes to the source:
+/// until each instance's row says its polls reach past the switch
+/// ([`super::PlacementPoll::seen`]: on PostgreSQL the database's time now,
+/// on SQLite the tenant's new `placed_at`). An instance whose beat is
+/// older than [`INSTANCE_STALE`] is not waited for (its row is swept).
 #[expect(clippy::disallowed_methods, reason = "the operator's view of the instances")]
 async fn until_every_instance_has_read_the_switch(
     conn: &DatabaseConnection,
+    tenant: Uuid,
     progress: &(dyn Fn(MoveEvent<'_>) + Sync),
 ) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
-    let now_sql = if backend == DatabaseBackend::Postgres {
-        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms"
+    let (now_sql, switched_sql) = if backend == DatabaseBackend::Postgres {
+        (
+            "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms",
+            "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms",
+        )
     } else {
-        "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now_ms"
+        (
+            "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS ms",
+            "SELECT placed_at AS ms FROM tenants WHERE id = $1",
+        )
     };
-    let now = async || -> Result<i64, DbErr> {
+    let ms = async |sql: &str, values: Vec<Value>| -> Result<i64, DbErr> {
         let row = conn
-            .query_one_raw(Statement::from_string(backend, now_sql))
+            .query_one_raw(statement(backend, sql, values))
             .await?
-            .ok_or_else(|| custom("the database's clock gave no row"))?;
-        row.try_get("", "now_ms")
+            .ok_or_else(|| custom("the database's clock or the tenant's stamp gave no row"))?;
+        row.try_get::<Option<i64>>("", "ms")?
+            .ok_or_else(|| custom("the tenant's placement has no stamp"))
     };
+    let values = if backend == DatabaseBackend::Postgres {
+        Vec::new()
+    } else {
+        vec![tenant.into()]
+    };
+    let switched = ms(switched_sql, values).await?;
     let stale_ms = i64::try_from(INSTANCE_STALE.as_millis()).unwrap_or(i64::MAX);
-    let since = now().await?;
     let mut told = None;
     loop {
+        let now = ms(now_sql, Vec::new()).await?;
         conn.execute_raw(statement(
             backend,
-            "DELETE FROM instances WHERE seen_ms < $1",
-            vec![(now().await? - stale_ms).into()],
+            "DELETE FROM instances WHERE beat_ms < $1",
+            vec![(now - stale_ms).into()],
         ))
         .await?;
         let row = conn
             .query_one_raw(statement(
                 backend,
                 "SELECT count(*) AS n FROM instances WHERE seen_ms < $1",
-                vec![since.into()],
+                vec![switched.into()],
             ))
             .await?;
         let behind: i64 = row.map_or(Ok(0), |r| r.try_get("", "n"))?;
@@ -1012,7 +1027,7 @@ impl<'a> Mover<'a> {
                         return Ok(self.report(row, "kept", copied, caught_up, phases, started));
                     }
                     let draining = Instant::now();
-                    until_every_instance_has_read_the_switch(conn, progress).await?;
+                    until_every_instance_has_read_the_switch(conn, self.tenant, progress).await?;
                     let since = row
                         .switched_at
                         .map_or(Duration::ZERO, |at| (Utc::now() - at).to_std().unwrap_or_default());
