@@ -42,6 +42,20 @@ async fn run(app: &TestApp, tenant: Uuid, request: MoveRequest) -> Result<MoveRe
         .await
 }
 
+/// A move to `to` stopped at `at` (it fails there, as asked).
+async fn run_halted(app: &TestApp, tenant: Uuid, to: Placement, at: Halt) {
+    let halted = run(
+        app,
+        tenant,
+        MoveRequest {
+            halt: Some(at),
+            ..request(Some(to))
+        },
+    )
+    .await;
+    assert!(halted.is_err(), "halted at {at:?}");
+}
+
 async fn abort(app: &TestApp, tenant: Uuid) -> MoveReport {
     let abort = MoveRequest {
         abort: true,
@@ -710,16 +724,7 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
     // back at its first read of the log (the copy before it goes in batches
     // of 25, so a loaded machine reaches it soon); SQLite takes its lock
     // once the catch-up is under way, one change a batch.
-    let err = run(
-        &app,
-        tenant.id,
-        MoveRequest {
-            halt: Some(Halt::Copy),
-            ..request(Some(Placement::Shared))
-        },
-    )
-    .await;
-    assert!(err.is_err(), "halted");
+    run_halted(&app, tenant.id, Placement::Shared, Halt::Copy).await;
     for _ in 0..200 {
         write(&app, &tenant, &mut made).await;
     }
@@ -797,16 +802,7 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
         assert_refused_well(&refused, "a write mid-switch");
         (mover, blocker)
     } else {
-        let halted = run(
-            &app,
-            tenant.id,
-            MoveRequest {
-                halt: Some(Halt::Switch),
-                ..request(Some(Placement::Shared))
-            },
-        )
-        .await;
-        assert!(halted.is_err(), "halted");
+        run_halted(&app, tenant.id, Placement::Shared, Halt::Switch).await;
         let refused = app.post("/v1/projects", &tenant.key, json!({"name": "refused"})).await;
         assert_refused_well(&refused, "a write mid-switch");
         let blocker = Blocker::sqlite(&app).await;

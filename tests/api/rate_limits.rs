@@ -197,23 +197,13 @@ async fn with_redis_every_instance_draws_on_one_budget() {
     let tenant = app.tenant("shared-budget").await;
     let mut left = Vec::new();
     for base in [&app.base, &other.base, &app.base, &other.base, &app.base] {
-        let resp = app
-            .send(with_credential(
-                app.http.get(format!("{base}/v1/projects")),
-                &tenant.key,
-            ))
-            .await;
+        let resp = list_at(&app, base, &tenant.key).await;
         resp.ok(200);
         left.push(remaining(&resp));
     }
     assert_eq!(left, [4, 3, 2, 1, 0]);
     for base in [&app.base, &other.base] {
-        let refused = app
-            .send(with_credential(
-                app.http.get(format!("{base}/v1/projects")),
-                &tenant.key,
-            ))
-            .await;
+        let refused = list_at(&app, base, &tenant.key).await;
         assert_limited(&refused, "tenant");
     }
 }
@@ -232,22 +222,18 @@ async fn with_redis_away_each_instance_counts_on_its_own() {
     for base in [&app.base, &other.base] {
         let mut left = Vec::new();
         for _ in 0..5 {
-            let resp = app
-                .send(with_credential(
-                    app.http.get(format!("{base}/v1/projects")),
-                    &tenant.key,
-                ))
-                .await;
+            let resp = list_at(&app, base, &tenant.key).await;
             resp.ok(200);
             left.push(remaining(&resp));
         }
         assert_eq!(left, [4, 3, 2, 1, 0], "{base} counts alone");
-        let refused = app
-            .send(with_credential(
-                app.http.get(format!("{base}/v1/projects")),
-                &tenant.key,
-            ))
-            .await;
+        let refused = list_at(&app, base, &tenant.key).await;
         assert_limited(&refused, "tenant");
     }
+}
+
+/// `GET /v1/projects` on the instance at `base`.
+async fn list_at(app: &TestApp, base: &str, key: &str) -> crate::support::Resp {
+    app.send(with_credential(app.http.get(format!("{base}/v1/projects")), key))
+        .await
 }
