@@ -31,13 +31,33 @@ pub struct RateNote(Arc<OnceLock<Verdict>>);
 
 impl RateNote {
     /// `RateLimit-Policy` and `RateLimit`, if a budget was drawn on.
+    /// Written straight into two buffers: they go out with every response.
     pub fn headers(&self) -> Option<(HeaderValue, HeaderValue)> {
         let verdict = self.0.get()?;
-        let join = |item: &dyn Fn(&crate::cache::limiter::Standing) -> String| {
-            verdict.standings.iter().map(item).collect::<Vec<_>>().join(", ")
-        };
-        let policy = join(&|s| format!("\"{}\";q={};w={}", s.name, s.rate.limit, s.rate.window_secs()));
-        let now = join(&|s| format!("\"{}\";r={};t={}", s.name, s.remaining, s.reset_secs));
+        let mut policy = String::with_capacity(32 * verdict.standings.len());
+        let mut now = String::with_capacity(32 * verdict.standings.len());
+        let mut digits = itoa::Buffer::new();
+        for (i, s) in verdict.standings.iter().enumerate() {
+            if i > 0 {
+                policy.push_str(", ");
+                now.push_str(", ");
+            }
+            for (out, (a, x), (b, y)) in [
+                (&mut policy, ("q", u64::from(s.rate.limit)), ("w", s.rate.window_secs())),
+                (&mut now, ("r", s.remaining), ("t", s.reset_secs)),
+            ] {
+                out.push('"');
+                out.push_str(s.name);
+                out.push_str("\";");
+                out.push_str(a);
+                out.push('=');
+                out.push_str(digits.format(x));
+                out.push(';');
+                out.push_str(b);
+                out.push('=');
+                out.push_str(digits.format(y));
+            }
+        }
         Some((HeaderValue::from_str(&policy).ok()?, HeaderValue::from_str(&now).ok()?))
     }
 }
