@@ -23,9 +23,14 @@ command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq
 [ -s "$out/keys-$set.tsv" ] || { echo "run bench/run.sh first (it seeds the data set)" >&2; exit 1; }
 export TENANTRY_SECRET=${TENANTRY_SECRET:-bench-secret-0123456789abcdef0123456789abcdef}
 export TENANTRY_DATA_DIR=$out/data TENANTRY_LOG=warn
+# The request budgets off unless asked for (the figures are the request
+# path's own; bench/run.sh measures the budgets apart).
+export TENANTRY_RATE_LIMIT=${TENANTRY_RATE_LIMIT:-off} TENANTRY_RATE_LIMIT_ANONYMOUS=${TENANTRY_RATE_LIMIT_ANONYMOUS:-off}
 redis=${BENCH_REDIS:-redis://127.0.0.1:6379}
 if [ "$redis" != none ] && redis-cli -u "$redis" ping 2>/dev/null | grep -q PONG; then
   export REDIS_URL=$redis TENANTRY_REDIS_PREFIX=profile-$$:
+else
+  unset REDIS_URL TENANTRY_REDIS_PREFIX
 fi
 IFS=$'\t' read -r key _ project < "$out/keys-$set.tsv"
 case $kind in

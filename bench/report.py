@@ -105,6 +105,25 @@ for name, s in sets.items():
                      f"{hello['p99_ms']:.2f}" if hello else "", f"{db['p99_ms']:.2f}" if db else "",
                      f"{ours['p99_ms'] - both:.2f}" if both is not None else ""]
             print("| " + " | ".join(cells) + " |")
+    if any(mode.startswith("limits_") for mode in w):
+        # The request budgets' cost, each variant against its own baseline
+        # (the budgets off, with the same Redis or none) in the same run.
+        print("\n| request budgets | req/s off | req/s on | on / off | p99 ms off | p99 ms on | instructions / req off | on |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for mode in ("get", "create"):
+            for where in ("local", "redis"):
+                off, on = w.get(f"limits_{mode}_off_{where}"), w.get(f"limits_{mode}_{where}")
+                if not off or not on:
+                    continue
+                r = ratio(on["rps"], off["rps"])
+                i_off, i_on = ins.get(f"limits_{mode}_off_{where}"), ins.get(f"limits_{mode}_{where}")
+                label = "in process" if where == "local" else "Redis"
+                print(
+                    f"| {mode}, {label} | {off['rps']:.0f} | {on['rps']:.0f} | {r:.0%} | {off['p99_ms']:.2f} | "
+                    f"{on['p99_ms']:.2f} | {f'{i_off:,}' if i_off else ''} | {f'{i_on:,}' if i_on else ''} |"
+                )
+                on["vs_budgets_off"] = r
+                target(f"rate limiter cost <= 10% ({mode}, {label})", 1 - r, r >= 0.90)
     print(
         f"\nserver: cold start {srv.get('cold_start_ms')} ms, idle RSS {srv.get('idle_rss_kb', 0) / 1024:.1f} MB, "
         f"peak RSS {srv.get('peak_rss_kb', 0) / 1024:.1f} MB"

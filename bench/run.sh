@@ -8,7 +8,8 @@
 #   BENCH_PG        admin URL without a database   [postgres://postgres@127.0.0.1:5432]
 #   BENCH_DURATION  seconds per closed-loop run     [10]
 #   BENCH_REPEAT    runs of each load, interleaved; the table shows medians [3]
-#   BENCH_SETS      data sets to run                ["1k 100k sqlite schema schema2k database"]
+#   BENCH_SETS      data sets to run                ["1k 100k sqlite schema schema2k database limits"]
+#                   (limits: the request budgets' cost, on the 1k data set)
 #   BENCH_RESEED=1  drop and seed the data sets again
 #   BENCH_REDIS     Redis for the revocation broadcast [redis://127.0.0.1:6379]; "none" runs without
 set -euo pipefail
@@ -19,7 +20,7 @@ mkdir -p "$out"
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 duration=${BENCH_DURATION:-10}
 repeat=${BENCH_REPEAT:-3}
-sets=${BENCH_SETS:-"1k 100k sqlite schema schema2k database"}
+sets=${BENCH_SETS:-"1k 100k sqlite schema schema2k database limits"}
 port=18480
 conns=64
 threads=2
@@ -234,6 +235,43 @@ print(int(statistics.median(rates) / 2))' "$out/raw.jsonl" "$1" "$2"
 }
 
 for set in $sets; do
+  if [ "$set" = limits ]; then
+    # The request budgets' cost: get and create on the 1k data set with the
+    # budgets off and on (a budget no run reaches, so every request pays
+    # the check and none is refused), in process without Redis and in
+    # Redis (one script call a request) with it, each pair interleaved.
+    for round in $(seq "$repeat"); do
+      for variant in off_local local off_redis redis; do
+        budget=off
+        [[ $variant == off_* ]] || budget=100000000/s
+        redis_mode=
+        [[ $variant == *local ]] && redis_mode=noredis
+        [ "$redis" = none ] && [[ $variant == *redis ]] && continue
+        echo "== limits: budgets $budget, ${variant#off_} ($round/$repeat)" >&2
+        TENANTRY_RATE_LIMIT=$budget start_server tenantry_bench_1k $redis_mode
+        WRK_MODE=get WRK_KEYS=$out/keys-1k.tsv wrk -t$threads -c$conns -d2s -s "$root/bench/wrk.lua" \
+          "http://127.0.0.1:$port" > /dev/null
+        for mode in get create; do
+          run_wrk 1k "$mode" "limits_${mode}_$variant"
+        done
+        stop_server
+      done
+    done
+    if [ "${BENCH_PROFILE:-1}" = 1 ]; then
+      for variant in off_local local off_redis redis; do
+        budget=off
+        [[ $variant == off_* ]] || budget=100000000/s
+        redis_url=$redis
+        [[ $variant == *local ]] && redis_url=none
+        [ "$redis" = none ] && [[ $variant == *redis ]] && continue
+        echo "== callgrind: get, budgets $budget, ${variant#off_}" >&2
+        line=$(TENANTRY_RATE_LIMIT=$budget BENCH_REDIS=$redis_url BENCH_BIN="$bin" "$root/bench/profile.sh" get 1000 \
+          | grep -E "^get: [0-9]+ instructions per request")
+        printf '{"set": "1k", "mode": "limits_get_%s", "instructions": %d}\n' "$variant" "$(echo "$line" | awk '{print $2}')" >> "$out/raw.jsonl"
+      done
+    fi
+    continue
+  fi
   if [ "$set" = sqlite ]; then
     # The embedded default: the 1k data set in one SQLite file, no
     # PostgreSQL and no Redis, as the quick start runs it.
