@@ -168,12 +168,15 @@ impl Placements {
         // Their old database's pool goes too: a SQLite file removed by the
         // move and made again would otherwise still be reached through it.
         let forgotten = fresh.iter().filter(|tenant| self.forget_placement(**tenant)).count();
-        {
+        // Never back: a deleted tenant's stamp leaves what was read read.
+        let seen = {
             let mut polled = self.polled.lock().unwrap_or_else(PoisonError::into_inner);
-            *polled = Some(polled.map_or(poll.seen, |at| at.max(poll.seen)));
-        }
+            let seen = polled.map_or(poll.seen, |at| at.max(poll.seen));
+            *polled = Some(seen);
+            seen
+        };
         platform
-            .instance_seen(self.instance, self.started_at, poll.now, poll.seen)
+            .instance_seen(self.instance, self.started_at, poll.now, seen)
             .await?;
         self.registered.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(forgotten)
