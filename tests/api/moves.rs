@@ -177,6 +177,32 @@ impl PlatformSql {
         .expect("the instance's row");
     }
 
+    /// An insert of one of `tenant`'s projects into the shared tables, as
+    /// an instance still routing the tenant there would make it: the error.
+    async fn insert_shared_project(&mut self, tenant: Uuid) -> Option<String> {
+        use sea_orm::sqlx;
+        let sql = "INSERT INTO projects (tenant_id, id, name, created_at, updated_at) VALUES ($1, $2, 'stale', $3, $3)";
+        let (id, now) = (Uuid::now_v7(), chrono::Utc::now());
+        match self {
+            Self::Postgres(conn) => sqlx::query(sql)
+                .bind(tenant)
+                .bind(id)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map(drop),
+            Self::Sqlite(conn) => sqlx::query(sql)
+                .bind(tenant)
+                .bind(id)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map(drop),
+        }
+        .err()
+        .map(|e| e.to_string())
+    }
+
     async fn instances(&mut self) -> Vec<Uuid> {
         use sea_orm::sqlx;
         match self {
@@ -241,6 +267,15 @@ async fn the_old_copy_stays_until_every_instance_has_read_the_switch(app: TestAp
     assert!(left.contains(&lagging), "a live instance's row stays");
     assert!(!left.contains(&dead), "a stale row is swept");
     assert!(left.len() >= 2, "the server's own row is there too: {left:?}");
+    // The shared tables still refuse the tenant's writes (a fence for an
+    // instance that would still route it there).
+    let refused = sql.insert_shared_project(tenant.id).await;
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("the tenant is being moved")),
+        "a write into the removed copy is refused: {refused:?}"
+    );
     write_once_routed(&app, &tenant, &mut made, "a write after the move").await;
     let found = projects(&app, &tenant.key).await;
     assert_eq!(found.len(), made.len(), "every write, once");
@@ -712,7 +747,7 @@ async fn a_killed_move_resumes_or_aborts_with_nothing_lost(app: TestApp) {
     assert_eq!(done["to"]["placement"], away.as_str());
     assert_eq!(placement_of(&app, &slug).await, away.as_str());
     assert_eq!(rows_in_shared(&app, tenant.id).await, 0, "the old copy is gone");
-    write(&app, &tenant, &mut made).await;
+    write_once_routed(&app, &tenant, &mut made, "a write just after the move").await;
     assert_eq!(
         rows_in_shared(&app, tenant.id).await,
         0,

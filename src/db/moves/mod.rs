@@ -24,7 +24,9 @@
 //!    removed, unless the source is kept: then `tenant move` again removes
 //!    it, and `--abort` moves the tenant back.
 //! 5. **Removing.** The source's schema or database is dropped, or its rows
-//!    in the shared tables deleted in batches; the move's row goes last.
+//!    in the shared tables deleted in batches (the refusing triggers stay
+//!    there, a fence, until the tenant moves back in); the move's row goes
+//!    last.
 //!
 //! An abort before the switch drops the target and lifts the triggers (the
 //! tenant never left the source); after it, it is a move back: the target's
@@ -1150,22 +1152,30 @@ impl<'a> Mover<'a> {
 
     /// Drops a target that never served (an abort before the switch).
     async fn discard_target(&self, row: &Row) -> Result<(), DbErr> {
-        self.remove(&self.target, &row.target, BATCH).await
+        self.remove(&self.target, &row.target, BATCH, false).await
     }
 
+    /// Removes the source after the switch. In the shared tables the
+    /// triggers refusing the tenant's writes stay, a fence: an instance
+    /// that somehow still routes the tenant there gets `503` and retries,
+    /// never a write into a copy that is gone. A later move into the
+    /// shared tables lifts them.
     async fn remove_source(&self, row: &Row, batch: u64) -> Result<(), DbErr> {
-        self.remove(&self.source, &row.source, batch).await
+        self.remove(&self.source, &row.source, batch, true).await
     }
 
     /// Removes the tenant's copy at `place`: its schema or database, or its
-    /// rows (and triggers and log) in the shared tables.
+    /// rows (and capture, log and, unless `fence`, refusal) in the shared
+    /// tables.
     #[expect(clippy::disallowed_methods, reason = "the operator's DDL, inside the seam")]
-    async fn remove(&self, store: &Store, place: &Place, batch: u64) -> Result<(), DbErr> {
+    async fn remove(&self, store: &Store, place: &Place, batch: u64, fence: bool) -> Result<(), DbErr> {
         match place.placement {
             Placement::Shared => {
                 store.drop_capture().await?;
                 store.delete_rows(batch).await?;
-                store.drop_refusal().await?;
+                if !fence {
+                    store.drop_refusal().await?;
+                }
                 store.clear_log().await
             }
             Placement::Schema => {
