@@ -100,26 +100,7 @@ async fn projects(app: &TestApp, key: &str) -> BTreeMap<String, String> {
 
 /// The tenant's own rows in the shared tables (its copy there, if any).
 async fn rows_in_shared(app: &TestApp, tenant: Uuid) -> i64 {
-    use sea_orm::sqlx::{self, Connection};
-    if app.settings.is_sqlite() {
-        let mut conn = sqlx::SqliteConnection::connect(app.settings.database.url())
-            .await
-            .expect("connect");
-        sqlx::query_scalar("SELECT count(*) FROM projects WHERE tenant_id = ?1")
-            .bind(tenant)
-            .fetch_one(&mut conn)
-            .await
-            .expect("count")
-    } else {
-        let mut conn = sqlx::PgConnection::connect(app.settings.database.url())
-            .await
-            .expect("connect");
-        sqlx::query_scalar("SELECT count(*) FROM public.projects WHERE tenant_id = $1")
-            .bind(tenant)
-            .fetch_one(&mut conn)
-            .await
-            .expect("count")
-    }
+    PlatformSql::connect(app).await.rows_in_shared(tenant).await
 }
 
 /// A connection to the test's platform database.
@@ -137,6 +118,17 @@ impl PlatformSql {
         } else {
             Self::Postgres(sqlx::PgConnection::connect(url).await.expect("connect"))
         }
+    }
+
+    /// How many of `tenant`'s projects the shared tables hold.
+    async fn rows_in_shared(&mut self, tenant: Uuid) -> i64 {
+        use sea_orm::sqlx;
+        let sql = "SELECT count(*) FROM projects WHERE tenant_id = $1";
+        match self {
+            Self::Postgres(conn) => sqlx::query_scalar(sql).bind(tenant).fetch_one(conn).await,
+            Self::Sqlite(conn) => sqlx::query_scalar(sql).bind(tenant).fetch_one(conn).await,
+        }
+        .expect("count")
     }
 
     /// The database's clock, in milliseconds.

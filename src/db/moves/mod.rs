@@ -461,16 +461,10 @@ async fn until_every_instance_has_read_the_switch(
     progress: &(dyn Fn(MoveEvent<'_>) + Sync),
 ) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
-    let (now_sql, switched_sql) = if backend == DatabaseBackend::Postgres {
-        (
-            "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms",
-            "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms",
-        )
+    let now_sql = if backend == DatabaseBackend::Postgres {
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms"
     } else {
-        (
-            "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS ms",
-            "SELECT placed_at AS ms FROM tenants WHERE id = $1",
-        )
+        "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS ms"
     };
     let ms = async |sql: &str, values: Vec<Value>| -> Result<i64, DbErr> {
         let row = conn
@@ -480,12 +474,13 @@ async fn until_every_instance_has_read_the_switch(
         row.try_get::<Option<i64>>("", "ms")?
             .ok_or_else(|| custom("the tenant's placement has no stamp"))
     };
-    let values = if backend == DatabaseBackend::Postgres {
-        Vec::new()
+    // How far an instance must have read: on PostgreSQL the time now (the
+    // switch has committed), on SQLite the tenant's new stamp.
+    let switched = if backend == DatabaseBackend::Postgres {
+        ms(now_sql, Vec::new()).await?
     } else {
-        vec![tenant.into()]
+        ms("SELECT placed_at AS ms FROM tenants WHERE id = $1", vec![tenant.into()]).await?
     };
-    let switched = ms(switched_sql, values).await?;
     let stale_ms = i64::try_from(INSTANCE_STALE.as_millis()).unwrap_or(i64::MAX);
     let mut told = None;
     loop {
