@@ -36,8 +36,11 @@ pub struct AppState {
 /// The request budgets and where they are kept.
 #[derive(Debug)]
 pub struct Rates {
-    /// Each tenant's (`limits.rate`); `None` when off.
+    /// Each tenant's (`limits.rate`) unless its plan says otherwise;
+    /// `None` when off.
     pub tenant: Option<crate::config::Rate>,
+    /// The plans' budgets (`[plans.<name>]`), by name.
+    pub plans: std::collections::BTreeMap<String, crate::config::Plan>,
     /// Each client address's, where no credential opens the operation.
     pub anonymous: Option<crate::config::Rate>,
     /// Whose `X-Forwarded-For` is believed.
@@ -46,9 +49,23 @@ pub struct Rates {
 }
 
 impl Rates {
+    /// The tenant's and each credential's budget for a tenant on `plan`: the
+    /// plan's, or for a tenant on none (or on a plan the configuration no
+    /// longer names) the default tenant budget alone.
+    pub fn of_plan(&self, plan: Option<&str>) -> crate::config::Plan {
+        match plan.and_then(|name| self.plans.get(name)) {
+            Some(plan) => *plan,
+            None => crate::config::Plan {
+                rate: self.tenant,
+                credential_rate: None,
+            },
+        }
+    }
+
     pub fn from_settings(settings: &crate::config::Settings, limiter: crate::cache::Limiter) -> Self {
         Self {
             tenant: settings.limits.rate,
+            plans: settings.limits.plans.clone(),
             anonymous: settings.limits.rate_anonymous,
             trusted_proxies: settings.server.trusted_proxies.clone(),
             limiter,

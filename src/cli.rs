@@ -175,6 +175,22 @@ pub enum TenantCommand {
         #[arg(long, value_name = "NAME")]
         database: Option<String>,
     },
+    /// Change a tenant's plan or name, and print it as JSON: every serving
+    /// instance applies the plan's budgets within a second.
+    #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["plan", "no_plan", "name"]))]
+    Update {
+        /// The tenant's slug.
+        slug: String,
+        /// Put it on this plan, a name from `[plans.<name>]`.
+        #[arg(long, value_name = "NAME", conflicts_with = "no_plan")]
+        plan: Option<String>,
+        /// Put it on no plan: the default budgets (`limits.rate`).
+        #[arg(long)]
+        no_plan: bool,
+        /// Its new display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Print a tenant as JSON, with its placement and location.
     Show {
         /// The tenant's slug.
@@ -315,6 +331,40 @@ async fn delete_tenant(settings: &Settings, db: &Db, slug: &str) -> Result<serde
         "deleted": {"id": tenant.id, "slug": tenant.slug, "placement": tenant.placement},
         "dropped": dropped,
     }))
+}
+
+/// Changes the tenant `slug`'s plan (`Some` to put it on one, `no_plan` to
+/// take it off) and name, as the operator; the serving instances read its
+/// plan again at their next poll, or at once when told over Redis.
+async fn update_tenant(
+    settings: &Settings,
+    db: &Db,
+    slug: &str,
+    plan: Option<&str>,
+    no_plan: bool,
+    name: Option<&str>,
+) -> Result<tenants::Tenant, CliError> {
+    let tenant = tenants::by_slug(&db.platform(), slug).await?;
+    let operator = crate::access::Principal::operator(tenant.id);
+    let plan = plan.map(|p| p.trim().to_ascii_lowercase());
+    let change = tenants::OperatorChange {
+        name,
+        plan: (plan.is_some() || no_plan).then_some(plan.as_deref()),
+    };
+    let replanned = change.plan.is_some();
+    let tenant = tenants::change(
+        &db.scoped(&operator.authenticated()),
+        change,
+        &settings.limits.plans,
+        SystemClock.now(),
+    )
+    .await?;
+    if replanned && let Some(broadcast) = broadcast(settings) {
+        broadcast
+            .publish(crate::cache::broadcast::Notice::TenantMoved(tenant.id))
+            .await;
+    }
+    Ok(tenant)
 }
 
 /// The serving instances' broadcast, when Redis is configured (they also
@@ -622,6 +672,21 @@ async fn run(command: Command, settings: &Settings) -> Result<(), CliError> {
             Ok(())
         }
         Command::Tenant {
+            command:
+                TenantCommand::Update {
+                    slug,
+                    plan,
+                    no_plan,
+                    name,
+                },
+        } => {
+            let db = owner_db(settings).await?;
+            let result = update_tenant(settings, &db, &slug, plan.as_deref(), no_plan, name.as_deref()).await;
+            db.close().await;
+            print_json(&tenant_json(&result?));
+            Ok(())
+        }
+        Command::Tenant {
             command: TenantCommand::Show { slug },
         } => {
             let db = owner_db(settings).await?;
@@ -801,6 +866,7 @@ fn tenant_json(tenant: &tenants::Tenant) -> serde_json::Value {
         "name": tenant.name,
         "placement": tenant.placement,
         "location": tenant.location,
+        "plan": tenant.plan,
         "created_at": tenant.created_at,
         "updated_at": tenant.updated_at,
     })

@@ -37,7 +37,7 @@ pub type Apis = (
 );
 
 /// The API version; `info.version` in the spec.
-pub const API_VERSION: &str = "1.3.0";
+pub const API_VERSION: &str = "1.4.0";
 
 /// Response properties whose presence, at any depth, makes a response
 /// carry a token or a secret.

@@ -23,6 +23,9 @@ pub struct Model {
     /// The error of the last failed migration of its own storage, until one
     /// succeeds.
     pub storage_error: Option<String>,
+    /// The tenant's plan: a `[plans.<name>]` of the configuration, whose
+    /// request budgets it draws on; none for the default ones.
+    pub plan: Option<String>,
 }
 
 /// Where a tenant's data lives.

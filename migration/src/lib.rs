@@ -12,7 +12,8 @@
 //! `m20261202_000007_tenant_placed_at` when its placement last changed;
 //! `m20261202_000008_deployment` the deployment's own id;
 //! `m20261203_000009_tenant_moves` the tenant moves under way;
-//! `m20261204_000010_instances` the serving instances and what each has read.
+//! `m20261204_000010_instances` the serving instances and what each has read;
+//! `m20261204_000011_tenant_plan` each tenant's plan.
 //!
 //! Every table is in one of two sets, the tenant set or the platform set
 //! ([`TENANT_SET`], [`PLATFORM_SET`]). [`Migrator`] holds the platform
@@ -33,6 +34,7 @@ mod m20261202_000007_tenant_placed_at;
 mod m20261202_000008_deployment;
 mod m20261203_000009_tenant_moves;
 mod m20261204_000010_instances;
+mod m20261204_000011_tenant_plan;
 mod rls;
 mod sets;
 mod stub;
@@ -60,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_deployment::Migration),
             Box::new(m20261203_000009_tenant_moves::Migration),
             Box::new(m20261204_000010_instances::Migration),
+            Box::new(m20261204_000011_tenant_plan::Migration),
         ]
     }
 }

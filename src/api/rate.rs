@@ -20,7 +20,7 @@ use ipnet::IpNet;
 use poem::http::HeaderValue;
 use poem::{FromRequest, Request, RequestBody};
 
-use crate::access::Principal;
+use crate::access::{Actor, Principal};
 use crate::app::AppState;
 use crate::cache::{Budget, Id, Key, Space, Unowned, Verdict};
 use crate::error::{ApiError, ErrorCode};
@@ -62,18 +62,43 @@ impl RateNote {
     }
 }
 
-/// Spends one request of `principal`'s tenant's budget.
+/// Spends one request of `principal`'s tenant's budget, and of its own
+/// where the tenant's plan gives each credential one (an API key, or a
+/// person across their sessions): both or neither. The plan is kept with
+/// the tenant's placement, so this reads nothing once the tenant was seen.
 pub async fn limit_tenant(req: &Request, state: &AppState, principal: &Principal) -> Result<(), ApiError> {
-    let Some(rate) = state.rates.tenant else {
-        return Ok(());
+    let rates = &state.rates;
+    let plan = if rates.plans.is_empty() {
+        rates.of_plan(None)
+    } else {
+        let name = state.db.plan_of(&principal.authenticated()).await?;
+        rates.of_plan(name.as_deref())
     };
     let tenant = principal.tenant_id();
-    let budget = Budget {
-        name: "tenant",
-        key: Key::tenant(tenant, Space::RateTenant, Id::Uuid(tenant.0)),
-        rate,
+    let credential = match principal.actor() {
+        Actor::ApiKey { id } => Some(id),
+        Actor::User { id, .. } => Some(id.0),
+        Actor::Operator => None,
     };
-    decide(req, state, &[budget]).await
+    let budgets: Vec<Budget> = [
+        plan.rate.map(|rate| Budget {
+            name: "tenant",
+            key: Key::tenant(tenant, Space::RateTenant, Id::Uuid(tenant.0)),
+            rate,
+        }),
+        plan.credential_rate.zip(credential).map(|(rate, id)| Budget {
+            name: "credential",
+            key: Key::tenant(tenant, Space::RateCredential, Id::Uuid(id)),
+            rate,
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if budgets.is_empty() {
+        return Ok(());
+    }
+    decide(req, state, &budgets).await
 }
 
 /// Spends one request of the client address's budget for the operations no
@@ -100,13 +125,18 @@ pub async fn limit_anonymous(req: &Request, state: &AppState) -> Result<(), ApiE
 async fn decide(req: &Request, state: &AppState, budgets: &[Budget]) -> Result<(), ApiError> {
     let verdict = state.rates.limiter.check(budgets, state.clock.now()).await;
     let (allowed, retry_after) = (verdict.allowed, verdict.retry_after_secs);
+    // The spent budget is the one nearest full debt: a whole period to wait.
+    let which = verdict
+        .standings
+        .iter()
+        .max_by_key(|s| s.reset_secs.saturating_mul(1000) / s.rate.window_secs().max(1))
+        .map_or("request", |s| s.name);
     if let Some(note) = req.extensions().get::<RateNote>() {
         let _ = note.0.set(verdict);
     }
     if allowed {
         return Ok(());
     }
-    let which = budgets.first().map_or("the", |b| b.name);
     Err(ApiError::new(
         ErrorCode::RateLimited,
         format!("the {which} budget of requests is spent; `Retry-After` says when one is free again"),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::gate::json_body;
 use super::security::Auth;
-use super::types::{Required, Text};
+use super::types::{Nullable, Required, Text};
 use super::{ApiTags, NoContent};
 use crate::access::{Scope, UserId};
 use crate::app::AppState;
@@ -65,6 +65,9 @@ pub struct TenantOut {
     pub created_at: DateTime<Utc>,
     /// When the tenant was last changed (RFC 3339, UTC).
     pub updated_at: DateTime<Utc>,
+    /// The tenant's plan, set by the operator: its request budgets are
+    /// those the `RateLimit-Policy` header shows. `null` on the default one.
+    pub plan: Nullable<String>,
 }
 
 impl From<Tenant> for TenantOut {
@@ -75,6 +78,7 @@ impl From<Tenant> for TenantOut {
             name: t.name,
             created_at: t.created_at,
             updated_at: t.updated_at,
+            plan: t.plan.into(),
         }
     }
 }

@@ -37,7 +37,8 @@ pub const HEARTBEAT: Duration = Duration::from_millis(250);
 pub enum Notice {
     KeyRevoked(Uuid),
     TenantDeleted(Uuid),
-    /// A tenant's data moved: its placement is read again.
+    /// A tenant's data moved, or its plan changed: its placement and plan
+    /// are read again.
     TenantMoved(Uuid),
     Heartbeat(u64),
 }

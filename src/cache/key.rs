@@ -44,6 +44,9 @@ pub enum Space {
     RateTenant,
     /// One client address's budget for the operations no credential opens.
     RateAddress,
+    /// One credential's budget within its tenant's (an API key's, or a
+    /// person's), where the tenant's plan gives one.
+    RateCredential,
 }
 
 impl Space {
@@ -54,6 +57,7 @@ impl Space {
             Space::ThrottleAddress => "throttle:address",
             Space::RateTenant => "rate:tenant",
             Space::RateAddress => "rate:address",
+            Space::RateCredential => "rate:credential",
         }
     }
 }

@@ -132,6 +132,22 @@ pub struct LimitSettings {
     /// `limits.rate_anonymous`: each client address's requests to the
     /// operations no credential opens; `None` when `off`.
     pub rate_anonymous: Option<Rate>,
+    /// `[plans.<name>]`: the budgets of the tenants on each plan (a tenant
+    /// on none has `limits.rate`).
+    pub plans: std::collections::BTreeMap<String, Plan>,
+}
+
+/// A plan's request budgets (`[plans.<name>]`, or
+/// `TENANTRY_PLANS__<NAME>__<KEY>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// `plans.<name>.rate_limit`: the tenant's budget, all its keys and
+    /// people together (`off`: none) [default: `limits.rate`].
+    pub rate: Option<Rate>,
+    /// `plans.<name>.credential_rate_limit`: each of its credentials' own
+    /// budget within the tenant's (an API key's, or a person's across
+    /// their sessions) [default: none].
+    pub credential_rate: Option<Rate>,
 }
 
 #[derive(Debug, Clone)]
@@ -266,7 +282,7 @@ impl Settings {
             .or_else(|| get("TENANTRY_CONFIG").map(PathBuf::from));
         let names: Vec<String> = std::env::vars_os()
             .filter_map(|(name, _)| name.into_string().ok())
-            .filter(|name| sources::server_var(name).is_some())
+            .filter(|name| sources::named_var(name).is_some())
             .collect();
         Self::read(file.as_deref(), &get, &names)
     }
@@ -283,7 +299,7 @@ impl Settings {
         let names: Vec<String> = vars
             .iter()
             .map(|(k, _)| k.clone())
-            .filter(|k| sources::server_var(k).is_some())
+            .filter(|k| sources::named_var(k).is_some())
             .collect();
         Self::read(None, &get, &names)
     }
@@ -307,9 +323,9 @@ impl Settings {
     fn read(
         file: Option<&Path>,
         get: &dyn Fn(&str) -> Option<String>,
-        server_vars: &[String],
+        named_vars: &[String],
     ) -> Result<Self, ConfigError> {
-        let sources = Sources::load(file, get, server_vars)?;
+        let sources = Sources::load(file, get, named_vars)?;
         let mut settings = resolve(&sources)?;
         settings.file = file.map(Path::to_path_buf);
         Ok(settings)
@@ -418,6 +434,13 @@ impl Settings {
         limits.insert("signup".into(), text(&self.limits.signup.to_string()));
         limits.insert("rate".into(), text(&rates::show(self.limits.rate)));
         limits.insert("rate_anonymous".into(), text(&rates::show(self.limits.rate_anonymous)));
+        let mut plans = Table::new();
+        for (name, plan) in &self.limits.plans {
+            let mut entry = Table::new();
+            entry.insert("rate_limit".into(), text(&rates::show(plan.rate)));
+            entry.insert("credential_rate_limit".into(), text(&rates::show(plan.credential_rate)));
+            plans.insert(name.clone(), Value::Table(entry));
+        }
         let mut log = Table::new();
         if let Some(filter) = &self.log.filter {
             log.insert("filter".into(), text(filter));
@@ -434,7 +457,10 @@ impl Settings {
             root.insert(name.into(), Value::Table(table));
         }
         if !servers.is_empty() {
-            root.insert(sources::SERVERS.into(), Value::Table(servers));
+            root.insert(sources::DATABASES.section.into(), Value::Table(servers));
+        }
+        if !plans.is_empty() {
+            root.insert(sources::PLANS.section.into(), Value::Table(plans));
         }
         toml::to_string(&root).unwrap_or_default()
     }
@@ -534,9 +560,9 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
     let tenant_idle_secs = bounded("database.tenant_idle_secs", 60, 1, 86_400)?;
     let schema_statements = bounded("database.schema_statements", 2_000, 1, 100_000)? as u32;
     let mut servers = std::collections::BTreeMap::new();
-    for name in src.servers() {
-        let path = |key: &str| format!("{}.{name}.{key}", sources::SERVERS);
-        if !sources::is_server_name(&name) {
+    for name in src.members(&sources::DATABASES) {
+        let path = |key: &str| format!("{}.{name}.{key}", sources::DATABASES.section);
+        if !sources::is_name(&name) {
             return Err(err(
                 &path("url"),
                 "a server's name is a lowercase identifier of at most 32 characters".to_owned(),
@@ -637,6 +663,26 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
     };
     let rate_anonymous = rate("limits.rate_anonymous", Rate::ANONYMOUS)?;
     let rate = rate("limits.rate", Rate::TENANT)?;
+    let mut plans = std::collections::BTreeMap::new();
+    for name in src.members(&sources::PLANS) {
+        let path = |key: &str| format!("{}.{name}.{key}", sources::PLANS.section);
+        if !sources::is_name(&name) {
+            return Err(err(
+                &path("rate_limit"),
+                "a plan's name is a lowercase identifier of at most 32 characters".to_owned(),
+            ));
+        }
+        let read = |key: &str| {
+            src.get(&path(key))
+                .map(|v| Rate::parse(&v).map_err(|e| err(&path(key), e)))
+                .transpose()
+        };
+        let plan = Plan {
+            rate: read("rate_limit")?.unwrap_or(rate),
+            credential_rate: read("credential_rate_limit")?.flatten(),
+        };
+        plans.insert(name.clone(), plan);
+    }
     let trusted_proxies = match src.get("server.trusted_proxies") {
         Some(v) => rates::parse_proxies(&v).map_err(|e| err("server.trusted_proxies", e))?,
         None => Vec::new(),
@@ -685,6 +731,7 @@ fn resolve(src: &Sources) -> Result<Settings, ConfigError> {
             signup,
             rate,
             rate_anonymous,
+            plans,
         },
         log: LogSettings {
             filter: src.get("log.filter"),
@@ -812,6 +859,32 @@ mod tests {
         assert_eq!(s.database.default_placement, Placement::Schema);
         let e = settings(&[("TENANTRY_DEFAULT_PLACEMENT", "elsewhere")]).expect_err("unknown");
         assert_eq!(e.var, "TENANTRY_DEFAULT_PLACEMENT");
+    }
+
+    #[test]
+    fn plans_are_named_in_the_file_or_the_environment() {
+        let toml = "[limits]\nrate = \"100/s\"\n[plans.free]\nrate_limit = \"60/min\"\n\
+                    [plans.pro]\ncredential_rate_limit = \"10/s\"\n[plans.unlimited]\nrate_limit = \"off\"\n";
+        let s = with_file(toml, &[]).expect("valid");
+        let plan = |name: &str| s.limits.plans[name];
+        assert_eq!(plan("free").rate, Rate::parse("60/min").expect("valid"));
+        assert_eq!(plan("free").credential_rate, None);
+        // A plan that names no tenant budget has the default one.
+        assert_eq!(plan("pro").rate, Rate::parse("100/s").expect("valid"));
+        assert_eq!(plan("pro").credential_rate, Rate::parse("10/s").expect("valid"));
+        assert_eq!(plan("unlimited").rate, None);
+        assert!(s.to_toml().contains("[plans.pro]"), "{}", s.to_toml());
+        let vars = |value: &str| [("TENANTRY_PLANS__TEAM__RATE_LIMIT".to_owned(), value.to_owned())];
+        let s = Settings::from_vars(&vars("5/s")).expect("valid");
+        assert_eq!(s.limits.plans["team"].rate, Rate::parse("5/s").expect("valid"));
+        let e = Settings::from_vars(&vars("5/day")).expect_err("invalid");
+        assert_eq!(e.var, "TENANTRY_PLANS__TEAM__RATE_LIMIT");
+        let e = with_file("[plans.free]\nrate = \"1/s\"\n", &[]).expect_err("unknown key");
+        assert_eq!(e.var, "plans.free.rate");
+        let e = with_file("[plans.Free]\nrate_limit = \"1/s\"\n", &[]).expect_err("bad name");
+        assert_eq!(e.var, "plans.Free");
+        let e = with_file("[plans.free]\nrate_limit = \"1/week\"\n", &[]).expect_err("bad rate");
+        assert!(e.var.starts_with("plans.free.rate_limit"), "{}", e.var);
     }
 
     #[test]

@@ -71,19 +71,43 @@ pub fn find(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.path == path)
 }
 
-/// The section of named database servers: `[databases.<name>]` in the
-/// file, `TENANTRY_DATABASES__<NAME>__<KEY>` in the environment, each with
-/// these keys.
-pub const SERVERS: &str = "databases";
-pub const SERVER_KEYS: &[&str] = &["url", "app_url"];
+/// A section of named tables, each with the same keys: `[databases.<name>]`
+/// and `[plans.<name>]` in the file, `TENANTRY_<SECTION>__<NAME>__<KEY>` in
+/// the environment (the name lowercased).
+#[derive(Debug)]
+pub struct Named {
+    pub section: &'static str,
+    pub keys: &'static [&'static str],
+    /// What one of them is, for errors.
+    pub what: &'static str,
+}
 
-/// The named server and key a variable of the form
-/// `TENANTRY_DATABASES__<NAME>__<KEY>` sets (the name lowercased).
-pub fn server_var(name: &str) -> Option<(String, &'static str)> {
-    let rest = name.strip_prefix("TENANTRY_DATABASES__")?;
-    let (server, key) = rest.rsplit_once("__")?;
-    let key = SERVER_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key))?;
-    (!server.is_empty()).then(|| (server.to_ascii_lowercase(), *key))
+/// Database servers that tenants' own databases may live on.
+pub const DATABASES: Named = Named {
+    section: "databases",
+    keys: &["url", "app_url"],
+    what: "database server",
+};
+
+/// Plans: the request budgets of the tenants on each.
+pub const PLANS: Named = Named {
+    section: "plans",
+    keys: &["rate_limit", "credential_rate_limit"],
+    what: "plan",
+};
+
+pub const NAMED: &[&Named] = &[&DATABASES, &PLANS];
+
+/// The named section, its member (lowercased) and key a variable of the
+/// form `TENANTRY_<SECTION>__<NAME>__<KEY>` sets.
+pub fn named_var(var: &str) -> Option<(&'static Named, String, &'static str)> {
+    NAMED.iter().find_map(|named| {
+        let prefix = format!("TENANTRY_{}__", named.section.to_ascii_uppercase());
+        let rest = var.strip_prefix(&prefix)?;
+        let (name, key) = rest.rsplit_once("__")?;
+        let key = named.keys.iter().find(|k| k.eq_ignore_ascii_case(key))?;
+        (!name.is_empty()).then(|| (*named, name.to_ascii_lowercase(), *key))
+    })
 }
 
 /// A variable in the sectioned form (`TENANTRY_<SECTION>__<KEY>`) that names
@@ -97,7 +121,7 @@ pub fn refuse_unknown_vars(vars: impl IntoIterator<Item = (String, String)>) -> 
         if name.starts_with("TENANTRY_")
             && name.contains("__")
             && !KEYS.iter().any(|k| k.env_name() == name)
-            && server_var(&name).is_none()
+            && named_var(&name).is_none()
         {
             return Err(ConfigError {
                 var: name,
@@ -112,18 +136,18 @@ pub fn refuse_unknown_vars(vars: impl IntoIterator<Item = (String, String)>) -> 
 /// came from.
 struct Vars {
     values: Vec<(&'static Key, String, String)>,
-    /// `databases.<name>.<key>`, the variable, its value.
-    servers: Vec<(String, String, String)>,
+    /// `<section>.<name>.<key>`, the variable, its value.
+    named: Vec<(String, String, String)>,
 }
 
 impl Vars {
     fn read(get: &dyn Fn(&str) -> Option<String>, names: &[String]) -> Self {
-        let servers = names
+        let named = names
             .iter()
-            .filter_map(|name| {
-                let (server, key) = server_var(name)?;
-                let value = get(name)?;
-                Some((format!("{SERVERS}.{server}.{key}"), name.clone(), value))
+            .filter_map(|var| {
+                let (section, name, key) = named_var(var)?;
+                let value = get(var)?;
+                Some((format!("{}.{name}.{key}", section.section), var.clone(), value))
             })
             .collect();
         let values = KEYS
@@ -135,7 +159,7 @@ impl Vars {
                     .or_else(|| get(k.alias).map(|v| (k, k.alias.to_owned(), v)))
             })
             .collect();
-        Self { values, servers }
+        Self { values, named }
     }
 }
 
@@ -145,7 +169,7 @@ impl Provider for Vars {
             .values
             .iter()
             .map(|(k, var, _)| (k.path.to_owned(), var.clone()))
-            .chain(self.servers.iter().map(|(path, var, _)| (path.clone(), var.clone())))
+            .chain(self.named.iter().map(|(path, var, _)| (path.clone(), var.clone())))
             .collect();
         Metadata::named("environment variable")
             .interpolater(move |_: &Profile, path: &[&str]| names.get(&path.join(".")).cloned().unwrap_or_default())
@@ -168,17 +192,17 @@ impl Provider for Vars {
                 }
             }
         }
-        for (path, _, value) in &self.servers {
-            let mut parts = path.splitn(3, '.').skip(1);
-            let (Some(server), Some(key)) = (parts.next(), parts.next()) else {
+        for (path, _, value) in &self.named {
+            let mut parts = path.splitn(3, '.');
+            let (Some(section), Some(name), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
             let section = root
-                .entry(SERVERS.to_owned())
+                .entry(section.to_owned())
                 .or_insert_with(|| Value::from(Dict::new()));
-            if let Value::Dict(_, servers) = section {
-                let entry = servers
-                    .entry(server.to_owned())
+            if let Value::Dict(_, members) = section {
+                let entry = members
+                    .entry(name.to_owned())
                     .or_insert_with(|| Value::from(Dict::new()));
                 if let Value::Dict(_, keys) = entry {
                     keys.insert(key.to_owned(), Value::from(value.clone()));
@@ -196,8 +220,8 @@ pub struct Sources {
 
 impl Sources {
     /// `file` (when given; it must exist) under the environment `get`;
-    /// `names` are the variables set that name a database server (they
-    /// cannot be asked for by name).
+    /// `names` are the variables set that name a member of a named section
+    /// (they cannot be asked for by name).
     pub fn load(
         file: Option<&Path>,
         get: &dyn Fn(&str) -> Option<String>,
@@ -227,8 +251,8 @@ impl Sources {
         })?;
         for dict in data.values() {
             for (name, value) in dict {
-                if name == SERVERS {
-                    check_servers(value)?;
+                if let Some(named) = NAMED.iter().find(|n| n.section == name) {
+                    check_named(named, value)?;
                     continue;
                 }
                 let paths: Vec<String> = match value {
@@ -250,10 +274,10 @@ impl Sources {
         Ok(())
     }
 
-    /// The names of the database servers configured, sorted.
-    pub fn servers(&self) -> Vec<String> {
-        match self.figment.find_value(SERVERS) {
-            Ok(Value::Dict(_, servers)) => servers.keys().cloned().collect(),
+    /// The names of the members of `named` configured, sorted.
+    pub fn members(&self, named: &Named) -> Vec<String> {
+        match self.figment.find_value(named.section) {
+            Ok(Value::Dict(_, members)) => members.keys().cloned().collect(),
             _ => Vec::new(),
         }
     }
@@ -302,38 +326,48 @@ impl Sources {
     }
 }
 
-/// Each `[databases.<name>]` is a table of [`SERVER_KEYS`], its name a
-/// lowercase identifier.
-fn check_servers(value: &Value) -> Result<(), ConfigError> {
-    let refuse = |var: String, reason: &str| ConfigError {
-        var,
-        reason: reason.to_owned(),
+/// Each `[<section>.<name>]` is a table of the section's keys, its name
+/// a lowercase identifier.
+fn check_named(named: &Named, value: &Value) -> Result<(), ConfigError> {
+    let refuse = |var: String, reason: String| ConfigError { var, reason };
+    let section = named.section;
+    let Value::Dict(_, members) = value else {
+        return Err(refuse(
+            section.to_owned(),
+            format!("expected [{section}.<name>] sections"),
+        ));
     };
-    let Value::Dict(_, servers) = value else {
-        return Err(refuse(SERVERS.to_owned(), "expected [databases.<name>] sections"));
-    };
-    for (server, keys) in servers {
-        if !is_server_name(server) {
+    for (name, keys) in members {
+        if !is_name(name) {
             return Err(refuse(
-                format!("{SERVERS}.{server}"),
-                "a server's name is a lowercase identifier of at most 32 characters",
+                format!("{section}.{name}"),
+                format!(
+                    "a {}'s name is a lowercase identifier of at most 32 characters",
+                    named.what
+                ),
             ));
         }
         let Value::Dict(_, keys) = keys else {
-            return Err(refuse(format!("{SERVERS}.{server}"), "expected a table with `url`"));
+            return Err(refuse(
+                format!("{section}.{name}"),
+                format!("expected a table of {}", named.keys.join(", ")),
+            ));
         };
         for key in keys.keys() {
-            if !SERVER_KEYS.contains(&key.as_str()) {
-                return Err(refuse(format!("{SERVERS}.{server}.{key}"), "no such configuration key"));
+            if !named.keys.contains(&key.as_str()) {
+                return Err(refuse(
+                    format!("{section}.{name}.{key}"),
+                    "no such configuration key".to_owned(),
+                ));
             }
         }
     }
     Ok(())
 }
 
-/// A database server's name: what a tenant's location and
-/// `--database NAME` say.
-pub fn is_server_name(name: &str) -> bool {
+/// A named member's name (a database server's, a plan's): what a tenant's
+/// location, `--database NAME` and `--plan NAME` say.
+pub fn is_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
         && name.starts_with(|c: char| c.is_ascii_lowercase())

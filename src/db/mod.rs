@@ -251,6 +251,14 @@ impl Db {
         TenantDb::new(self.seam(), grant.tenant_id().0, self.placements.clone())
     }
 
+    /// The plan of the grant's tenant, kept with its placement: read with
+    /// it on the tenant's first request, from memory after that, read again
+    /// once it changes (the poll for moved tenants; `tenants.placed_at` is
+    /// stamped for a new plan too).
+    pub async fn plan_of(&self, grant: &Grant<'_>) -> Result<Option<std::sync::Arc<str>>, DbErr> {
+        Ok(self.placements.of(&self.seam(), grant.tenant_id().0).await?.plan)
+    }
+
     /// The user handle for a person whose credential was verified.
     pub fn for_user(&self, grant: &UserGrant) -> UserDb {
         UserDb::new(self.seam(), grant.user_id().0)

@@ -77,12 +77,16 @@ pub(super) struct Placed {
     pub(super) placement: Placement,
     /// The tenant database's location, for a tenant in a database of its own.
     pub(super) database: Option<Arc<str>>,
+    /// Its plan (`tenants.plan`), read with the placement: the request
+    /// path's budgets are chosen from it without a query of their own.
+    pub(super) plan: Option<Arc<str>>,
 }
 
 impl Placed {
     const SHARED: Self = Self {
         placement: Placement::Shared,
         database: None,
+        plan: None,
     };
 }
 
@@ -116,6 +120,7 @@ pub(crate) struct PlacementRow {
     pub(crate) placement: String,
     pub(crate) location: Option<String>,
     pub(crate) storage_version: Option<String>,
+    pub(crate) plan: Option<String>,
 }
 
 /// What a request for a tenant whose own storage is behind the code's
@@ -245,6 +250,7 @@ async fn read(conn: &Conn, tenant: Uuid) -> Result<Option<Placed>, DbErr> {
         .column(tenant::Column::Placement)
         .column(tenant::Column::Location)
         .column(tenant::Column::StorageVersion)
+        .column(tenant::Column::Plan)
         .filter(tenant::Column::Id.eq(tenant));
     QueryTrait::query(&mut select).limit(1);
     let query: Query = select.build(backend).into();
@@ -280,7 +286,11 @@ async fn read(conn: &Conn, tenant: Uuid) -> Result<Option<Placed>, DbErr> {
         }
         Placement::Shared | Placement::Schema => None,
     };
-    Ok(Some(Placed { placement, database }))
+    Ok(Some(Placed {
+        placement,
+        database,
+        plan: row.plan.map(Arc::from),
+    }))
 }
 
 /// Makes a schema tenant's storage inside `txn` (the migrating role's, with

@@ -173,6 +173,7 @@ pub fn signup_models(
         location: None,
         storage_version: None,
         storage_error: None,
+        plan: None,
     };
     let membership = membership::Model {
         tenant_id: tenant.id,

@@ -103,6 +103,7 @@ pub async fn create_on(
         location: None,
         storage_version: None,
         storage_error: None,
+        plan: None,
     };
     platform
         .create_tenant(model, database)
@@ -141,6 +142,64 @@ pub async fn rename(db: &TenantDb, name: Option<&str>, now: DateTime<Utc>) -> Re
     };
     let tenant = tx
         .update_by_id(tx.tenant_id(), renamed)
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
+/// The operator's change to a tenant: its name, and its plan (`Some(None)`
+/// to take it off any).
+#[derive(Debug, Default)]
+pub struct OperatorChange<'a> {
+    pub name: Option<&'a str>,
+    pub plan: Option<Option<&'a str>>,
+}
+
+/// Applies the operator's change, all of it or (for a bad value) none: a
+/// plan is a name of the configuration's (`[plans.<name>]`); none means
+/// the default budgets. Every instance reads a new plan again within its
+/// next poll (`tenants.placed_at` is stamped).
+pub async fn change(
+    db: &TenantDb,
+    change: OperatorChange<'_>,
+    plans: &std::collections::BTreeMap<String, crate::config::Plan>,
+    now: DateTime<Utc>,
+) -> Result<Tenant> {
+    let mut v = Violations::default();
+    let name = change.name.map(str::trim);
+    if let Some(name) = name {
+        v.text("name", name, 1, NAME_MAX);
+    }
+    if let Some(Some(plan)) = change.plan
+        && !plans.contains_key(plan)
+    {
+        let named = if plans.is_empty() {
+            "no plans are configured".to_owned()
+        } else {
+            let names: Vec<String> = plans.keys().map(|k| format!("`{k}`")).collect();
+            format!("the configured plans: {}", names.join(", "))
+        };
+        v.push(
+            "plan",
+            "unknown",
+            format!("no plan `{plan}` is configured ([plans.{plan}]); {named}"),
+        );
+    }
+    v.finish()?;
+    let tx = db.write().await?;
+    let mut changed = tenant::ActiveModel {
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if let Some(name) = name {
+        changed.name = Set(name.to_owned());
+    }
+    if let Some(plan) = change.plan {
+        changed.plan = Set(plan.map(str::to_owned));
+    }
+    let tenant = tx
+        .update_by_id(tx.tenant_id(), changed)
         .await?
         .ok_or(Error::NotFound("tenant"))?;
     tx.commit().await?;

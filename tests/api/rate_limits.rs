@@ -162,6 +162,137 @@ async fn the_anonymous_budget_is_per_client_address(sqlite: bool) {
     assert_eq!(remaining(&itself), 4);
 }
 
+/// The `r` of each budget in a `RateLimit` header, by name.
+fn standings(resp: &Resp) -> Vec<(String, u64)> {
+    header(resp, "ratelimit")
+        .split(',')
+        .map(|item| {
+            let mut parts = item.trim().split(';');
+            let name = parts.next().unwrap_or_default().trim_matches('"').to_owned();
+            let r = parts
+                .find_map(|p| p.strip_prefix("r="))
+                .and_then(|r| r.parse().ok())
+                .unwrap_or_else(|| panic!("no remaining count in `{item}`"));
+            (name, r)
+        })
+        .collect()
+}
+
+/// Waits (up to 5 s; every instance reads a new plan within about one)
+/// until a request of the tenant's shows `policy`, or no policy at all for
+/// `None`; returns that response.
+async fn until_policy(app: &TestApp, key: &str, policy: Option<&str>) -> Resp {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let resp = app.get("/v1/tenant", key).await;
+        let shown = resp.headers.get("ratelimit-policy").and_then(|v| v.to_str().ok());
+        if shown == policy {
+            resp.ok(200);
+            return resp;
+        }
+        // Refused by the old budgets, until the new ones apply.
+        assert!(
+            resp.status == 200 || resp.status == 429,
+            "{}: {}",
+            resp.status,
+            resp.body
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the policy is still {shown:?}, not {policy:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A tenant's plan sets its budgets: the operator puts it on one
+/// (`tenant update --plan`, checked against the configuration's plans),
+/// every instance applies it within its next poll, the tenant resource
+/// shows it, and a plan's budget per credential holds each key and person
+/// within the tenant's. Another tenant keeps the default.
+async fn a_plan_sets_the_tenants_budgets(sqlite: bool) {
+    let plans = [
+        ("TENANTRY_RATE_LIMIT", "1000/min".to_owned()),
+        ("TENANTRY_PLANS__SMALL__RATE_LIMIT", "5/min".to_owned()),
+        ("TENANTRY_PLANS__SMALL__CREDENTIAL_RATE_LIMIT", "3/min".to_owned()),
+        ("TENANTRY_PLANS__UNLIMITED__RATE_LIMIT", "off".to_owned()),
+    ];
+    let Some(app) = spawn(sqlite, &plans).await else {
+        return;
+    };
+    let a = app.tenant("planned").await;
+    let b = app.tenant("unplanned").await;
+    let second_key = app.key_with(&a, &[tenantry::access::Scope::ProjectsRead]).await;
+    let person = app.person_in(&a.slug, tenantry::access::Role::Member).await;
+    let default = "\"tenant\";q=1000;w=60";
+    let shown = until_policy(&app, &a.key, Some(default)).await;
+    assert_eq!(shown.body["plan"], serde_json::Value::Null);
+
+    let update = |args: &[&str]| {
+        let mut all = vec!["tenant", "update", a.slug.as_str()];
+        all.extend_from_slice(args);
+        app.cli_with(&plans, &all, "")
+    };
+    let unknown = update(&["--plan", "bogus"]);
+    assert_eq!(unknown.status.code(), Some(2), "an unknown plan is refused");
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        said.contains("bogus") && said.contains("`small`, `unlimited`"),
+        "{said}"
+    );
+    let out = update(&["--plan", "small"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(printed["plan"], "small");
+
+    let shown = until_policy(&app, &a.key, Some("\"tenant\";q=5;w=60, \"credential\";q=3;w=60")).await;
+    assert_eq!(shown.body["plan"], "small");
+    // Every budget full again, on the test's clock.
+    app.clock.advance(Duration::seconds(61));
+    for left in [[4, 2], [3, 1], [2, 0]] {
+        let resp = app.get("/v1/projects", &second_key).await;
+        resp.ok(200);
+        let got: Vec<u64> = standings(&resp).into_iter().map(|(_, r)| r).collect();
+        assert_eq!(got, left, "the tenant's budget and the key's own");
+    }
+    let spent = app.get("/v1/projects", &second_key).await;
+    spent.problem(429, "rate_limited");
+    assert!(
+        spent.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("credential budget")),
+        "{}",
+        spent.body
+    );
+    // The others still have the tenant's two requests left, then no more.
+    app.get("/v1/projects", &person.access).await.ok(200);
+    app.get("/v1/projects", &a.key).await.ok(200);
+    let spent = app.get("/v1/projects", &person.access).await;
+    spent.problem(429, "rate_limited");
+    assert!(
+        spent.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("tenant budget")),
+        "{}",
+        spent.body
+    );
+    // Another tenant keeps the default budget.
+    let other = app.get("/v1/projects", &b.key).await;
+    other.ok(200);
+    assert_eq!(header(&other, "ratelimit-policy"), default);
+
+    // A plan without limits, then back to none.
+    assert!(update(&["--plan", "unlimited"]).status.success());
+    until_policy(&app, &a.key, None).await;
+    let out = update(&["--no-plan", "--name", "Planned again"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // (The spent budget is the same one, at its new rate: full again later.)
+    app.clock.advance(Duration::seconds(61));
+    let shown = until_policy(&app, &a.key, Some(default)).await;
+    assert_eq!(shown.body["plan"], serde_json::Value::Null);
+    assert_eq!(shown.body["name"], "Planned again");
+}
+
 /// Each test on both backends, with limits of its own.
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {$(
@@ -181,6 +312,7 @@ macro_rules! on_both {
 
 on_both!(
     a_tenants_keys_and_people_share_one_budget,
+    a_plan_sets_the_tenants_budgets,
     the_anonymous_budget_is_per_client_address,
 );
 

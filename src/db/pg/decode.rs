@@ -58,11 +58,11 @@ decode! {
         tenant_id, id, project_id, title, description, status, priority, due_date, created_at, updated_at,
     }
     entity::tenant::Model {
-        id, slug, name, created_at, updated_at, placement, location, storage_version, storage_error,
+        id, slug, name, created_at, updated_at, placement, location, storage_version, storage_error, plan,
     }
     entity::user::Model { id, email, name, password_hash, last_tenant_id, created_at, updated_at }
     crate::db::ApiKeyRecord { tenant_id, id, scopes, expires_at, revoked_at }
-    crate::db::placement::PlacementRow { placement, location, storage_version }
+    crate::db::placement::PlacementRow { placement, location, storage_version, plan }
 }
 
 #[cfg(test)]
@@ -91,7 +91,7 @@ mod tests {
         );
         assert_eq!(
             columns::<entity::tenant::Entity>(),
-            fields("id, slug, name, created_at, updated_at, placement, location, storage_version, storage_error")
+            fields("id, slug, name, created_at, updated_at, placement, location, storage_version, storage_error, plan")
         );
         assert_eq!(
             columns::<entity::api_key::Entity>(),

@@ -724,6 +724,11 @@ export type Tenant = {
      * When the tenant was last changed (RFC 3339, UTC).
      */
     updated_at: string;
+    /**
+     * The tenant's plan, set by the operator: its request budgets are
+     * those the `RateLimit-Policy` header shows. `null` on the default one.
+     */
+    plan: string;
 };
 
 /**

@@ -21,6 +21,8 @@ class Tenant:
         name (str): The tenant's display name.
         created_at (datetime.datetime): When the tenant was created (RFC 3339, UTC).
         updated_at (datetime.datetime): When the tenant was last changed (RFC 3339, UTC).
+        plan (str): The tenant's plan, set by the operator: its request budgets are
+            those the `RateLimit-Policy` header shows. `null` on the default one.
     """
 
     id: UUID
@@ -28,6 +30,7 @@ class Tenant:
     name: str
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    plan: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -41,6 +44,8 @@ class Tenant:
 
         updated_at = self.updated_at.isoformat()
 
+        plan = self.plan
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -50,6 +55,7 @@ class Tenant:
                 "name": name,
                 "created_at": created_at,
                 "updated_at": updated_at,
+                "plan": plan,
             }
         )
 
@@ -68,12 +74,15 @@ class Tenant:
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 
+        plan = d.pop("plan")
+
         tenant = cls(
             id=id,
             slug=slug,
             name=name,
             created_at=created_at,
             updated_at=updated_at,
+            plan=plan,
         )
 
         tenant.additional_properties = d
