@@ -67,6 +67,7 @@ pub struct TenantOut {
     pub updated_at: DateTime<Utc>,
     /// The tenant's plan, set by the operator: its request budgets are
     /// those the `RateLimit-Policy` header shows. `null` on the default one.
+    #[oai(nullable)]
     pub plan: Nullable<String>,
 }
 

@@ -288,6 +288,7 @@ def _auth_session(n: int, expires_in: int = 900) -> dict[str, Any]:
             "name": "Engines",
             "created_at": at,
             "updated_at": at,
+            "plan": None,
         },
         "role": "owner",
     }

@@ -33,7 +33,14 @@ function authSession(n: number, expiresIn = 900): AuthSession {
     refresh_token: `tnr_refresh-${n}`,
     session_id: '00000000-0000-7000-8000-000000000001',
     user: { id: '00000000-0000-7000-8000-000000000002', email: 'ada@example.com', name: 'Ada', created_at: at },
-    tenant: { id: '00000000-0000-7000-8000-000000000003', slug: 'engines', name: 'Engines', created_at: at, updated_at: at },
+    tenant: {
+      id: '00000000-0000-7000-8000-000000000003',
+      slug: 'engines',
+      name: 'Engines',
+      created_at: at,
+      updated_at: at,
+      plan: null,
+    },
     role: 'owner',
   };
 }

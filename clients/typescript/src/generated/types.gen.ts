@@ -728,7 +728,7 @@ export type Tenant = {
      * The tenant's plan, set by the operator: its request budgets are
      * those the `RateLimit-Policy` header shows. `null` on the default one.
      */
-    plan: string;
+    plan: string | null;
 };
 
 /**

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from attrs import define as _attrs_define
@@ -21,7 +21,7 @@ class Tenant:
         name (str): The tenant's display name.
         created_at (datetime.datetime): When the tenant was created (RFC 3339, UTC).
         updated_at (datetime.datetime): When the tenant was last changed (RFC 3339, UTC).
-        plan (str): The tenant's plan, set by the operator: its request budgets are
+        plan (None | str): The tenant's plan, set by the operator: its request budgets are
             those the `RateLimit-Policy` header shows. `null` on the default one.
     """
 
@@ -30,7 +30,7 @@ class Tenant:
     name: str
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    plan: str
+    plan: None | str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +44,7 @@ class Tenant:
 
         updated_at = self.updated_at.isoformat()
 
+        plan: None | str
         plan = self.plan
 
         field_dict: dict[str, Any] = {}
@@ -74,7 +75,12 @@ class Tenant:
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 
-        plan = d.pop("plan")
+        def _parse_plan(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        plan = _parse_plan(d.pop("plan"))
 
         tenant = cls(
             id=id,
