@@ -9,7 +9,8 @@
 #   BENCH_DURATION  seconds per closed-loop run     [10]
 #   BENCH_REPEAT    runs of each load, interleaved; the table shows medians [3]
 #   BENCH_SETS      data sets to run                ["1k 100k sqlite schema schema2k database limits"]
-#                   (limits: the request budgets' cost, on the 1k data set)
+#                   (limits: the request budgets' cost, on the 1k data set;
+#                   idempotency: creates with and without an Idempotency-Key)
 #   BENCH_RESEED=1  drop and seed the data sets again
 #   BENCH_REDIS     Redis for the revocation broadcast [redis://127.0.0.1:6379]; "none" runs without
 set -euo pipefail
@@ -269,6 +270,30 @@ for set in $sets; do
           | grep -E "^get: [0-9]+ instructions per request")
         printf '{"set": "1k", "mode": "limits_get_%s", "instructions": %d}\n' "$variant" "$(echo "$line" | awk '{print $2}')" >> "$out/raw.jsonl"
       done
+    fi
+    continue
+  fi
+  if [ "$set" = idempotency ]; then
+    # The idempotency keys' cost: creates on the 1k data set without a key
+    # and each with a key of its own (so every one stores its answer),
+    # interleaved, the budgets off; then instructions per get (what every
+    # read now pays for its ETag).
+    echo "== idempotency: server" >&2
+    TENANTRY_RATE_LIMIT=off start_server tenantry_bench_1k noredis
+    WRK_MODE=get WRK_KEYS=$out/keys-1k.tsv wrk -t$threads -c$conns -d2s -s "$root/bench/wrk.lua" \
+      "http://127.0.0.1:$port" > /dev/null
+    for round in $(seq "$repeat"); do
+      for mode in create create_idem; do
+        echo "   wrk $mode ($round/$repeat)" >&2
+        run_wrk 1k "$mode" "idem_$mode"
+      done
+    done
+    stop_server
+    if [ "${BENCH_PROFILE:-1}" = 1 ]; then
+      echo "== callgrind: get" >&2
+      line=$(BENCH_REDIS=none BENCH_BIN="$bin" "$root/bench/profile.sh" get 1000 \
+        | grep -E "^get: [0-9]+ instructions per request")
+      printf '{"set": "1k", "mode": "idem_get", "instructions": %d}\n' "$(echo "$line" | awk '{print $2}')" >> "$out/raw.jsonl"
     fi
     continue
   fi

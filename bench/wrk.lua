@@ -1,6 +1,7 @@
 -- wrk script for bench/run.sh. Rotates API keys over every seeded tenant
 -- (bench/results/keys-<set>.tsv: key, tenant id, one project id per line).
--- WRK_MODE: list | get | create | mixed | get_nokey | hello, or
+-- WRK_MODE: list | get | create | create_idem (each with an
+-- Idempotency-Key of its own) | mixed | get_nokey | hello, or
 -- list_bearer | get_bearer with WRK_KEYS a bench-tokens file (access tokens
 -- in the first column, sent as `Authorization: Bearer`).
 -- Prints one JSON line with the closed-loop figures when done.
@@ -15,6 +16,7 @@ end
 local n = #rows
 local i = 0
 local counter = 0
+local sent = 0
 
 function setup(thread)
   thread:set("offset", counter * 7919)
@@ -51,6 +53,11 @@ function request()
     return wrk.format("GET", "/v1/projects/" .. r.project, credential(r))
   elseif m == "create" then
     return wrk.format("POST", "/v1/projects", { ["X-API-Key"] = r.key, ["Content-Type"] = "application/json" }, body("load " .. i))
+  elseif m == "create_idem" then
+    sent = sent + 1
+    local key = string.format("bench-%d-%d-%d-%d", os.time(), offset or 0, sent, math.random(1000000000))
+    return wrk.format("POST", "/v1/projects",
+      { ["X-API-Key"] = r.key, ["Content-Type"] = "application/json", ["Idempotency-Key"] = key }, body("load " .. i))
   elseif m == "update" then
     return wrk.format("PATCH", "/v1/projects/" .. r.project, { ["X-API-Key"] = r.key, ["Content-Type"] = "application/json" }, body("renamed " .. i))
   elseif m == "get_nokey" then

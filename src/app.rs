@@ -93,11 +93,26 @@ impl AppState {
     /// the others through the broadcast (keys, tenants) or their next poll of
     /// the sessions (within about half a second) — and hands back its
     /// result. The one place effects are applied.
+    ///
+    /// Within a request whose idempotency key's transaction is still open
+    /// (`db::idempotency`), the effects wait for its commit.
     pub async fn apply<T>(&self, committed: Committed<T>) -> T {
         let (value, effects) = committed.into_parts();
         if effects.is_empty() {
             return value;
         }
+        if let Some(claim) = crate::db::idempotency::current()
+            && claim.is_parked()
+        {
+            let state = self.clone();
+            claim.defer(Box::pin(async move { state.apply_effects(effects).await }));
+            return value;
+        }
+        self.apply_effects(effects).await;
+        value
+    }
+
+    async fn apply_effects(&self, effects: crate::domain::effects::Effects) {
         let now = self.clock.now();
         for id in &effects.sessions_ended {
             self.auth.revocations.revoke(*id, now);
@@ -118,7 +133,6 @@ impl AppState {
                 broadcast.publish(Notice::TenantDeleted(tenant)).await;
             }
         }
-        value
     }
 
     /// Takes in the sessions other instances ended or changed.

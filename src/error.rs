@@ -68,12 +68,15 @@ pub enum ErrorCode {
     Conflict,
     TooManyRequests,
     RateLimited,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    PreconditionFailed,
     Internal,
     Unavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 18] = [
         Self::RouteNotFound,
         Self::MethodNotAllowed,
         Self::UnsupportedMediaType,
@@ -87,6 +90,9 @@ impl ErrorCode {
         Self::Conflict,
         Self::TooManyRequests,
         Self::RateLimited,
+        Self::IdempotencyKeyReused,
+        Self::IdempotencyInProgress,
+        Self::PreconditionFailed,
         Self::Internal,
         Self::Unavailable,
     ];
@@ -106,6 +112,9 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::TooManyRequests => "too_many_requests",
             Self::RateLimited => "rate_limited",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyInProgress => "idempotency_in_progress",
+            Self::PreconditionFailed => "precondition_failed",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
         }
@@ -119,9 +128,10 @@ impl ErrorCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::BadRequest | Self::InvalidCursor => StatusCode::BAD_REQUEST,
-            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ValidationFailed | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -143,6 +153,9 @@ impl ErrorCode {
             Self::Conflict => "Conflict",
             Self::TooManyRequests => "Too many requests",
             Self::RateLimited => "Rate limit reached",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::IdempotencyInProgress => "Request with this idempotency key in progress",
+            Self::PreconditionFailed => "Precondition failed",
             Self::Internal => "Internal server error",
             Self::Unavailable => "Service unavailable",
         }
@@ -308,6 +321,12 @@ impl From<sea_orm::DbErr> for ApiError {
                 )
                 .with_retry_after(STORAGE_RETRY_SECONDS)
             }
+            // The request's idempotency key answered before it ran: the
+            // answer is the key's (`server::idempotency`), never this.
+            err if crate::db::idempotency::is_settled(&err) => ApiError::new(
+                ErrorCode::IdempotencyInProgress,
+                "the request's idempotency key was answered before it ran",
+            ),
             // This tenant only, for the moment its data moves (about a
             // second): its writes are refused where it was, never lost.
             err if crate::db::is_moving(&err) => {
@@ -334,7 +353,7 @@ const MOVE_RETRY_SECONDS: u64 = 1;
 pub const TOO_MANY_DESCRIPTION: &str = "A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.";
 
 /// Every error status an operation can document, with its description.
-const DOCUMENTED: [(u16, &str); 11] = [
+const DOCUMENTED: [(u16, &str); 12] = [
     (
         400,
         "The request cannot be parsed: malformed JSON, wrong JSON types, unknown fields, a bad id or cursor, or a credential header sent twice (or both credentials at once).",
@@ -358,6 +377,10 @@ const DOCUMENTED: [(u16, &str); 11] = [
         503,
         "The database is unreachable, the server is saturated, the tenant's storage is being migrated, or the tenant's data is being moved (its writes, for about a second); `Retry-After` says how many seconds to wait.",
     ),
+    (
+        412,
+        "`If-Match` names no current version of the resource: it changed since it was read (`precondition_failed`); nothing was written.",
+    ),
 ];
 
 /// Sets of documented error statuses, one bit per entry of `DOCUMENTED`.
@@ -373,6 +396,7 @@ pub mod statuses {
     pub const TOO_MANY: u16 = 1 << 8;
     pub const INTERNAL: u16 = 1 << 9;
     pub const UNAVAILABLE: u16 = 1 << 10;
+    pub const PRECONDITION: u16 = 1 << 11;
 
     /// What any database-backed operation can answer.
     pub const BASE: u16 = INTERNAL | UNAVAILABLE;

@@ -11,7 +11,12 @@
 //!   start);
 //! - every `/v1` operation documents the `429` of its request budget, with
 //!   `Retry-After`, and the `RateLimit-Policy` and `RateLimit` headers on
-//!   its responses (those after authentication).
+//!   its responses (those after authentication);
+//! - every credentialed tenant operation that writes takes an
+//!   `Idempotency-Key` header, and documents what it may answer
+//!   ([`document_idempotency`]);
+//! - every `/v1` read declares its `ETag`, `If-None-Match` and the `304`
+//!   ([`document_conditional_reads`]).
 //!
 //! The same refined document is committed in `openapi/`, served at
 //! `/openapi.json` and shown at `/docs`.
@@ -192,6 +197,21 @@ pub fn secret_operations(spec: &Json) -> BTreeSet<String> {
         .collect()
 }
 
+/// Every operation that takes an `Idempotency-Key`: `(path, METHOD)`.
+pub fn idempotent_operations(spec: &Json) -> Vec<(String, String)> {
+    operations(spec)
+        .filter(|(_, _, op)| {
+            op.get("parameters").is_some_and(|params| match params {
+                Json::Array(params) => params
+                    .iter()
+                    .any(|p| p.get("name").and_then(Json::as_str) == Some(IDEMPOTENCY_KEY)),
+                _ => false,
+            })
+        })
+        .map(|(path, method, _)| (path.clone(), method.to_ascii_uppercase()))
+        .collect()
+}
+
 /// Every path template of the document with the methods it accepts (as
 /// the router answers them: `HEAD` wherever `GET` is).
 pub fn routes(spec: &Json) -> Vec<(String, Vec<String>)> {
@@ -223,6 +243,8 @@ pub fn refine(spec: &mut Json) {
         }
     }
     document_rate_limits(spec);
+    document_idempotency(spec);
+    document_conditional_reads(spec);
     let secret = secret_operations(spec);
     let no_store = Json::Object(IndexMap::from([
         (
@@ -383,6 +405,193 @@ fn document_rate_limits(spec: &mut Json) {
                 }
             }
         }
+    }
+}
+
+/// The header a write may carry to run once per key.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// Every credentialed tenant operation that writes (`POST`, `PATCH`,
+/// `DELETE` under `/v1`, but `/v1/auth/*`) takes an `Idempotency-Key`
+/// (`api::idempotency`): each declares the header, `Idempotent-Replayed`
+/// on its successes, and the `409` and `422` of a key in progress or
+/// reused.
+fn document_idempotency(spec: &mut Json) {
+    let parameter = Json::Object(IndexMap::from([
+        ("name".to_owned(), json_string(IDEMPOTENCY_KEY)),
+        ("in".to_owned(), json_string("header")),
+        ("required".to_owned(), Json::Bool(false)),
+        (
+            "description".to_owned(),
+            json_string(
+                "Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).",
+            ),
+        ),
+        (
+            "schema".to_owned(),
+            Json::Object(IndexMap::from([
+                ("type".to_owned(), json_string("string")),
+                ("minLength".to_owned(), Json::Number(1.into())),
+                (
+                    "maxLength".to_owned(),
+                    Json::Number(crate::api::idempotency::MAX_LEN.into()),
+                ),
+                ("pattern".to_owned(), json_string("^[ -~]+$")),
+            ])),
+        ),
+    ]));
+    let replayed = header(
+        "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
+        "string",
+    );
+    let problem = |description: &str, retry: bool| {
+        let mut response = IndexMap::from([
+            ("description".to_owned(), json_string(description)),
+            (
+                "content".to_owned(),
+                Json::Object(IndexMap::from([(
+                    crate::error::PROBLEM_JSON.to_owned(),
+                    Json::Object(IndexMap::from([(
+                        "schema".to_owned(),
+                        Json::Object(IndexMap::from([(
+                            "$ref".to_owned(),
+                            json_string("#/components/schemas/Problem"),
+                        )])),
+                    )])),
+                )])),
+            ),
+        ]);
+        if retry {
+            response.insert(
+                "headers".to_owned(),
+                Json::Object(IndexMap::from([(
+                    "Retry-After".to_owned(),
+                    Json::Object(IndexMap::from([(
+                        "$ref".to_owned(),
+                        json_string("#/components/headers/RetryAfter"),
+                    )])),
+                )])),
+            );
+        }
+        Json::Object(response)
+    };
+    let Some(Json::Object(paths)) = spec.get_mut("paths") else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/v1/") || path.starts_with("/v1/auth/") {
+            continue;
+        }
+        let Json::Object(item) = item else { continue };
+        for (method, op) in item.iter_mut() {
+            let credentialed = op
+                .get("security")
+                .is_some_and(|s| matches!(s, Json::Array(schemes) if !schemes.is_empty()));
+            if !matches!(method.as_str(), "post" | "patch" | "delete") || !credentialed {
+                continue;
+            }
+            let Json::Object(op) = op else { continue };
+            if let Json::Array(params) = op
+                .entry("parameters".to_owned())
+                .or_insert_with(|| Json::Array(Vec::new()))
+            {
+                params.push(parameter.clone());
+            }
+            let Some(Json::Object(responses)) = op.get_mut("responses") else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let Json::Object(response) = response else { continue };
+                if !is_success(status) {
+                    continue;
+                }
+                if let Json::Object(headers) = response
+                    .entry("headers".to_owned())
+                    .or_insert_with(|| Json::Object(IndexMap::new()))
+                {
+                    headers.insert("Idempotent-Replayed".to_owned(), replayed.clone());
+                }
+            }
+            responses.entry("409".to_owned()).or_insert_with(|| {
+                problem(
+                    "Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).",
+                    true,
+                )
+            });
+            responses.entry("422".to_owned()).or_insert_with(|| {
+                problem(
+                    "Unprocessable: among others, an `Idempotency-Key` used for another request (`idempotency_key_reused`).",
+                    false,
+                )
+            });
+            responses.sort_keys();
+        }
+    }
+}
+
+/// Every `/v1` read answers with an `ETag` (`api::etag`) and takes
+/// `If-None-Match`, answered `304` with no body when it names the tag.
+fn document_conditional_reads(spec: &mut Json) {
+    let parameter = Json::Object(IndexMap::from([
+        ("name".to_owned(), json_string("If-None-Match")),
+        ("in".to_owned(), json_string("header")),
+        ("required".to_owned(), Json::Bool(false)),
+        (
+            "description".to_owned(),
+            json_string(
+                "`ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.",
+            ),
+        ),
+        (
+            "schema".to_owned(),
+            Json::Object(IndexMap::from([("type".to_owned(), json_string("string"))])),
+        ),
+    ]));
+    let etag = header(
+        "A strong entity tag of this answer: for a resource with an `updated_at`, of its id and that version (what `If-Match` takes on its writes); for a list page, of its rows, their versions and its cursor.",
+        "string",
+    );
+    let Some(Json::Object(paths)) = spec.get_mut("paths") else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        let Json::Object(item) = item else { continue };
+        let Some(Json::Object(op)) = item.get_mut("get") else {
+            continue;
+        };
+        if let Json::Array(params) = op
+            .entry("parameters".to_owned())
+            .or_insert_with(|| Json::Array(Vec::new()))
+        {
+            params.push(parameter.clone());
+        }
+        let Some(Json::Object(responses)) = op.get_mut("responses") else {
+            continue;
+        };
+        if let Some(Json::Object(ok)) = responses.get_mut("200")
+            && let Json::Object(headers) = ok
+                .entry("headers".to_owned())
+                .or_insert_with(|| Json::Object(IndexMap::new()))
+        {
+            headers.insert("ETag".to_owned(), etag.clone());
+        }
+        responses.insert(
+            "304".to_owned(),
+            Json::Object(IndexMap::from([
+                (
+                    "description".to_owned(),
+                    json_string("Not modified: `If-None-Match` names the current `ETag`; no body."),
+                ),
+                (
+                    "headers".to_owned(),
+                    Json::Object(IndexMap::from([("ETag".to_owned(), etag.clone())])),
+                ),
+            ])),
+        );
+        responses.sort_keys();
     }
 }
 

@@ -90,8 +90,12 @@ pub struct Keys {
     /// Hashes emails for the sign-in throttle's counts (the same on every
     /// instance, so counts shared through Redis agree).
     pub login_throttle: DerivedKey,
+    /// Makes an idempotency key's record id from the credential and the
+    /// key (the key as sent is never stored).
+    pub idempotency: DerivedKey,
     /// Seals what the server stores to read back (a rotated refresh
-    /// token's successor, for its grace window).
+    /// token's successor, for its grace window; the answers kept for
+    /// idempotency keys).
     pub sealer: crate::crypto::Sealer,
 }
 
@@ -108,6 +112,7 @@ impl Keys {
             cursor: derive("tenantry/cursor/v1"),
             refresh_token: derive("tenantry/refresh-token/v1"),
             login_throttle: derive("tenantry/login-throttle/v1"),
+            idempotency: derive("tenantry/idempotency-key/v1"),
             sealer: crate::crypto::Sealer::from_secret(secret),
         }
     }

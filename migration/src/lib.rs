@@ -13,7 +13,9 @@
 //! `m20261202_000008_deployment` the deployment's own id;
 //! `m20261203_000009_tenant_moves` the tenant moves under way;
 //! `m20261204_000010_instances` the serving instances and what each has read;
-//! `m20261204_000011_tenant_plan` each tenant's plan.
+//! `m20261204_000011_tenant_plan` each tenant's plan;
+//! `m20261204_000012_platform_idempotency_keys` the stored results of the
+//! idempotent requests that write the platform set.
 //!
 //! Every table is in one of two sets, the tenant set or the platform set
 //! ([`TENANT_SET`], [`PLATFORM_SET`]). [`Migrator`] holds the platform
@@ -35,6 +37,7 @@ mod m20261202_000008_deployment;
 mod m20261203_000009_tenant_moves;
 mod m20261204_000010_instances;
 mod m20261204_000011_tenant_plan;
+mod m20261204_000012_platform_idempotency_keys;
 mod rls;
 mod sets;
 mod stub;
@@ -44,7 +47,10 @@ pub use m20261202_000005_tenant_placement::PLACEMENTS;
 pub use rls::{APP_TENANT_SETTING, APP_USER_SETTING, TENANT_TABLES, USER_TABLES};
 pub use sets::{PLATFORM_SET, TENANT_SET, TableSet, set_of};
 pub use stub::{TENANT_STUB, create_tenant_stub};
-pub use tenant_set::{TENANT_CHANGES, TENANT_LEDGER, TenantMigrator};
+pub use tenant_set::{IDEMPOTENCY_KEYS, TENANT_CHANGES, TENANT_LEDGER, TenantMigrator};
+
+/// The platform set's stored results of idempotent requests.
+pub const PLATFORM_IDEMPOTENCY_KEYS: &str = "platform_idempotency_keys";
 
 pub struct Migrator;
 
@@ -63,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_tenant_moves::Migration),
             Box::new(m20261204_000010_instances::Migration),
             Box::new(m20261204_000011_tenant_plan::Migration),
+            Box::new(m20261204_000012_platform_idempotency_keys::Migration),
         ]
     }
 }

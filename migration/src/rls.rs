@@ -5,7 +5,15 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 pub const APP_TENANT_SETTING: &str = "app.tenant_id";
 
 /// Every table whose rows belong to a tenant, in creation order.
-pub const TENANT_TABLES: &[&str] = &["projects", "tasks", "api_keys", "memberships", "tenant_changes"];
+pub const TENANT_TABLES: &[&str] = &[
+    "projects",
+    "tasks",
+    "api_keys",
+    "memberships",
+    "tenant_changes",
+    "idempotency_keys",
+    "platform_idempotency_keys",
+];
 
 /// The transaction-local setting that carries the current user on PostgreSQL.
 pub const APP_USER_SETTING: &str = "app.user_id";

@@ -10,7 +10,8 @@
 //! * The **platform set** holds everything that must be found before the
 //!   tenant is known, or across tenants: the tenant registry, people and
 //!   their memberships, sessions, refresh tokens, API keys, the
-//!   deployment's own id, the moves under way, the serving instances, and
+//!   deployment's own id, the moves under way, the serving instances, the
+//!   stored results of the idempotent requests that write this set, and
 //!   the migration ledger. It is shared by every tenant of a deployment.
 //!
 //! Each table a later migration adds is listed here with it.
@@ -21,7 +22,13 @@
 /// describes the storage, not a tenant) and no grant to the application.
 /// `tenant_changes` is the log a tenant move reads: it is in every storage
 /// too, and is never itself moved.
-pub const TENANT_SET: &[&str] = &["tenant_migrations", "projects", "tasks", "tenant_changes"];
+pub const TENANT_SET: &[&str] = &[
+    "tenant_migrations",
+    "projects",
+    "tasks",
+    "tenant_changes",
+    "idempotency_keys",
+];
 
 /// The platform set, in creation order. `seaql_migrations` is its ledger.
 pub const PLATFORM_SET: &[&str] = &[
@@ -35,6 +42,7 @@ pub const PLATFORM_SET: &[&str] = &[
     "deployment",
     "tenant_moves",
     "instances",
+    "platform_idempotency_keys",
 ];
 
 /// The set `table` belongs to, if it is in exactly one.

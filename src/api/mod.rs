@@ -4,8 +4,10 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod etag;
 pub mod gate;
 pub mod health;
+pub mod idempotency;
 pub mod members;
 pub mod projects;
 pub mod rate;
@@ -56,6 +58,10 @@ impl From<domain::Error> for ApiError {
                     .collect(),
             ),
             domain::Error::Conflict(detail) => ApiError::new(ErrorCode::Conflict, detail),
+            domain::Error::PreconditionFailed(what) => ApiError::new(
+                ErrorCode::PreconditionFailed,
+                format!("the {what} changed since the version `If-Match` names; read it again"),
+            ),
             domain::Error::Forbidden(detail) => ApiError::new(ErrorCode::Forbidden, detail),
             domain::Error::InvalidCursor(detail) => ApiError::new(ErrorCode::InvalidCursor, detail),
             domain::Error::Unauthenticated(detail) => ApiError::unauthenticated(detail),

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -188,8 +188,12 @@ impl ProjectsApi {
         state: Data<&AppState>,
         /// The project's id.
         id: Path<Uuid>,
+        /// Only if the project is still at this version: its `ETag`. Another
+        /// version is a `412` and nothing is written.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: Json<ProjectPatch>,
-    ) -> ApiResult<Body<ProjectOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
+    ) -> ApiResult<Body<ProjectOut>, { statuses::WRITE | statuses::NOT_FOUND | statuses::PRECONDITION }> {
         let changes = ProjectChanges {
             name: patch(body.0.name, |t| t.0),
             description: patch(body.0.description, |t| t.0),
@@ -197,7 +201,15 @@ impl ProjectsApi {
         .validate()?;
         let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
         Ok(Body(
-            projects::update(&db, state.clock.now(), id.0, changes).await?.into(),
+            projects::update(
+                &db,
+                state.clock.now(),
+                id.0,
+                changes,
+                &super::etag::precondition(if_match.0.as_deref(), id.0),
+            )
+            .await?
+            .into(),
         ))
     }
 
@@ -211,9 +223,13 @@ impl ProjectsApi {
         state: Data<&AppState>,
         /// The project's id.
         id: Path<Uuid>,
-    ) -> ApiResult<NoContent, { statuses::BY_ID }> {
+        /// Only if the project is still at this version: its `ETag`. Another
+        /// version is a `412` and nothing is deleted.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+    ) -> ApiResult<NoContent, { statuses::BY_ID | statuses::PRECONDITION }> {
         let db = state.tenant_db(&auth.0, Scope::ProjectsWrite)?;
-        projects::delete(&db, id.0).await?;
+        projects::delete(&db, id.0, &super::etag::precondition(if_match.0.as_deref(), id.0)).await?;
         Ok(NoContent::NoContent)
     }
 }

@@ -39,6 +39,7 @@ async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
         .await
         .map_err(ApiError::from)?;
     super::rate::limit_tenant(req, state, &principal).await?;
+    super::idempotency::bind(req, state, &principal)?;
     Ok(principal)
 }
 
@@ -54,6 +55,7 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
     let state = state(req)?;
     let principal = auth::authenticate_bearer(&state.auth, &bearer.token, state.clock.now()).map_err(ApiError::from)?;
     super::rate::limit_tenant(req, state, &principal).await?;
+    super::idempotency::bind(req, state, &principal)?;
     Ok(principal)
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -363,11 +363,18 @@ impl TasksApi {
         state: Data<&AppState>,
         /// The task's id.
         id: Path<Uuid>,
+        /// Only if the task is still at this version: its `ETag`. Another
+        /// version is a `412` and nothing is written.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: Json<TaskPatch>,
-    ) -> ApiResult<Body<TaskOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
+    ) -> ApiResult<Body<TaskOut>, { statuses::WRITE | statuses::NOT_FOUND | statuses::PRECONDITION }> {
         let changes = task_changes(body.0).validate()?;
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
-        Ok(Body(tasks::update(&db, state.clock.now(), id.0, changes).await?.into()))
+        let pre = super::etag::precondition(if_match.0.as_deref(), id.0);
+        Ok(Body(
+            tasks::update(&db, state.clock.now(), id.0, changes, &pre).await?.into(),
+        ))
     }
 
     /// Delete a task
@@ -380,9 +387,13 @@ impl TasksApi {
         state: Data<&AppState>,
         /// The task's id.
         id: Path<Uuid>,
-    ) -> ApiResult<NoContent, { statuses::BY_ID }> {
+        /// Only if the task is still at this version: its `ETag`. Another
+        /// version is a `412` and nothing is deleted.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+    ) -> ApiResult<NoContent, { statuses::BY_ID | statuses::PRECONDITION }> {
         let db = state.tenant_db(&auth.0, Scope::TasksWrite)?;
-        tasks::delete(&db, id.0).await?;
+        tasks::delete(&db, id.0, &super::etag::precondition(if_match.0.as_deref(), id.0)).await?;
         Ok(NoContent::NoContent)
     }
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
+use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi};
@@ -114,15 +115,22 @@ impl TenantApi {
         &self,
         auth: Auth,
         state: Data<&AppState>,
+        /// Only if the tenant is still at this version: its `ETag`. Another
+        /// version is a `412` and nothing is written.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: Json<TenantPatch>,
-    ) -> ApiResult<Json<TenantOut>, { statuses::WRITE | statuses::NOT_FOUND }> {
+    ) -> ApiResult<Json<TenantOut>, { statuses::WRITE | statuses::NOT_FOUND | statuses::PRECONDITION }> {
         let name = body.0.name.0;
         let mut v = crate::domain::Violations::default();
         v.required_text("name", name.as_deref(), 1, tenants::NAME_MAX);
         v.finish()?;
         let db = state.tenant_db(&auth.0, Scope::TenantManage)?;
+        let pre = super::etag::precondition(if_match.0.as_deref(), db.tenant_id());
         Ok(Json(
-            tenants::rename(&db, name.as_deref(), state.clock.now()).await?.into(),
+            tenants::rename(&db, name.as_deref(), state.clock.now(), &pre)
+                .await?
+                .into(),
         ))
     }
 

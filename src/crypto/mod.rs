@@ -28,16 +28,20 @@ const VERSION: &str = "v1.";
 pub enum Purpose {
     /// The successor of a rotated refresh token, kept for its grace window.
     RefreshSuccessor,
+    /// The answer kept for an idempotency key (it may hold a new key's
+    /// secret).
+    IdempotentAnswer,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 1] = [Purpose::RefreshSuccessor];
+    const ALL: [Purpose; 2] = [Purpose::RefreshSuccessor, Purpose::IdempotentAnswer];
 
     /// The label its key is derived under (unchanged since the first
     /// release, so values sealed then still open).
     fn label(self) -> &'static str {
         match self {
             Purpose::RefreshSuccessor => "tenantry/refresh-grace/v1",
+            Purpose::IdempotentAnswer => "tenantry/idempotent-answer/v1",
         }
     }
 }

@@ -11,6 +11,7 @@
 #[cfg(feature = "bench")]
 mod bench;
 mod fleet;
+pub mod idempotency;
 mod moves;
 mod owned;
 mod pg;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use entity::{TenantScoped, TenantVisible};
 use migration::TableSet;
-use sea_orm::sea_query::IntoCondition;
+use sea_orm::sea_query::{Condition, IntoCondition};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseBackend, DbErr, FromQueryResult,
     IntoActiveModel, QueryFilter, QueryTrait,
@@ -49,15 +49,38 @@ impl TenantDb {
     /// and for a tenant in a database of its own, that database for its
     /// tenant set.
     async fn open(&self, write: bool, single: bool) -> Result<TenantTx, DbErr> {
+        // A request sent with an idempotency key runs its effect in the
+        // key's transaction (`idempotency.rs`).
+        let claim = super::idempotency::current();
+        let guard = match claim.as_ref().map(|c| c.take(self.tenant, write)) {
+            Some(super::idempotency::Take::Parked(tx)) => {
+                return Ok(TenantTx {
+                    tx: *tx,
+                    tenant: self.tenant,
+                    claim,
+                });
+            }
+            Some(super::idempotency::Take::Guard(claim)) => Some(claim),
+            Some(super::idempotency::Take::None) | None => None,
+        };
         let placed = self.placements.of(&self.conn, self.tenant).await?;
         let own = placed.database.map(|location| OwnDatabase {
             placements: self.placements.clone(),
             location,
         });
         let settings = placement::settings(self.tenant, placed.placement);
-        Ok(TenantTx {
-            tx: Tx::routed(&self.conn, own, settings, write, single),
-            tenant: self.tenant,
+        let tx = Tx::routed(&self.conn, own, settings, write, single);
+        Ok(match guard {
+            Some(claim) => TenantTx {
+                tx: tx.guarded(claim.clone()),
+                tenant: self.tenant,
+                claim: Some(claim),
+            },
+            None => TenantTx {
+                tx,
+                tenant: self.tenant,
+                claim: None,
+            },
         })
     }
 
@@ -103,6 +126,9 @@ impl TenantDb {
 pub struct TenantTx {
     tx: Tx,
     tenant: Uuid,
+    /// The idempotency claim whose transaction this is: its commit parks it
+    /// there, for the answer to be stored with the effect.
+    claim: Option<Arc<super::idempotency::Claim>>,
 }
 
 impl std::fmt::Debug for TenantTx {
@@ -235,6 +261,34 @@ impl TenantTx {
         Ok(self.fetch::<E::Model>(set_of::<E>()?, query).await?.into_iter().next())
     }
 
+    /// [`TenantTx::update_by_id`], if the row also meets `also` (the version
+    /// a precondition names): `None` when no row of this tenant has `id` and
+    /// meets it. One statement; its text is built each time.
+    pub async fn update_by_id_if<E, A>(
+        &self,
+        id: Uuid,
+        mut model: A,
+        also: Condition,
+    ) -> Result<Option<E::Model>, DbErr>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+        E::Model: Decode,
+    {
+        model.not_set(E::tenant_column());
+        model.not_set(E::id_column());
+        let (backend, tenant) = (self.backend(), self.tenant);
+        let mut update = E::update_many()
+            .set(model)
+            .filter(E::tenant_column().eq(tenant))
+            .filter(E::id_column().eq(id))
+            .filter(also)
+            .into_query();
+        update.returning(owned::returning::<E>());
+        let query: Query = backend.build(&update).into();
+        Ok(self.fetch::<E::Model>(set_of::<E>()?, query).await?.into_iter().next())
+    }
+
     /// Writes the set fields of `model` to every row of this tenant that
     /// matches `condition`; returns how many rows changed.
     pub async fn update_where<E, A>(&self, condition: impl IntoCondition, model: A) -> Result<u64, DbErr>
@@ -263,7 +317,21 @@ impl TenantTx {
         Ok(self.tx.execute(set_of::<E>()?, query).await? > 0)
     }
 
+    /// [`TenantTx::delete_by_id`], if the row also meets `also`.
+    pub async fn delete_by_id_if<E: TenantScoped>(&self, id: Uuid, also: Condition) -> Result<bool, DbErr> {
+        let (backend, tenant) = (self.backend(), self.tenant);
+        let condition = Condition::all().add(E::id_column().eq(id)).add(also);
+        let statement = owned::delete_statement::<E>(backend, E::tenant_column(), tenant, condition);
+        Ok(self.tx.execute(set_of::<E>()?, statement).await? > 0)
+    }
+
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.tx.commit().await
+        match self.claim {
+            Some(claim) => {
+                claim.park(self.tx);
+                Ok(())
+            }
+            None => self.tx.commit().await,
+        }
     }
 }

@@ -94,6 +94,22 @@ pub(super) struct Tx {
     single: bool,
     backend: DatabaseBackend,
     opened: OnceCell<Opened>,
+    /// The idempotency claim this transaction carries out, checked before
+    /// its first statement (`idempotency.rs`).
+    guard: Option<Arc<super::idempotency::Claim>>,
+}
+
+/// A transaction just opened, for the statements that guard it before its
+/// first own statement runs.
+pub(super) struct Guarding<'a> {
+    settings: &'a [Setting],
+    inner: &'a Inner,
+}
+
+impl Guarding<'_> {
+    pub(super) async fn fetch<M: FromQueryResult + Decode>(&self, query: Query) -> Result<Vec<M>, DbErr> {
+        decode(run_on(self.settings, self.inner, query, None).await?.0.0)
+    }
 }
 
 #[expect(
@@ -134,7 +150,22 @@ impl Tx {
             single,
             backend,
             opened: OnceCell::new(),
+            guard: None,
         }
+    }
+
+    /// This transaction carries out `claim`: it writes, in one transaction
+    /// of many statements, guarded by the claim before its first.
+    pub(super) fn guarded(mut self, claim: Arc<super::idempotency::Claim>) -> Self {
+        self.write = true;
+        self.single = false;
+        self.guard = Some(claim);
+        self
+    }
+
+    /// The set its first statement opened it on, if one ran.
+    pub(super) fn opened_set(&self) -> Option<TableSet> {
+        self.opened.get().map(|o| o.set)
     }
 
     pub(super) fn backend(&self) -> DatabaseBackend {
@@ -178,6 +209,13 @@ impl Tx {
             ),
             Conn::Orm(conn) => Inner::Orm(conn.begin().await?),
         };
+        if let Some(claim) = &self.guard {
+            let on = Guarding {
+                settings: &self.settings,
+                inner: &inner,
+            };
+            claim.check(self.backend, set, &on).await?;
+        }
         Ok(Opened {
             set,
             inner,
@@ -233,47 +271,7 @@ impl Tx {
         query: Query,
         second: Option<Query>,
     ) -> Result<(Outcome, Option<Outcome>), DbErr> {
-        match self.inner(set).await? {
-            // Boxed: SeaORM's futures are large, and every caller's future
-            // would otherwise carry them, on every backend, and be copied as
-            // it moves.
-            Inner::Orm(txn) => {
-                let backend = txn.get_database_backend();
-                let rows = Box::pin(txn.query_all_raw(query.into_statement(backend))).await?;
-                let n = rows.len() as u64;
-                let second = match second {
-                    Some(q) => {
-                        let rows = Box::pin(txn.query_all_raw(q.into_statement(backend))).await?;
-                        let n = rows.len() as u64;
-                        Some((Rows::Orm(rows), n))
-                    }
-                    None => None,
-                };
-                Ok(((Rows::Orm(rows), n), second))
-            }
-            Inner::Pg(tx) => {
-                let second = second.as_ref().map(|q| (&*q.sql, &q.values[..]));
-                // Boxed like SeaORM's: the multi-statement path's future is
-                // the largest, and every single-statement request would carry it.
-                let (first, second) = Box::pin(async {
-                    let mut tx = tx.lock().await;
-                    tx.run((&query.sql, &query.values), second).await
-                })
-                .await?;
-                Ok((pg_outcome(first), second.map(pg_outcome)))
-            }
-            Inner::PgSingle { pool, used } => {
-                if used.swap(true, Ordering::AcqRel) {
-                    return Err(DbErr::Custom(
-                        "a single-statement transaction was asked to run another statement".to_owned(),
-                    ));
-                }
-                let second = second.as_ref().map(|q| (&*q.sql, &q.values[..]));
-                let (first, second) =
-                    Box::pin(pool.single(&self.settings, (&query.sql, &query.values), second)).await?;
-                Ok((pg_outcome(first), second.map(pg_outcome)))
-            }
-        }
+        run_on(&self.settings, self.inner(set).await?, query, second).await
     }
 
     pub(super) async fn commit(self) -> Result<(), DbErr> {
@@ -286,6 +284,59 @@ impl Tx {
             Inner::Pg(tx) => tx.into_inner().commit().await,
             // Its one statement committed itself.
             Inner::PgSingle { .. } => Ok(()),
+        }
+    }
+}
+
+/// Runs a statement (and a second, pipelined behind it) on `inner`.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the seams' transaction: callers scope every statement before it runs"
+)]
+async fn run_on(
+    settings: &[Setting],
+    inner: &Inner,
+    query: Query,
+    second: Option<Query>,
+) -> Result<(Outcome, Option<Outcome>), DbErr> {
+    match inner {
+        // Boxed: SeaORM's futures are large, and every caller's future
+        // would otherwise carry them, on every backend, and be copied as
+        // it moves.
+        Inner::Orm(txn) => {
+            let backend = txn.get_database_backend();
+            let rows = Box::pin(txn.query_all_raw(query.into_statement(backend))).await?;
+            let n = rows.len() as u64;
+            let second = match second {
+                Some(q) => {
+                    let rows = Box::pin(txn.query_all_raw(q.into_statement(backend))).await?;
+                    let n = rows.len() as u64;
+                    Some((Rows::Orm(rows), n))
+                }
+                None => None,
+            };
+            Ok(((Rows::Orm(rows), n), second))
+        }
+        Inner::Pg(tx) => {
+            let second = second.as_ref().map(|q| (&*q.sql, &q.values[..]));
+            // Boxed like SeaORM's: the multi-statement path's future is
+            // the largest, and every single-statement request would carry it.
+            let (first, second) = Box::pin(async {
+                let mut tx = tx.lock().await;
+                tx.run((&query.sql, &query.values), second).await
+            })
+            .await?;
+            Ok((pg_outcome(first), second.map(pg_outcome)))
+        }
+        Inner::PgSingle { pool, used } => {
+            if used.swap(true, Ordering::AcqRel) {
+                return Err(DbErr::Custom(
+                    "a single-statement transaction was asked to run another statement".to_owned(),
+                ));
+            }
+            let second = second.as_ref().map(|q| (&*q.sql, &q.values[..]));
+            let (first, second) = Box::pin(pool.single(settings, (&query.sql, &query.values), second)).await?;
+            Ok((pg_outcome(first), second.map(pg_outcome)))
         }
     }
 }

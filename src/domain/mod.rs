@@ -14,6 +14,7 @@ pub mod tenants;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, DbErr, Order, SqlErr};
+use uuid::Uuid;
 
 use crate::db::TenantDb;
 
@@ -35,6 +36,9 @@ pub enum Error {
     Invalid(Vec<Violation>),
     #[error("{0}")]
     Conflict(String),
+    /// An `If-Match` precondition that the resource no longer meets.
+    #[error("the {0} changed")]
+    PreconditionFailed(&'static str),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -110,6 +114,99 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// functions of this module's children, taken by the functions that write.
 #[derive(Debug)]
 pub struct Valid<T>(T);
+
+/// What a write asks of the version of the row it changes (`If-Match`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Precondition {
+    /// Nothing beyond the row being there (no `If-Match`, or `*`).
+    #[default]
+    None,
+    /// Its `updated_at` is one of these; none at all: no version can match.
+    Versions(Vec<DateTime<Utc>>),
+}
+
+/// Writes `model` to the tenant's row `id` of `E` if it meets `pre` (its
+/// `version` column one of the versions named, in the same statement):
+/// `404` when there is no such row, `412` when it has another version.
+pub(crate) async fn update_checked<E, A>(
+    db: &TenantDb,
+    id: Uuid,
+    model: A,
+    pre: &Precondition,
+    what: &'static str,
+    version: E::Column,
+) -> Result<E::Model>
+where
+    E: entity::TenantScoped,
+    A: sea_orm::ActiveModelTrait<Entity = E> + Send,
+    E::Model: crate::db::Decode + sea_orm::FromQueryResult,
+{
+    let tx = match pre {
+        Precondition::None => db.single_write().await?,
+        Precondition::Versions(_) => db.write().await?,
+    };
+    let row = match pre {
+        Precondition::None => tx.update_by_id(id, model).await?,
+        Precondition::Versions(versions) => {
+            let also = sea_orm::sea_query::Condition::all().add(version.is_in(versions.iter().copied()));
+            tx.update_by_id_if(id, model, also).await?
+        }
+    };
+    let Some(row) = row else {
+        return Err(missing_or_changed::<E>(&tx, id, pre, what).await?);
+    };
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Deletes the tenant's row `id` of `E` if it meets `pre` (see
+/// [`update_checked`]).
+pub(crate) async fn delete_checked<E>(
+    db: &TenantDb,
+    id: Uuid,
+    pre: &Precondition,
+    what: &'static str,
+    version: E::Column,
+) -> Result<()>
+where
+    E: entity::TenantScoped,
+    E::Model: crate::db::Decode + sea_orm::FromQueryResult,
+{
+    let tx = match pre {
+        Precondition::None => db.single_write().await?,
+        Precondition::Versions(_) => db.write().await?,
+    };
+    let deleted = match pre {
+        Precondition::None => tx.delete_by_id::<E>(id).await?,
+        Precondition::Versions(versions) => {
+            let also = sea_orm::sea_query::Condition::all().add(version.is_in(versions.iter().copied()));
+            tx.delete_by_id_if::<E>(id, also).await?
+        }
+    };
+    if !deleted {
+        return Err(missing_or_changed::<E>(&tx, id, pre, what).await?);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Why a write by id changed nothing: no such row (`404`), or, under a
+/// precondition, a row of another version (`412`).
+async fn missing_or_changed<E>(
+    tx: &crate::db::TenantTx,
+    id: Uuid,
+    pre: &Precondition,
+    what: &'static str,
+) -> Result<Error>
+where
+    E: entity::TenantScoped,
+    E::Model: crate::db::Decode + sea_orm::FromQueryResult,
+{
+    if *pre == Precondition::None || tx.find_by_id::<E>(id).await?.is_none() {
+        return Ok(Error::NotFound(what));
+    }
+    Ok(Error::PreconditionFailed(what))
+}
 
 impl<T> std::ops::Deref for Valid<T> {
     type Target = T;

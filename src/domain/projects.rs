@@ -6,7 +6,10 @@ use sea_orm::Set;
 use sea_orm::sea_query::Condition;
 use uuid::Uuid;
 
-use super::{Error, ListParams, Page, Patch, Result, Valid, Violations, oldest_first};
+use super::{
+    Error, ListParams, Page, Patch, Precondition, Result, Valid, Violations, delete_checked, oldest_first,
+    update_checked,
+};
 use crate::db::TenantDb;
 use crate::secret::DerivedKey;
 
@@ -81,7 +84,13 @@ pub async fn get(db: &TenantDb, id: Uuid) -> Result<Project> {
     Ok(project)
 }
 
-pub async fn update(db: &TenantDb, now: DateTime<Utc>, id: Uuid, changes: Valid<ProjectChanges>) -> Result<Project> {
+pub async fn update(
+    db: &TenantDb,
+    now: DateTime<Utc>,
+    id: Uuid,
+    changes: Valid<ProjectChanges>,
+    pre: &Precondition,
+) -> Result<Project> {
     let changes = changes.0;
     let mut model = project::ActiveModel {
         updated_at: Set(now),
@@ -95,19 +104,11 @@ pub async fn update(db: &TenantDb, now: DateTime<Utc>, id: Uuid, changes: Valid<
         Patch::Null => model.description = Set(None),
         Patch::Value(d) => model.description = Set(Some(d)),
     }
-    let tx = db.single_write().await?;
-    let project = tx.update_by_id(id, model).await?.ok_or(Error::NotFound("project"))?;
-    tx.commit().await?;
-    Ok(project)
+    update_checked::<project::Entity, _>(db, id, model, pre, "project", project::Column::UpdatedAt).await
 }
 
-pub async fn delete(db: &TenantDb, id: Uuid) -> Result<()> {
-    let tx = db.single_write().await?;
-    if !tx.delete_by_id::<project::Entity>(id).await? {
-        return Err(Error::NotFound("project"));
-    }
-    tx.commit().await?;
-    Ok(())
+pub async fn delete(db: &TenantDb, id: Uuid, pre: &Precondition) -> Result<()> {
+    delete_checked::<project::Entity>(db, id, pre, "project", project::Column::UpdatedAt).await
 }
 
 /// The parameters of a project list for `tenant`.

@@ -158,7 +158,13 @@ pub async fn get(db: &TenantDb, id: Uuid) -> Result<Task> {
     Ok(task)
 }
 
-pub async fn update(db: &TenantDb, now: DateTime<Utc>, id: Uuid, changes: Valid<TaskChanges>) -> Result<Task> {
+pub async fn update(
+    db: &TenantDb,
+    now: DateTime<Utc>,
+    id: Uuid,
+    changes: Valid<TaskChanges>,
+    pre: &super::Precondition,
+) -> Result<Task> {
     let changes = changes.0;
     let mut model = task::ActiveModel {
         updated_at: Set(now),
@@ -183,19 +189,11 @@ pub async fn update(db: &TenantDb, now: DateTime<Utc>, id: Uuid, changes: Valid<
         Patch::Null => model.due_date = Set(None),
         Patch::Value(d) => model.due_date = Set(Some(d)),
     }
-    let tx = db.single_write().await?;
-    let task = tx.update_by_id(id, model).await?.ok_or(Error::NotFound("task"))?;
-    tx.commit().await?;
-    Ok(task)
+    super::update_checked::<task::Entity, _>(db, id, model, pre, "task", task::Column::UpdatedAt).await
 }
 
-pub async fn delete(db: &TenantDb, id: Uuid) -> Result<()> {
-    let tx = db.single_write().await?;
-    if !tx.delete_by_id::<task::Entity>(id).await? {
-        return Err(Error::NotFound("task"));
-    }
-    tx.commit().await?;
-    Ok(())
+pub async fn delete(db: &TenantDb, id: Uuid, pre: &super::Precondition) -> Result<()> {
+    super::delete_checked::<task::Entity>(db, id, pre, "task", task::Column::UpdatedAt).await
 }
 
 /// The parameters of a task list for `tenant` under `filter`.

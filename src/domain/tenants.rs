@@ -129,23 +129,23 @@ pub async fn current(db: &TenantDb) -> Result<Tenant> {
     Ok(tenant)
 }
 
-/// Renames the tenant.
-pub async fn rename(db: &TenantDb, name: Option<&str>, now: DateTime<Utc>) -> Result<Tenant> {
+/// Renames the tenant, if it meets `pre` (`If-Match`).
+pub async fn rename(
+    db: &TenantDb,
+    name: Option<&str>,
+    now: DateTime<Utc>,
+    pre: &super::Precondition,
+) -> Result<Tenant> {
     let mut v = Violations::default();
     let name = v.required_text("name", name.map(str::trim), 1, NAME_MAX);
     v.finish()?;
-    let tx = db.write().await?;
     let renamed = tenant::ActiveModel {
         name: Set(name.unwrap_or_default().to_owned()),
         updated_at: Set(now),
         ..Default::default()
     };
-    let tenant = tx
-        .update_by_id(tx.tenant_id(), renamed)
-        .await?
-        .ok_or(Error::NotFound("tenant"))?;
-    tx.commit().await?;
-    Ok(tenant)
+    super::update_checked::<tenant::Entity, _>(db, db.tenant_id(), renamed, pre, "tenant", tenant::Column::UpdatedAt)
+        .await
 }
 
 /// The operator's change to a tenant: its name, and its plan (`Some(None)`

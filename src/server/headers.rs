@@ -25,6 +25,8 @@ pub struct Contract {
     secret_operations: BTreeSet<String>,
     /// Every route with its `Allow` value, most specific first within equal lengths.
     routes: Vec<(Template, HeaderValue)>,
+    /// The operations that take an `Idempotency-Key`: route and method.
+    idempotent: BTreeSet<(Template, String)>,
 }
 
 /// Routes outside the spec: the document and its viewer.
@@ -60,22 +62,35 @@ impl Contract {
         Self {
             secret_operations: openapi::secret_operations(spec),
             routes,
+            idempotent: openapi::idempotent_operations(spec)
+                .into_iter()
+                .map(|(path, method)| (template(&path), method))
+                .collect(),
         }
+    }
+
+    /// The route `path` reaches, with the methods it accepts.
+    fn route(&self, path: &str) -> Option<&(Template, HeaderValue)> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        self.routes.iter().find(|(t, _)| {
+            t.len() == segments.len()
+                && t.iter().zip(&segments).all(|(fixed, segment)| match fixed {
+                    Some(fixed) => fixed == segment,
+                    None => !segment.is_empty(),
+                })
+        })
     }
 
     /// The methods the route of `path` accepts.
     fn allow(&self, path: &str) -> Option<&HeaderValue> {
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        self.routes
-            .iter()
-            .find(|(t, _)| {
-                t.len() == segments.len()
-                    && t.iter().zip(&segments).all(|(fixed, segment)| match fixed {
-                        Some(fixed) => fixed == segment,
-                        None => !segment.is_empty(),
-                    })
-            })
-            .map(|(_, allow)| allow)
+        self.route(path).map(|(_, allow)| allow)
+    }
+
+    /// Whether `method` on `path` is an operation that takes an
+    /// `Idempotency-Key`.
+    pub fn is_idempotent(&self, method: &str, path: &str) -> bool {
+        self.route(path)
+            .is_some_and(|(t, _)| self.idempotent.contains(&(t.clone(), method.to_owned())))
     }
 }
 

@@ -1,7 +1,9 @@
 //! The server: the route tree with its middleware, the listener, and the
 //! run loop with graceful shutdown.
 
+mod etag;
 mod headers;
+mod idempotency;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -52,6 +54,8 @@ pub fn build_route(state: AppState) -> impl Endpoint {
     #[cfg(feature = "bench")]
     let route = route.nest("/bench", crate::bench::routes());
     route
+        .with(etag::Etags)
+        .with(idempotency::Idempotency(contract.clone()))
         .data(state)
         .catch_all_error(to_problem)
         .with(ResponseHeaders(contract))

@@ -15,9 +15,15 @@ use sea_orm_migration::prelude::*;
 
 mod t20261202_000001_projects_tasks;
 mod t20261203_000002_tenant_changes;
+mod t20261204_000003_idempotency_keys;
+
+pub(crate) use t20261204_000003_idempotency_keys::create as create_records;
 
 /// Each storage's ledger of the tenant-set migrations it has.
 pub const TENANT_LEDGER: &str = "tenant_migrations";
+
+/// Each storage's stored results of requests sent with an `Idempotency-Key`.
+pub const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
 
 /// Each storage's log of the rows a tenant move must copy again.
 pub const TENANT_CHANGES: &str = "tenant_changes";
@@ -31,6 +37,7 @@ impl MigratorTrait for TenantMigrator {
         vec![
             Box::new(t20261202_000001_projects_tasks::Migration),
             Box::new(t20261203_000002_tenant_changes::Migration),
+            Box::new(t20261204_000003_idempotency_keys::Migration),
         ]
     }
 

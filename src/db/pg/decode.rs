@@ -63,6 +63,8 @@ decode! {
     entity::user::Model { id, email, name, password_hash, last_tenant_id, created_at, updated_at }
     crate::db::ApiKeyRecord { tenant_id, id, scopes, expires_at, revoked_at }
     crate::db::placement::PlacementRow { placement, location, storage_version, plan }
+    crate::db::idempotency::RecordRow { fingerprint, status, location, body, expires_at }
+    crate::db::idempotency::LockRow { locked }
 }
 
 #[cfg(test)]

@@ -769,6 +769,12 @@ export type User = {
 
 export type ListProjectsData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**
@@ -824,6 +830,12 @@ export type ListProjectsResponse = ListProjectsResponses[keyof ListProjectsRespo
 
 export type CreateProjectData = {
     body: ProjectIn;
+    headers?: {
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/projects';
@@ -842,6 +854,10 @@ export type CreateProjectErrors = {
      * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
+    /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
     /**
      * The request body is larger than the limit.
      */
@@ -881,6 +897,17 @@ export type CreateProjectResponse = CreateProjectResponses[keyof CreateProjectRe
 
 export type DeleteProjectData = {
     body?: never;
+    headers?: {
+        /**
+         * Only if the project is still at this version: its `ETag`. Another
+         * version is a `412` and nothing is deleted.
+         */
+        'If-Match'?: string;
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         /**
          * The project's id.
@@ -909,6 +936,18 @@ export type DeleteProjectErrors = {
      */
     404: Problem;
     /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
+    /**
+     * `If-Match` names no current version of the resource: it changed since it was read (`precondition_failed`); nothing was written.
+     */
+    412: Problem;
+    /**
+     * Unprocessable: among others, an `Idempotency-Key` used for another request (`idempotency_key_reused`).
+     */
+    422: Problem;
+    /**
      * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
      */
     429: Problem;
@@ -935,6 +974,12 @@ export type DeleteProjectResponse = DeleteProjectResponses[keyof DeleteProjectRe
 
 export type GetProjectData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path: {
         /**
          * The project's id.
@@ -986,6 +1031,17 @@ export type GetProjectResponse = GetProjectResponses[keyof GetProjectResponses];
 
 export type UpdateProjectData = {
     body: ProjectPatch;
+    headers?: {
+        /**
+         * Only if the project is still at this version: its `ETag`. Another
+         * version is a `412` and nothing is written.
+         */
+        'If-Match'?: string;
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         /**
          * The project's id.
@@ -1013,6 +1069,14 @@ export type UpdateProjectErrors = {
      * No such resource in the caller's tenant.
      */
     404: Problem;
+    /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
+    /**
+     * `If-Match` names no current version of the resource: it changed since it was read (`precondition_failed`); nothing was written.
+     */
+    412: Problem;
     /**
      * The request body is larger than the limit.
      */
@@ -1049,6 +1113,12 @@ export type UpdateProjectResponse = UpdateProjectResponses[keyof UpdateProjectRe
 
 export type ListTasksData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**
@@ -1124,6 +1194,12 @@ export type ListTasksResponse = ListTasksResponses[keyof ListTasksResponses];
 
 export type ListProjectTasksData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path: {
         /**
          * The project's id.
@@ -1204,6 +1280,12 @@ export type ListProjectTasksResponse = ListProjectTasksResponses[keyof ListProje
 
 export type CreateTaskData = {
     body: TaskIn;
+    headers?: {
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         /**
          * The project's id.
@@ -1231,6 +1313,10 @@ export type CreateTaskErrors = {
      * No such resource in the caller's tenant.
      */
     404: Problem;
+    /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
     /**
      * The request body is larger than the limit.
      */
@@ -1270,6 +1356,17 @@ export type CreateTaskResponse = CreateTaskResponses[keyof CreateTaskResponses];
 
 export type DeleteTaskData = {
     body?: never;
+    headers?: {
+        /**
+         * Only if the task is still at this version: its `ETag`. Another
+         * version is a `412` and nothing is deleted.
+         */
+        'If-Match'?: string;
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         /**
          * The task's id.
@@ -1298,6 +1395,18 @@ export type DeleteTaskErrors = {
      */
     404: Problem;
     /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
+    /**
+     * `If-Match` names no current version of the resource: it changed since it was read (`precondition_failed`); nothing was written.
+     */
+    412: Problem;
+    /**
+     * Unprocessable: among others, an `Idempotency-Key` used for another request (`idempotency_key_reused`).
+     */
+    422: Problem;
+    /**
      * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
      */
     429: Problem;
@@ -1324,6 +1433,12 @@ export type DeleteTaskResponse = DeleteTaskResponses[keyof DeleteTaskResponses];
 
 export type GetTaskData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path: {
         /**
          * The task's id.
@@ -1375,6 +1490,17 @@ export type GetTaskResponse = GetTaskResponses[keyof GetTaskResponses];
 
 export type UpdateTaskData = {
     body: TaskPatch;
+    headers?: {
+        /**
+         * Only if the task is still at this version: its `ETag`. Another
+         * version is a `412` and nothing is written.
+         */
+        'If-Match'?: string;
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         /**
          * The task's id.
@@ -1402,6 +1528,14 @@ export type UpdateTaskErrors = {
      * No such resource in the caller's tenant.
      */
     404: Problem;
+    /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
+    /**
+     * `If-Match` names no current version of the resource: it changed since it was read (`precondition_failed`); nothing was written.
+     */
+    412: Problem;
     /**
      * The request body is larger than the limit.
      */
@@ -1438,6 +1572,12 @@ export type UpdateTaskResponse = UpdateTaskResponses[keyof UpdateTaskResponses];
 
 export type ListApiKeysData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**
@@ -1493,6 +1633,12 @@ export type ListApiKeysResponse = ListApiKeysResponses[keyof ListApiKeysResponse
 
 export type CreateApiKeyData = {
     body: ApiKeyIn;
+    headers?: {
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/api-keys';
@@ -1511,6 +1657,10 @@ export type CreateApiKeyErrors = {
      * The credential lacks the scope or role this operation needs.
      */
     403: Problem;
+    /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
     /**
      * The request body is larger than the limit.
      */
@@ -1550,6 +1700,12 @@ export type CreateApiKeyResponse = CreateApiKeyResponses[keyof CreateApiKeyRespo
 
 export type GetCurrentApiKeyData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/api-keys/current';
@@ -1588,6 +1744,12 @@ export type GetCurrentApiKeyResponse = GetCurrentApiKeyResponses[keyof GetCurren
 
 export type DeleteApiKeyData = {
     body?: never;
+    headers?: {
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         /**
          * The key's id.
@@ -1616,6 +1778,14 @@ export type DeleteApiKeyErrors = {
      */
     404: Problem;
     /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
+    /**
+     * Unprocessable: among others, an `Idempotency-Key` used for another request (`idempotency_key_reused`).
+     */
+    422: Problem;
+    /**
      * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
      */
     429: Problem;
@@ -1642,6 +1812,12 @@ export type DeleteApiKeyResponse = DeleteApiKeyResponses[keyof DeleteApiKeyRespo
 
 export type ListMembersData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**
@@ -1697,6 +1873,12 @@ export type ListMembersResponse = ListMembersResponses[keyof ListMembersResponse
 
 export type DeleteMemberData = {
     body?: never;
+    headers?: {
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         /**
          * The member's user id.
@@ -1729,6 +1911,10 @@ export type DeleteMemberErrors = {
      */
     409: Problem;
     /**
+     * Unprocessable: among others, an `Idempotency-Key` used for another request (`idempotency_key_reused`).
+     */
+    422: Problem;
+    /**
      * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
      */
     429: Problem;
@@ -1755,6 +1941,12 @@ export type DeleteMemberResponse = DeleteMemberResponses[keyof DeleteMemberRespo
 
 export type UpdateMemberData = {
     body: MemberPatch;
+    headers?: {
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path: {
         /**
          * The member's user id.
@@ -1822,6 +2014,12 @@ export type UpdateMemberResponse = UpdateMemberResponses[keyof UpdateMemberRespo
 
 export type LeaveTenantData = {
     body?: never;
+    headers?: {
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/members/leave';
@@ -1844,6 +2042,10 @@ export type LeaveTenantErrors = {
      * The request conflicts with the current state.
      */
     409: Problem;
+    /**
+     * Unprocessable: among others, an `Idempotency-Key` used for another request (`idempotency_key_reused`).
+     */
+    422: Problem;
     /**
      * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
      */
@@ -1871,6 +2073,12 @@ export type LeaveTenantResponse = LeaveTenantResponses[keyof LeaveTenantResponse
 
 export type DeleteTenantData = {
     body?: never;
+    headers?: {
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/tenant';
@@ -1893,6 +2101,14 @@ export type DeleteTenantErrors = {
      * No such resource in the caller's tenant.
      */
     404: Problem;
+    /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
+    /**
+     * Unprocessable: among others, an `Idempotency-Key` used for another request (`idempotency_key_reused`).
+     */
+    422: Problem;
     /**
      * A rate limit is reached (code `rate_limited`: the tenant's budget, or the client address's for the operations no credential opens), or too many sign-in attempts failed (`too_many_requests`); `Retry-After` says how many seconds to wait.
      */
@@ -1920,6 +2136,12 @@ export type DeleteTenantResponse = DeleteTenantResponses[keyof DeleteTenantRespo
 
 export type GetTenantData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/tenant';
@@ -1958,6 +2180,17 @@ export type GetTenantResponse = GetTenantResponses[keyof GetTenantResponses];
 
 export type UpdateTenantData = {
     body: TenantPatch;
+    headers?: {
+        /**
+         * Only if the tenant is still at this version: its `ETag`. Another
+         * version is a `412` and nothing is written.
+         */
+        'If-Match'?: string;
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/tenant';
@@ -1980,6 +2213,14 @@ export type UpdateTenantErrors = {
      * No such resource in the caller's tenant.
      */
     404: Problem;
+    /**
+     * Conflict: among others, a request with the same `Idempotency-Key` still running (`idempotency_in_progress`, with `Retry-After`).
+     */
+    409: Problem;
+    /**
+     * `If-Match` names no current version of the resource: it changed since it was read (`precondition_failed`); nothing was written.
+     */
+    412: Problem;
     /**
      * The request body is larger than the limit.
      */
@@ -2016,6 +2257,12 @@ export type UpdateTenantResponse = UpdateTenantResponses[keyof UpdateTenantRespo
 
 export type TransferTenantOwnershipData = {
     body: OwnershipTransferIn;
+    headers?: {
+        /**
+         * Runs the request once per key: a retry with the same key and the same request (method, path, query and body) gets the first success again, with `Idempotent-Replayed: true`, for 24 hours. The key belongs to the tenant and the credential that sent it; only successes are kept, so a failed request may be retried with its key. The same key with another request is a `422` (`idempotency_key_reused`); while its first request runs, a `409` (`idempotency_in_progress`, `Retry-After: 1`).
+         */
+        'Idempotency-Key'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/tenant/transfer-ownership';
@@ -2287,6 +2534,12 @@ export type LogoutResponse = LogoutResponses[keyof LogoutResponses];
 
 export type ListSessionsData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/auth/sessions';
@@ -2543,6 +2796,12 @@ export type SwitchTenantResponse = SwitchTenantResponses[keyof SwitchTenantRespo
 
 export type GetMeData = {
     body?: never;
+    headers?: {
+        /**
+         * `ETag`s of a copy the caller holds (or `*`): when one is current, the answer is a `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: never;
     url: '/v1/me';

@@ -8,14 +8,17 @@ from ...client import AuthenticatedClient, Client
 from ...models.api_key_in import ApiKeyIn
 from ...models.created_api_key import CreatedApiKey
 from ...models.problem import Problem
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
     body: ApiKeyIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -52,6 +55,11 @@ def _parse_response(
         response_403 = Problem.from_dict(response.json())
 
         return response_403
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -104,6 +112,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ApiKeyIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[CreatedApiKey | Problem]:
     """Create an API key
 
@@ -111,6 +120,7 @@ def sync_detailed(
     response and never shown again. Requires the `api_keys:manage` scope.
 
     Args:
+        idempotency_key (str | Unset):
         body (ApiKeyIn): A new API key. Example: {'expires_in_days': 90, 'name': 'CI pipeline',
             'scopes': ['projects:read', 'tasks:read']}.
 
@@ -124,6 +134,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -137,6 +148,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ApiKeyIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> CreatedApiKey | Problem | None:
     """Create an API key
 
@@ -144,6 +156,7 @@ def sync(
     response and never shown again. Requires the `api_keys:manage` scope.
 
     Args:
+        idempotency_key (str | Unset):
         body (ApiKeyIn): A new API key. Example: {'expires_in_days': 90, 'name': 'CI pipeline',
             'scopes': ['projects:read', 'tasks:read']}.
 
@@ -158,6 +171,7 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -165,6 +179,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ApiKeyIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[CreatedApiKey | Problem]:
     """Create an API key
 
@@ -172,6 +187,7 @@ async def asyncio_detailed(
     response and never shown again. Requires the `api_keys:manage` scope.
 
     Args:
+        idempotency_key (str | Unset):
         body (ApiKeyIn): A new API key. Example: {'expires_in_days': 90, 'name': 'CI pipeline',
             'scopes': ['projects:read', 'tasks:read']}.
 
@@ -185,6 +201,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -196,6 +213,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ApiKeyIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> CreatedApiKey | Problem | None:
     """Create an API key
 
@@ -203,6 +221,7 @@ async def asyncio(
     response and never shown again. Requires the `api_keys:manage` scope.
 
     Args:
+        idempotency_key (str | Unset):
         body (ApiKeyIn): A new API key. Example: {'expires_in_days': 90, 'name': 'CI pipeline',
             'scopes': ['projects:read', 'tasks:read']}.
 
@@ -218,5 +237,6 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            idempotency_key=idempotency_key,
         )
     ).parsed

@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -14,7 +14,11 @@ def _get_kwargs(
     *,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_none_match, Unset):
+        headers["If-None-Match"] = if_none_match
 
     params: dict[str, Any] = {}
 
@@ -30,14 +34,21 @@ def _get_kwargs(
         "params": params,
     }
 
+    _kwargs["headers"] = headers
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> MemberPage | Problem | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Any | MemberPage | Problem | None:
     if response.status_code == 200:
         response_200 = MemberPage.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
 
     if response.status_code == 400:
         response_400 = Problem.from_dict(response.json())
@@ -82,7 +93,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[MemberPage | Problem]:
+) -> Response[Any | MemberPage | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -96,7 +107,8 @@ def sync_detailed(
     client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
-) -> Response[MemberPage | Problem]:
+    if_none_match: str | Unset = UNSET,
+) -> Response[Any | MemberPage | Problem]:
     """List members
 
      The tenant's members with their roles, oldest membership first.
@@ -105,18 +117,20 @@ def sync_detailed(
     Args:
         limit (int | Unset):  Default: 20.
         cursor (str | Unset):
+        if_none_match (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[MemberPage | Problem]
+        Response[Any | MemberPage | Problem]
     """
 
     kwargs = _get_kwargs(
         limit=limit,
         cursor=cursor,
+        if_none_match=if_none_match,
     )
 
     response = client.get_httpx_client().request(
@@ -131,7 +145,8 @@ def sync(
     client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
-) -> MemberPage | Problem | None:
+    if_none_match: str | Unset = UNSET,
+) -> Any | MemberPage | Problem | None:
     """List members
 
      The tenant's members with their roles, oldest membership first.
@@ -140,19 +155,21 @@ def sync(
     Args:
         limit (int | Unset):  Default: 20.
         cursor (str | Unset):
+        if_none_match (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        MemberPage | Problem
+        Any | MemberPage | Problem
     """
 
     return sync_detailed(
         client=client,
         limit=limit,
         cursor=cursor,
+        if_none_match=if_none_match,
     ).parsed
 
 
@@ -161,7 +178,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
-) -> Response[MemberPage | Problem]:
+    if_none_match: str | Unset = UNSET,
+) -> Response[Any | MemberPage | Problem]:
     """List members
 
      The tenant's members with their roles, oldest membership first.
@@ -170,18 +188,20 @@ async def asyncio_detailed(
     Args:
         limit (int | Unset):  Default: 20.
         cursor (str | Unset):
+        if_none_match (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[MemberPage | Problem]
+        Response[Any | MemberPage | Problem]
     """
 
     kwargs = _get_kwargs(
         limit=limit,
         cursor=cursor,
+        if_none_match=if_none_match,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -194,7 +214,8 @@ async def asyncio(
     client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
-) -> MemberPage | Problem | None:
+    if_none_match: str | Unset = UNSET,
+) -> Any | MemberPage | Problem | None:
     """List members
 
      The tenant's members with their roles, oldest membership first.
@@ -203,13 +224,14 @@ async def asyncio(
     Args:
         limit (int | Unset):  Default: 20.
         cursor (str | Unset):
+        if_none_match (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        MemberPage | Problem
+        Any | MemberPage | Problem
     """
 
     return (
@@ -217,5 +239,6 @@ async def asyncio(
             client=client,
             limit=limit,
             cursor=cursor,
+            if_none_match=if_none_match,
         )
     ).parsed

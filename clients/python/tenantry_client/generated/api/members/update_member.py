@@ -10,15 +10,18 @@ from ...client import AuthenticatedClient, Client
 from ...models.member import Member
 from ...models.member_patch import MemberPatch
 from ...models.problem import Problem
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     user_id: UUID,
     *,
     body: MemberPatch,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "patch",
@@ -116,6 +119,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: MemberPatch,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Member | Problem]:
     """Change a member's role
 
@@ -126,6 +130,7 @@ def sync_detailed(
 
     Args:
         user_id (UUID):
+        idempotency_key (str | Unset):
         body (MemberPatch): A role change. Example: {'role': 'admin'}.
 
     Raises:
@@ -139,6 +144,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -153,6 +159,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: MemberPatch,
+    idempotency_key: str | Unset = UNSET,
 ) -> Member | Problem | None:
     """Change a member's role
 
@@ -163,6 +170,7 @@ def sync(
 
     Args:
         user_id (UUID):
+        idempotency_key (str | Unset):
         body (MemberPatch): A role change. Example: {'role': 'admin'}.
 
     Raises:
@@ -177,6 +185,7 @@ def sync(
         user_id=user_id,
         client=client,
         body=body,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -185,6 +194,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: MemberPatch,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Member | Problem]:
     """Change a member's role
 
@@ -195,6 +205,7 @@ async def asyncio_detailed(
 
     Args:
         user_id (UUID):
+        idempotency_key (str | Unset):
         body (MemberPatch): A role change. Example: {'role': 'admin'}.
 
     Raises:
@@ -208,6 +219,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         user_id=user_id,
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -220,6 +232,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: MemberPatch,
+    idempotency_key: str | Unset = UNSET,
 ) -> Member | Problem | None:
     """Change a member's role
 
@@ -230,6 +243,7 @@ async def asyncio(
 
     Args:
         user_id (UUID):
+        idempotency_key (str | Unset):
         body (MemberPatch): A role change. Example: {'role': 'admin'}.
 
     Raises:
@@ -245,5 +259,6 @@ async def asyncio(
             user_id=user_id,
             client=client,
             body=body,
+            idempotency_key=idempotency_key,
         )
     ).parsed

@@ -8,14 +8,17 @@ from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.project import Project
 from ...models.project_in import ProjectIn
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
     body: ProjectIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -50,6 +53,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_403 = Problem.from_dict(response.json())
 
         return response_403
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -100,12 +108,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ProjectIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Project]:
     """Create a project
 
      Requires the `projects:write` scope.
 
     Args:
+        idempotency_key (str | Unset):
         body (ProjectIn): A new project. Example: {'description': 'Everything for the new site.',
             'name': 'Website relaunch'}.
 
@@ -119,6 +129,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -132,12 +143,14 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ProjectIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Project | None:
     """Create a project
 
      Requires the `projects:write` scope.
 
     Args:
+        idempotency_key (str | Unset):
         body (ProjectIn): A new project. Example: {'description': 'Everything for the new site.',
             'name': 'Website relaunch'}.
 
@@ -152,6 +165,7 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -159,12 +173,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ProjectIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Project]:
     """Create a project
 
      Requires the `projects:write` scope.
 
     Args:
+        idempotency_key (str | Unset):
         body (ProjectIn): A new project. Example: {'description': 'Everything for the new site.',
             'name': 'Website relaunch'}.
 
@@ -178,6 +194,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -189,12 +206,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ProjectIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Project | None:
     """Create a project
 
      Requires the `projects:write` scope.
 
     Args:
+        idempotency_key (str | Unset):
         body (ProjectIn): A new project. Example: {'description': 'Everything for the new site.',
             'name': 'Website relaunch'}.
 
@@ -210,5 +229,6 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            idempotency_key=idempotency_key,
         )
     ).parsed

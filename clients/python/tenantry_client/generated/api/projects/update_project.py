@@ -10,15 +10,22 @@ from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.project import Project
 from ...models.project_patch import ProjectPatch
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     id: UUID,
     *,
     body: ProjectPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "patch",
@@ -60,6 +67,16 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -111,6 +128,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ProjectPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Project]:
     """Update a project
 
@@ -119,6 +138,8 @@ def sync_detailed(
 
     Args:
         id (UUID):
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (ProjectPatch): Changes to a project; absent fields keep their value. Example:
             {'description': None, 'name': 'Website relaunch 2027'}.
 
@@ -133,6 +154,8 @@ def sync_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -147,6 +170,8 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ProjectPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Project | None:
     """Update a project
 
@@ -155,6 +180,8 @@ def sync(
 
     Args:
         id (UUID):
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (ProjectPatch): Changes to a project; absent fields keep their value. Example:
             {'description': None, 'name': 'Website relaunch 2027'}.
 
@@ -170,6 +197,8 @@ def sync(
         id=id,
         client=client,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -178,6 +207,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ProjectPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Project]:
     """Update a project
 
@@ -186,6 +217,8 @@ async def asyncio_detailed(
 
     Args:
         id (UUID):
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (ProjectPatch): Changes to a project; absent fields keep their value. Example:
             {'description': None, 'name': 'Website relaunch 2027'}.
 
@@ -200,6 +233,8 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -212,6 +247,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ProjectPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Project | None:
     """Update a project
 
@@ -220,6 +257,8 @@ async def asyncio(
 
     Args:
         id (UUID):
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (ProjectPatch): Changes to a project; absent fields keep their value. Example:
             {'description': None, 'name': 'Website relaunch 2027'}.
 
@@ -236,5 +275,7 @@ async def asyncio(
             id=id,
             client=client,
             body=body,
+            if_match=if_match,
+            idempotency_key=idempotency_key,
         )
     ).parsed

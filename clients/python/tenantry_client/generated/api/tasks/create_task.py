@@ -10,15 +10,18 @@ from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.task import Task
 from ...models.task_in import TaskIn
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     project_id: UUID,
     *,
     body: TaskIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -60,6 +63,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -111,6 +119,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: TaskIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Create a task
 
@@ -118,6 +127,7 @@ def sync_detailed(
 
     Args:
         project_id (UUID):
+        idempotency_key (str | Unset):
         body (TaskIn): A new task. Example: {'description': 'Hero, pricing, sign-up.', 'due_date':
             '2027-03-01', 'priority': 2, 'status': 'todo', 'title': 'Draft the landing page'}.
 
@@ -132,6 +142,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         project_id=project_id,
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -146,6 +157,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: TaskIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Create a task
 
@@ -153,6 +165,7 @@ def sync(
 
     Args:
         project_id (UUID):
+        idempotency_key (str | Unset):
         body (TaskIn): A new task. Example: {'description': 'Hero, pricing, sign-up.', 'due_date':
             '2027-03-01', 'priority': 2, 'status': 'todo', 'title': 'Draft the landing page'}.
 
@@ -168,6 +181,7 @@ def sync(
         project_id=project_id,
         client=client,
         body=body,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -176,6 +190,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: TaskIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Create a task
 
@@ -183,6 +198,7 @@ async def asyncio_detailed(
 
     Args:
         project_id (UUID):
+        idempotency_key (str | Unset):
         body (TaskIn): A new task. Example: {'description': 'Hero, pricing, sign-up.', 'due_date':
             '2027-03-01', 'priority': 2, 'status': 'todo', 'title': 'Draft the landing page'}.
 
@@ -197,6 +213,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         project_id=project_id,
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -209,6 +226,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: TaskIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Create a task
 
@@ -216,6 +234,7 @@ async def asyncio(
 
     Args:
         project_id (UUID):
+        idempotency_key (str | Unset):
         body (TaskIn): A new task. Example: {'description': 'Hero, pricing, sign-up.', 'due_date':
             '2027-03-01', 'priority': 2, 'status': 'todo', 'title': 'Draft the landing page'}.
 
@@ -232,5 +251,6 @@ async def asyncio(
             project_id=project_id,
             client=client,
             body=body,
+            idempotency_key=idempotency_key,
         )
     ).parsed

@@ -1,6 +1,6 @@
 import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 from uuid import UUID
 
@@ -25,7 +25,11 @@ def _get_kwargs(
     direction: SortDirection | Unset = UNSET,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_none_match, Unset):
+        headers["If-None-Match"] = if_none_match
 
     params: dict[str, Any] = {}
 
@@ -66,14 +70,21 @@ def _get_kwargs(
         "params": params,
     }
 
+    _kwargs["headers"] = headers
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | TaskPage | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Any | Problem | TaskPage | None:
     if response.status_code == 200:
         response_200 = TaskPage.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
 
     if response.status_code == 400:
         response_400 = Problem.from_dict(response.json())
@@ -121,7 +132,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | TaskPage]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Any | Problem | TaskPage]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -140,7 +153,8 @@ def sync_detailed(
     direction: SortDirection | Unset = UNSET,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
-) -> Response[Problem | TaskPage]:
+    if_none_match: str | Unset = UNSET,
+) -> Response[Any | Problem | TaskPage]:
     """List a project's tasks
 
      Like `list_tasks`, within one project; 404 when the project does not
@@ -154,13 +168,14 @@ def sync_detailed(
         direction (SortDirection | Unset): Ascending or descending.
         limit (int | Unset):  Default: 20.
         cursor (str | Unset):
+        if_none_match (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | TaskPage]
+        Response[Any | Problem | TaskPage]
     """
 
     kwargs = _get_kwargs(
@@ -171,6 +186,7 @@ def sync_detailed(
         direction=direction,
         limit=limit,
         cursor=cursor,
+        if_none_match=if_none_match,
     )
 
     response = client.get_httpx_client().request(
@@ -190,7 +206,8 @@ def sync(
     direction: SortDirection | Unset = UNSET,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
-) -> Problem | TaskPage | None:
+    if_none_match: str | Unset = UNSET,
+) -> Any | Problem | TaskPage | None:
     """List a project's tasks
 
      Like `list_tasks`, within one project; 404 when the project does not
@@ -204,13 +221,14 @@ def sync(
         direction (SortDirection | Unset): Ascending or descending.
         limit (int | Unset):  Default: 20.
         cursor (str | Unset):
+        if_none_match (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | TaskPage
+        Any | Problem | TaskPage
     """
 
     return sync_detailed(
@@ -222,6 +240,7 @@ def sync(
         direction=direction,
         limit=limit,
         cursor=cursor,
+        if_none_match=if_none_match,
     ).parsed
 
 
@@ -235,7 +254,8 @@ async def asyncio_detailed(
     direction: SortDirection | Unset = UNSET,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
-) -> Response[Problem | TaskPage]:
+    if_none_match: str | Unset = UNSET,
+) -> Response[Any | Problem | TaskPage]:
     """List a project's tasks
 
      Like `list_tasks`, within one project; 404 when the project does not
@@ -249,13 +269,14 @@ async def asyncio_detailed(
         direction (SortDirection | Unset): Ascending or descending.
         limit (int | Unset):  Default: 20.
         cursor (str | Unset):
+        if_none_match (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | TaskPage]
+        Response[Any | Problem | TaskPage]
     """
 
     kwargs = _get_kwargs(
@@ -266,6 +287,7 @@ async def asyncio_detailed(
         direction=direction,
         limit=limit,
         cursor=cursor,
+        if_none_match=if_none_match,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -283,7 +305,8 @@ async def asyncio(
     direction: SortDirection | Unset = UNSET,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
-) -> Problem | TaskPage | None:
+    if_none_match: str | Unset = UNSET,
+) -> Any | Problem | TaskPage | None:
     """List a project's tasks
 
      Like `list_tasks`, within one project; 404 when the project does not
@@ -297,13 +320,14 @@ async def asyncio(
         direction (SortDirection | Unset): Ascending or descending.
         limit (int | Unset):  Default: 20.
         cursor (str | Unset):
+        if_none_match (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | TaskPage
+        Any | Problem | TaskPage
     """
 
     return (
@@ -316,5 +340,6 @@ async def asyncio(
             direction=direction,
             limit=limit,
             cursor=cursor,
+            if_none_match=if_none_match,
         )
     ).parsed

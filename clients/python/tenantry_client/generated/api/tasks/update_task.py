@@ -10,15 +10,22 @@ from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.task import Task
 from ...models.task_patch import TaskPatch
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     id: UUID,
     *,
     body: TaskPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "patch",
@@ -60,6 +67,16 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -111,6 +128,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: TaskPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Update a task
 
@@ -119,6 +138,8 @@ def sync_detailed(
 
     Args:
         id (UUID):
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (TaskPatch): Changes to a task; absent fields keep their value. Example: {'due_date':
             None, 'priority': 3, 'status': 'done'}.
 
@@ -133,6 +154,8 @@ def sync_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -147,6 +170,8 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: TaskPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Update a task
 
@@ -155,6 +180,8 @@ def sync(
 
     Args:
         id (UUID):
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (TaskPatch): Changes to a task; absent fields keep their value. Example: {'due_date':
             None, 'priority': 3, 'status': 'done'}.
 
@@ -170,6 +197,8 @@ def sync(
         id=id,
         client=client,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -178,6 +207,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: TaskPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Task]:
     """Update a task
 
@@ -186,6 +217,8 @@ async def asyncio_detailed(
 
     Args:
         id (UUID):
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (TaskPatch): Changes to a task; absent fields keep their value. Example: {'due_date':
             None, 'priority': 3, 'status': 'done'}.
 
@@ -200,6 +233,8 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -212,6 +247,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: TaskPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Task | None:
     """Update a task
 
@@ -220,6 +257,8 @@ async def asyncio(
 
     Args:
         id (UUID):
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (TaskPatch): Changes to a task; absent fields keep their value. Example: {'due_date':
             None, 'priority': 3, 'status': 'done'}.
 
@@ -236,5 +275,7 @@ async def asyncio(
             id=id,
             client=client,
             body=body,
+            if_match=if_match,
+            idempotency_key=idempotency_key,
         )
     ).parsed

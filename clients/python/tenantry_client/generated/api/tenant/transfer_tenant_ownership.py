@@ -7,14 +7,17 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.ownership_transfer_in import OwnershipTransferIn
 from ...models.problem import Problem
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
     body: OwnershipTransferIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -108,6 +111,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: OwnershipTransferIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Transfer ownership
 
@@ -115,6 +119,7 @@ def sync_detailed(
     tenant's owner, signed in; never an API key.
 
     Args:
+        idempotency_key (str | Unset):
         body (OwnershipTransferIn): The member who becomes the owner. Example: {'user_id':
             '01960000-0000-7000-8000-000000000001'}.
 
@@ -128,6 +133,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -141,6 +147,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: OwnershipTransferIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Transfer ownership
 
@@ -148,6 +155,7 @@ def sync(
     tenant's owner, signed in; never an API key.
 
     Args:
+        idempotency_key (str | Unset):
         body (OwnershipTransferIn): The member who becomes the owner. Example: {'user_id':
             '01960000-0000-7000-8000-000000000001'}.
 
@@ -162,6 +170,7 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -169,6 +178,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: OwnershipTransferIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Transfer ownership
 
@@ -176,6 +186,7 @@ async def asyncio_detailed(
     tenant's owner, signed in; never an API key.
 
     Args:
+        idempotency_key (str | Unset):
         body (OwnershipTransferIn): The member who becomes the owner. Example: {'user_id':
             '01960000-0000-7000-8000-000000000001'}.
 
@@ -189,6 +200,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -200,6 +212,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: OwnershipTransferIn,
+    idempotency_key: str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Transfer ownership
 
@@ -207,6 +220,7 @@ async def asyncio(
     tenant's owner, signed in; never an API key.
 
     Args:
+        idempotency_key (str | Unset):
         body (OwnershipTransferIn): The member who becomes the owner. Example: {'user_id':
             '01960000-0000-7000-8000-000000000001'}.
 
@@ -222,5 +236,6 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            idempotency_key=idempotency_key,
         )
     ).parsed

@@ -8,14 +8,21 @@ from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.tenant import Tenant
 from ...models.tenant_patch import TenantPatch
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
     body: TenantPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "patch",
@@ -55,6 +62,16 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_404 = Problem.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
 
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
@@ -105,12 +122,16 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: TenantPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Tenant]:
     """Rename the tenant
 
      Requires the `tenant:manage` scope.
 
     Args:
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (TenantPatch): Changes to the tenant. Example: {'name': 'Acme Holdings'}.
 
     Raises:
@@ -123,6 +144,8 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -136,12 +159,16 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: TenantPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Tenant | None:
     """Rename the tenant
 
      Requires the `tenant:manage` scope.
 
     Args:
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (TenantPatch): Changes to the tenant. Example: {'name': 'Acme Holdings'}.
 
     Raises:
@@ -155,6 +182,8 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -162,12 +191,16 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: TenantPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | Tenant]:
     """Rename the tenant
 
      Requires the `tenant:manage` scope.
 
     Args:
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (TenantPatch): Changes to the tenant. Example: {'name': 'Acme Holdings'}.
 
     Raises:
@@ -180,6 +213,8 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -191,12 +226,16 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: TenantPatch,
+    if_match: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | Tenant | None:
     """Rename the tenant
 
      Requires the `tenant:manage` scope.
 
     Args:
+        if_match (str | Unset):
+        idempotency_key (str | Unset):
         body (TenantPatch): Changes to the tenant. Example: {'name': 'Acme Holdings'}.
 
     Raises:
@@ -211,5 +250,7 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            if_match=if_match,
+            idempotency_key=idempotency_key,
         )
     ).parsed
