@@ -224,6 +224,7 @@ impl Db {
                 location: Set(None),
                 storage_version: Set(None),
                 storage_error: Set(None),
+                plan: Set(None),
             })
             .exec_without_returning(&txn)
             .await?;
