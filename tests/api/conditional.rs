@@ -182,12 +182,26 @@ async fn if_match_writes_only_the_version_it_names(app: TestApp) {
     // The tenant's own name alike.
     let tenant_tag = etag(&app.get("/v1/tenant", &t.key).await);
     app.clock.advance(chrono::Duration::seconds(1));
-    with_if_match(&app, "PATCH", "/v1/tenant", &t.key, &tenant_tag, Some(json!({"name": "Matched"})))
-        .await
-        .ok(200);
-    with_if_match(&app, "PATCH", "/v1/tenant", &t.key, &tenant_tag, Some(json!({"name": "Lost"})))
-        .await
-        .problem(412, "precondition_failed");
+    with_if_match(
+        &app,
+        "PATCH",
+        "/v1/tenant",
+        &t.key,
+        &tenant_tag,
+        Some(json!({"name": "Matched"})),
+    )
+    .await
+    .ok(200);
+    with_if_match(
+        &app,
+        "PATCH",
+        "/v1/tenant",
+        &t.key,
+        &tenant_tag,
+        Some(json!({"name": "Lost"})),
+    )
+    .await
+    .problem(412, "precondition_failed");
     assert_eq!(app.get("/v1/tenant", &t.key).await.ok(200)["name"], "Matched");
 }
 
