@@ -121,6 +121,33 @@ impl TenantDb {
     }
 }
 
+/// `UPDATE` of `model`'s set fields on the tenant's row `id` that also
+/// meets `also`, `RETURNING` every column.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the seam: the statement is confined to the tenant's row"
+)]
+fn update_by_id_statement<E, A>(
+    backend: DatabaseBackend,
+    tenant: Uuid,
+    id: Uuid,
+    model: A,
+    also: Condition,
+) -> sea_orm::Statement
+where
+    E: TenantScoped,
+    A: ActiveModelTrait<Entity = E> + Send,
+{
+    let mut update = E::update_many()
+        .set(model)
+        .filter(E::tenant_column().eq(tenant))
+        .filter(E::id_column().eq(id))
+        .filter(also)
+        .into_query();
+    update.returning(owned::returning::<E>());
+    backend.build(&update)
+}
+
 /// A transaction confined to one tenant. Dropped without [`TenantTx::commit`]
 /// it rolls back.
 pub struct TenantTx {
@@ -245,15 +272,7 @@ impl TenantTx {
             ActiveValue::Unchanged(_) | ActiveValue::NotSet => None,
         });
         values.extend([tenant.into(), id.into()]);
-        let build = move || {
-            let mut update = E::update_many()
-                .set(model)
-                .filter(E::tenant_column().eq(tenant))
-                .filter(E::id_column().eq(id))
-                .into_query();
-            update.returning(owned::returning::<E>());
-            backend.build(&update)
-        };
+        let build = move || update_by_id_statement::<E, A>(backend, tenant, id, model, Condition::all());
         let query = match mask {
             Some(mask) => shape::query::<E>(backend, Shape::UpdateById(mask), values, build),
             None => build().into(),
@@ -277,15 +296,7 @@ impl TenantTx {
     {
         model.not_set(E::tenant_column());
         model.not_set(E::id_column());
-        let (backend, tenant) = (self.backend(), self.tenant);
-        let mut update = E::update_many()
-            .set(model)
-            .filter(E::tenant_column().eq(tenant))
-            .filter(E::id_column().eq(id))
-            .filter(also)
-            .into_query();
-        update.returning(owned::returning::<E>());
-        let query: Query = backend.build(&update).into();
+        let query: Query = update_by_id_statement::<E, A>(self.backend(), self.tenant, id, model, also).into();
         Ok(self.fetch::<E::Model>(set_of::<E>()?, query).await?.into_iter().next())
     }
 
