@@ -35,7 +35,7 @@ use sea_orm::{DatabaseBackend, DbErr, FromQueryResult, Statement, Value};
 use uuid::Uuid;
 
 use super::shape::Query;
-use super::tx::{Guarding, Tx};
+use super::tx::Tx;
 
 tokio::task_local! {
     static CLAIM: Arc<Claim>;
@@ -126,6 +126,12 @@ pub(crate) struct RecordRow {
     pub(crate) location: Option<String>,
     pub(crate) body: String,
     pub(crate) expires_at: DateTime<Utc>,
+}
+
+/// The statements that guard a claim's transaction ([`Claim::guard`]).
+pub(super) struct Guard {
+    pub(super) lock: Option<Query>,
+    pub(super) lookup: Query,
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -248,36 +254,41 @@ impl Claim {
         DbErr::Custom(SETTLED.to_owned())
     }
 
-    /// Before the claim's transaction runs its first statement, on `set`:
-    /// the key's lock, then its stored answer (`on` runs them on the
-    /// transaction).
-    pub(super) async fn check(&self, backend: DatabaseBackend, set: TableSet, on: &Guarding<'_>) -> Result<(), DbErr> {
-        let Some(bound) = self.bound.get().copied() else {
-            return Ok(());
-        };
-        if backend == DatabaseBackend::Postgres {
+    /// What guards the claim's transaction before its first statement, on
+    /// `set`: the key's lock (PostgreSQL), then its stored answer.
+    pub(super) fn guard(&self, backend: DatabaseBackend, set: TableSet) -> Guard {
+        let bound = self.bound.get().copied().unwrap_or(Bound {
+            tenant: Uuid::nil(),
+            record: Uuid::nil(),
+        });
+        let lock = (backend == DatabaseBackend::Postgres).then(|| {
             let lock = i64::from_be_bytes(bound.record.as_bytes()[..8].try_into().unwrap_or_default());
-            let rows: Vec<LockRow> = on
-                .fetch(query(
-                    backend,
-                    "SELECT pg_try_advisory_xact_lock($1) AS locked".to_owned(),
-                    vec![lock.into()],
-                ))
-                .await?;
-            if !rows.iter().any(|r| r.locked) {
-                return Err(self.settle(Settled::InProgress));
-            }
-        }
+            query(
+                backend,
+                "SELECT pg_try_advisory_xact_lock($1) AS locked".to_owned(),
+                vec![lock.into()],
+            )
+        });
         let sql = format!(
             "SELECT fingerprint, status, location, body, expires_at FROM {} WHERE tenant_id = {} AND id = {}",
             table(set),
             param(backend, 1),
             param(backend, 2)
         );
-        let rows: Vec<RecordRow> = on
-            .fetch(query(backend, sql, vec![bound.tenant.into(), bound.record.into()]))
-            .await?;
-        match rows.into_iter().next() {
+        Guard {
+            lock,
+            lookup: query(backend, sql, vec![bound.tenant.into(), bound.record.into()]),
+        }
+    }
+
+    /// What the guard found: whether the key's lock was taken, and the
+    /// record stored for the key, if any. A live record, or a lock another
+    /// request holds, settles the claim, and the error stops the request.
+    pub(super) fn judge(&self, locked: bool, record: Option<RecordRow>) -> Result<(), DbErr> {
+        if !locked {
+            return Err(self.settle(Settled::InProgress));
+        }
+        match record {
             Some(record) if record.expires_at > self.now => {
                 if record.fingerprint == self.fingerprint {
                     Err(self.settle(Settled::Replay(Stored {
@@ -325,9 +336,7 @@ impl Claim {
             t = p(1),
             now = p(2),
         );
-        parked
-            .execute(set, query(backend, sweep, vec![bound.tenant.into(), self.now.into()]))
-            .await?;
+        let sweep = query(backend, sweep, vec![bound.tenant.into(), self.now.into()]);
         let insert = format!(
             "INSERT INTO {name} (tenant_id, id, fingerprint, status, location, body, created_at, expires_at)
              SELECT {}, {}, {}, {}, {}, {}, {}, {} WHERE EXISTS (SELECT 1 FROM tenants WHERE id = {})
@@ -354,8 +363,10 @@ impl Claim {
             self.now.into(),
             self.expires_at.into(),
         ];
-        parked.execute(set, query(backend, insert, values)).await?;
-        parked.commit().await?;
+        // One round trip on PostgreSQL: the sweep, the record and the commit.
+        parked
+            .commit_after(set, vec![sweep, query(backend, insert, values)])
+            .await?;
         Ok(true)
     }
 }

@@ -21,6 +21,7 @@ use tokio::sync::{Mutex, OnceCell};
 use tokio_postgres::Row;
 
 use super::Conn;
+use super::idempotency::{LockRow, RecordRow};
 use super::pg::{self, Decode};
 use super::placement::Placements;
 use super::registry::Lease;
@@ -78,6 +79,9 @@ pub(super) struct OwnDatabase {
 struct Opened {
     set: TableSet,
     inner: Inner,
+    /// PostgreSQL: the claim's guard is still to run, written ahead of the
+    /// first statement.
+    guard_pending: AtomicBool,
     _lease: Option<Lease>,
 }
 
@@ -97,19 +101,6 @@ pub(super) struct Tx {
     /// The idempotency claim this transaction carries out, checked before
     /// its first statement (`idempotency.rs`).
     guard: Option<Arc<super::idempotency::Claim>>,
-}
-
-/// A transaction just opened, for the statements that guard it before its
-/// first own statement runs.
-pub(super) struct Guarding<'a> {
-    settings: &'a [Setting],
-    inner: &'a Inner,
-}
-
-impl Guarding<'_> {
-    pub(super) async fn fetch<M: FromQueryResult + Decode>(&self, query: Query) -> Result<Vec<M>, DbErr> {
-        decode(run_on(self.settings, self.inner, query, None).await?.0.0)
-    }
 }
 
 #[expect(
@@ -173,7 +164,7 @@ impl Tx {
     }
 
     /// The transaction on `set`'s pool, opened by its first statement.
-    async fn inner(&self, set: TableSet) -> Result<&Inner, DbErr> {
+    async fn opened(&self, set: TableSet) -> Result<&Opened, DbErr> {
         let opened = self.opened.get_or_try_init(|| self.open(set)).await?;
         if opened.set != set {
             return Err(DbErr::Custom(format!(
@@ -182,7 +173,11 @@ impl Tx {
                 name(set)
             )));
         }
-        Ok(&opened.inner)
+        Ok(opened)
+    }
+
+    async fn inner(&self, set: TableSet) -> Result<&Inner, DbErr> {
+        Ok(&self.opened(set).await?.inner)
     }
 
     async fn open(&self, set: TableSet) -> Result<Opened, DbErr> {
@@ -209,16 +204,22 @@ impl Tx {
             ),
             Conn::Orm(conn) => Inner::Orm(conn.begin().await?),
         };
+        // The claim's guard: on SQLite here (the write lock is the key's),
+        // on PostgreSQL written ahead of the first statement (`run`).
+        let mut guard_pending = false;
         if let Some(claim) = &self.guard {
-            let on = Guarding {
-                settings: &self.settings,
-                inner: &inner,
-            };
-            claim.check(self.backend, set, &on).await?;
+            if let Inner::Pg(_) = inner {
+                guard_pending = true;
+            } else {
+                let guard = claim.guard(self.backend, set);
+                let found = run_on(&self.settings, &inner, guard.lookup, None).await?.0.0;
+                claim.judge(true, decode::<RecordRow>(found)?.into_iter().next())?;
+            }
         }
         Ok(Opened {
             set,
             inner,
+            guard_pending: AtomicBool::new(guard_pending),
             _lease: lease,
         })
     }
@@ -271,7 +272,49 @@ impl Tx {
         query: Query,
         second: Option<Query>,
     ) -> Result<(Outcome, Option<Outcome>), DbErr> {
-        run_on(&self.settings, self.inner(set).await?, query, second).await
+        let opened = self.opened(set).await?;
+        if let (Inner::Pg(tx), Some(claim)) = (&opened.inner, &self.guard) {
+            // Taken under the transaction's lock, so no statement runs
+            // before the guard's.
+            let mut tx = tx.lock().await;
+            if opened.guard_pending.swap(false, Ordering::AcqRel) {
+                return Box::pin(guarded_run(&mut tx, claim, set, query, second)).await;
+            }
+        }
+        run_on(&self.settings, &opened.inner, query, second).await
+    }
+
+    /// Runs `last` and commits, on PostgreSQL written together with the
+    /// commit: how many rows each changed. The transaction must have run a
+    /// statement on `set`.
+    pub(super) async fn commit_after(self, set: TableSet, last: Vec<Query>) -> Result<Vec<u64>, DbErr> {
+        let opened = match self.opened.into_inner() {
+            Some(opened) if opened.set == set => opened,
+            _ => {
+                return Err(DbErr::Custom(format!(
+                    "the transaction ran nothing on the {} set to commit after",
+                    name(set)
+                )));
+            }
+        };
+        match opened.inner {
+            Inner::Orm(txn) => {
+                let mut changed = Vec::with_capacity(last.len());
+                for query in last {
+                    let statement = query.into_statement(txn.get_database_backend());
+                    changed.push(Box::pin(txn.execute_raw(statement)).await?.rows_affected());
+                }
+                Box::pin(txn.commit()).await?;
+                Ok(changed)
+            }
+            Inner::Pg(tx) => {
+                let bound: Vec<pg::Bound<'_>> = last.iter().map(|q| (&*q.sql, &q.values[..])).collect();
+                Box::pin(tx.into_inner().commit_after(&bound)).await
+            }
+            Inner::PgSingle { .. } => Err(DbErr::Custom(
+                "a single-statement transaction was asked to run another statement".to_owned(),
+            )),
+        }
     }
 
     pub(super) async fn commit(self) -> Result<(), DbErr> {
@@ -286,6 +329,38 @@ impl Tx {
             Inner::PgSingle { .. } => Ok(()),
         }
     }
+}
+
+/// The first statement of a transaction guarded by `claim` (PostgreSQL):
+/// the key's lock and its lookup written ahead of it and answered with it.
+/// The statement runs whatever they find; when they settle the claim the
+/// error says so, and the transaction, dropped, rolls it back.
+async fn guarded_run(
+    tx: &mut pg::PgTx,
+    claim: &super::idempotency::Claim,
+    set: TableSet,
+    query: Query,
+    second: Option<Query>,
+) -> Result<(Outcome, Option<Outcome>), DbErr> {
+    let guard = claim.guard(DatabaseBackend::Postgres, set);
+    let mut before: Vec<pg::Bound<'_>> = Vec::with_capacity(2);
+    if let Some(lock) = &guard.lock {
+        before.push((&lock.sql, &lock.values));
+    }
+    before.push((&guard.lookup.sql, &guard.lookup.values));
+    let second = second.as_ref().map(|q| (&*q.sql, &q.values[..]));
+    let (mut found, ran) = tx.run_after(&before, (&query.sql, &query.values), second).await?;
+    let record = found
+        .pop()
+        .map(|(rows, _)| decode::<RecordRow>(Rows::Pg(rows)))
+        .transpose()?;
+    let locked = match found.pop() {
+        Some((rows, _)) => decode::<LockRow>(Rows::Pg(rows))?.iter().any(|r| r.locked),
+        None => true,
+    };
+    claim.judge(locked, record.and_then(|rows| rows.into_iter().next()))?;
+    let (first, second) = ran?;
+    Ok((pg_outcome(first), second.map(pg_outcome)))
 }
 
 /// Runs a statement (and a second, pipelined behind it) on `inner`.

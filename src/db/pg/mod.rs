@@ -442,18 +442,9 @@ impl Pool {
         calls.push(Box::pin(async {
             conn.batch_execute("COMMIT").await.map_err(pg_err).map(|()| 0)
         }));
-        // Each call writes its message on its first poll: poll them once in
-        // order, so they go out in order, then wait for the answers.
-        let mut pending = Vec::with_capacity(calls.len());
-        for mut call in calls {
-            pending.push(match futures_util::poll!(call.as_mut()) {
-                std::task::Poll::Ready(done) => Box::pin(std::future::ready(done)),
-                std::task::Poll::Pending => call,
-            });
-        }
         let mut changed = 0;
-        for call in pending {
-            changed += call.await?;
+        for done in in_order(calls).await {
+            changed += done?;
         }
         Ok(changed)
     }
@@ -499,43 +490,113 @@ impl PgTx {
     /// Runs `first` (and `second`, when given, pipelined behind it); for
     /// each, its rows and how many rows it changed.
     pub async fn run(&mut self, first: Bound<'_>, second: Option<Bound<'_>>) -> Result<Ran, DbErr> {
-        let conn = self.conn()?;
-        let open = self.scope.is_none();
-        let prepared = prepare_in(conn, self.schema, first.0, open).await?;
-        let values = params::values(first.1);
-        let prepared_second = match second {
-            Some((sql, values)) => Some((prepare_in(conn, self.schema, sql, open).await?, params::values(values))),
-            None => None,
-        };
-        let run_second = OptionFuture::from(prepared_second.as_ref().map(|(p, v)| run(conn, p, v)));
-        let Some((sql, scope_values)) = &self.scope else {
-            let (done, second) = futures_util::join!(run(conn, &prepared, &values), run_second);
-            return Ok((done?, second.transpose()?));
-        };
-        let setting = prepare(conn, sql).await?;
-        let setting_bound = params::bind_settings(scope_values);
-        let (begin, scoped, done, second) = futures_util::join!(
-            conn.batch_execute("BEGIN"),
-            conn.query(&setting, &setting_bound),
-            run(conn, &prepared, &values),
-            run_second,
-        );
-        // From here the transaction is open (or the connection is broken):
-        // a drop rolls it back.
-        self.scope = None;
-        begin.map_err(pg_err)?;
-        scoped.map_err(pg_err)?;
-        Ok((done?, second.transpose()?))
+        let (_, ran) = self.run_after(&[], first, second).await?;
+        ran
     }
 
-    pub async fn commit(mut self) -> Result<(), DbErr> {
-        if self.scope.is_some() {
+    /// Runs `before`'s statements, then `first` (and `second`), all written
+    /// together (behind the transaction's `BEGIN` and settings when they are
+    /// its first): what `before`'s returned, and apart what `first` and
+    /// `second` did. They run whatever `before`'s found: a caller that
+    /// decides they must not stand drops the transaction, which rolls them
+    /// back.
+    pub async fn run_after(
+        &mut self,
+        before: &[Bound<'_>],
+        first: Bound<'_>,
+        second: Option<Bound<'_>>,
+    ) -> Result<(Vec<Outcome>, Result<Ran, DbErr>), DbErr> {
+        let statements: Vec<Bound<'_>> = before.iter().copied().chain([first]).chain(second).collect();
+        let mut results = self.write(&statements, false).await?.into_iter();
+        let before = results.by_ref().take(before.len()).collect::<Result<Vec<_>, _>>()?;
+        let ran = match (results.next(), results.next()) {
+            (Some(first), second) => first.and_then(|first| Ok((first, second.transpose()?))),
+            (None, _) => Err(DbErr::Custom("the statement did not run".to_owned())),
+        };
+        Ok((before, ran))
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.commit_after(&[]).await.map(drop)
+    }
+
+    /// Runs `last`'s statements and commits, written together: how many
+    /// rows each changed. Any failure rolls back the whole transaction.
+    pub async fn commit_after(mut self, last: &[Bound<'_>]) -> Result<Vec<u64>, DbErr> {
+        if self.scope.is_some() && last.is_empty() {
             // Nothing ran: nothing to commit.
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let conn = self.conn.take();
-        let Some(conn) = conn else { return Ok(()) };
-        conn.batch_execute("COMMIT").await.map_err(pg_err)
+        self.write(last, true)
+            .await?
+            .into_iter()
+            .map(|done| done.map(|(_, changed)| changed))
+            .collect()
+    }
+
+    /// Writes `statements` (behind `BEGIN` and the settings when the
+    /// transaction has not begun, and before `COMMIT` when `commit`)
+    /// together, and waits for every answer: each statement's outcome. An
+    /// error of the `BEGIN`, the settings or the `COMMIT` is the whole
+    /// call's; so is one before anything was written (a statement that
+    /// failed to prepare), after which a drop still rolls back.
+    async fn write(&mut self, statements: &[Bound<'_>], commit: bool) -> Result<Vec<Result<Outcome, DbErr>>, DbErr> {
+        let conn = self.conn()?;
+        let in_scope = self.scope.is_none();
+        let mut prepared = Vec::with_capacity(statements.len());
+        for (sql, values) in statements {
+            prepared.push((
+                prepare_in(conn, self.schema, sql, in_scope).await?,
+                params::values(values),
+            ));
+        }
+        let opening = match &self.scope {
+            Some((sql, values)) => Some((prepare(conn, sql).await?, params::bind_settings(values))),
+            None => None,
+        };
+        let mut calls: Vec<BoxFuture<'_, Result<Outcome, DbErr>>> = Vec::with_capacity(prepared.len() + 3);
+        if let Some((setting, bound)) = &opening {
+            calls.push(Box::pin(async {
+                conn.batch_execute("BEGIN")
+                    .await
+                    .map_err(pg_err)
+                    .map(|()| (Vec::new(), 0))
+            }));
+            calls.push(Box::pin(async move {
+                conn.query(setting, bound)
+                    .await
+                    .map_err(pg_err)
+                    .map(|_| (Vec::new(), 0))
+            }));
+        }
+        for (statement, values) in &prepared {
+            calls.push(Box::pin(run(conn, statement, values)));
+        }
+        if commit {
+            calls.push(Box::pin(async {
+                conn.batch_execute("COMMIT")
+                    .await
+                    .map_err(pg_err)
+                    .map(|()| (Vec::new(), 0))
+            }));
+        }
+        let mut done = in_order(calls).await;
+        let opened = opening.is_some();
+        // From here the transaction is open (or the connection is broken): a
+        // drop rolls it back, unless it was ended here.
+        self.scope = None;
+        if commit {
+            self.conn = None;
+            done.pop().unwrap_or(Ok((Vec::new(), 0)))?;
+        }
+        if opened {
+            let statements = done.split_off(2);
+            for opening in done {
+                opening?;
+            }
+            done = statements;
+        }
+        Ok(done)
     }
 }
 
@@ -682,6 +743,27 @@ fn schema_of(settings: &[Setting]) -> Option<Uuid> {
     settings
         .iter()
         .find_map(|(name, tenant)| (*name == SEARCH_PATH).then_some(*tenant))
+}
+
+/// Polls each of `calls` once, in order, then waits for every answer: each
+/// call writes its message on its first poll, so they go out in that order,
+/// together.
+async fn in_order<T>(calls: Vec<BoxFuture<'_, T>>) -> Vec<T> {
+    let mut polled = Vec::with_capacity(calls.len());
+    for mut call in calls {
+        polled.push(match futures_util::poll!(call.as_mut()) {
+            std::task::Poll::Ready(done) => Ok(done),
+            std::task::Poll::Pending => Err(call),
+        });
+    }
+    let mut done = Vec::with_capacity(polled.len());
+    for call in polled {
+        done.push(match call {
+            Ok(ready) => ready,
+            Err(pending) => pending.await,
+        });
+    }
+    done
 }
 
 /// Runs a prepared statement: its rows, and how many rows it changed (the
